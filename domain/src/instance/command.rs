@@ -1,0 +1,113 @@
+//! Commands: what may be asked of an instance. Imperative; each is accepted
+//! (some events), ignored as a duplicate or stale (no events), or refused
+//! with a rule-named [`super::DomainError`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::event::StepError;
+use crate::ids::StepId;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    StartWorkflow {
+        input: Value,
+        started_by: String,
+    },
+    RecordStepStarted {
+        step: StepId,
+        attempt: u32,
+        worker: String,
+    },
+    CompleteStep {
+        step: StepId,
+        attempt: u32,
+        output: Value,
+    },
+    FailStep {
+        step: StepId,
+        attempt: u32,
+        error: StepError,
+    },
+    CompleteCompensation {
+        step: StepId,
+        attempt: u32,
+        output: Value,
+    },
+    FailCompensation {
+        step: StepId,
+        attempt: u32,
+        error: StepError,
+    },
+    FireTimer(Timer),
+    Approve {
+        step: StepId,
+        actor: Actor,
+        comment: Option<String>,
+    },
+    Reject {
+        step: StepId,
+        actor: Actor,
+        comment: Option<String>,
+    },
+    Pause,
+    Resume,
+    Cancel {
+        compensate: bool,
+    },
+    /// Runs a failed step once more (the instance failed without compensating),
+    /// or a failed compensation once more.
+    RetryStep {
+        step: StepId,
+    },
+    /// Skips a pending or failed step with an output, or a failed compensation.
+    SkipStep {
+        step: StepId,
+        output: Value,
+    },
+}
+
+/// Who issues a command: an id and the roles it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: String,
+    pub roles: Vec<String>,
+}
+
+impl Actor {
+    pub fn new(id: impl Into<String>, roles: &[&str]) -> Self {
+        Self {
+            id: id.into(),
+            roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        }
+    }
+
+    /// Whether this actor is one of `approvers` (`role:X` or `user:X`); an
+    /// empty list lets anyone decide.
+    pub fn may_approve(&self, approvers: &[String]) -> bool {
+        approvers.is_empty()
+            || approvers
+                .iter()
+                .any(|approver| match approver.split_once(':') {
+                    Some(("role", role)) => self.roles.iter().any(|held| held == role),
+                    Some(("user", user)) => self.id == user,
+                    _ => false,
+                })
+    }
+}
+
+/// A due time the engine wakes an instance at. Stored with the due time and
+/// fired as [`Command::FireTimer`]; a timer that no longer applies decides to
+/// nothing, so timers are never cancelled.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "timer", rename_all = "snake_case")]
+pub enum Timer {
+    StepRetry { step: StepId, attempt: u32 },
+    StepDeadline { step: StepId, attempt: u32 },
+    Heartbeat { step: StepId, attempt: u32 },
+    ApprovalDeadline { step: StepId, attempt: u32 },
+    Wake { step: StepId, attempt: u32 },
+    WorkflowDeadline,
+    CompensationRetry { step: StepId, attempt: u32 },
+    CompensationDeadline { step: StepId, attempt: u32 },
+}

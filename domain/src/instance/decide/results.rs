@@ -1,0 +1,193 @@
+//! What workers report: started, completed, failed — for steps and for
+//! compensations. A report for another attempt, a settled step or a finished
+//! instance is a duplicate or stale delivery and decides nothing.
+
+use serde_json::Value;
+
+use super::Transition;
+use crate::definition::OnError;
+use crate::ids::StepId;
+use crate::instance::backoff::retry_delay;
+use crate::instance::error::DomainError;
+use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, TimeoutKind};
+use crate::instance::state::{CompensationState, InstanceStatus, StepStatus};
+
+impl Transition {
+    /// Whether a worker's report about this attempt can still change anything.
+    fn attempt_is_live(&self, index: usize, attempt: u32) -> bool {
+        let live_instance = matches!(
+            self.state.status,
+            InstanceStatus::Running | InstanceStatus::Paused | InstanceStatus::Compensating
+        );
+        live_instance
+            && self.state.is_in_flight(index)
+            && self.state.steps[index].attempt == attempt
+    }
+
+    pub fn record_started(
+        &mut self,
+        step: &StepId,
+        attempt: u32,
+        worker: &str,
+    ) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        if self.attempt_is_live(index, attempt)
+            && self.state.steps[index].status == StepStatus::Scheduled
+        {
+            let heartbeat = self.state.definition.steps[index].heartbeat_timeout;
+            self.emit(Event::StepStarted {
+                step: step.clone(),
+                attempt,
+                worker: worker.to_owned(),
+                heartbeat_due: heartbeat.map(|timeout| self.after(timeout)),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn complete(
+        &mut self,
+        step: &StepId,
+        attempt: u32,
+        output: &Value,
+    ) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        if self.attempt_is_live(index, attempt) {
+            self.emit(Event::StepCompleted {
+                step: step.clone(),
+                attempt,
+                output: output.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn fail(
+        &mut self,
+        step: &StepId,
+        attempt: u32,
+        error: &StepError,
+    ) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        if self.attempt_is_live(index, attempt) {
+            self.attempt_failed(index, attempt, FailureKind::Failed(error.clone()));
+        }
+        Ok(())
+    }
+
+    /// Records a failed attempt, then retries it or fails the step for good.
+    /// While compensating nothing is retried: the failure is only recorded.
+    pub fn attempt_failed(&mut self, index: usize, attempt: u32, failure: FailureKind) {
+        let step = self.state.definition.steps[index].id.clone();
+        let retryable = match &failure {
+            FailureKind::Failed(error) => error.retryable,
+            FailureKind::TimedOut(kind) => *kind != TimeoutKind::Approval,
+        };
+        match failure {
+            FailureKind::Failed(error) => self.emit(Event::StepFailed {
+                step: step.clone(),
+                attempt,
+                error,
+            }),
+            FailureKind::TimedOut(timeout) => self.emit(Event::StepTimedOut {
+                step: step.clone(),
+                attempt,
+                timeout,
+            }),
+        }
+        if self.state.status == InstanceStatus::Compensating {
+            return;
+        }
+        let policy = self.state.definition.steps[index].retry;
+        if retryable && attempt < policy.max_attempts {
+            let delay = retry_delay(&policy, attempt, self.context.entropy ^ index as u64);
+            let at = self.after(delay);
+            self.emit(Event::StepRetryScheduled {
+                step,
+                attempt: attempt + 1,
+                at,
+            });
+            return;
+        }
+        self.step_failed_for_good(index);
+    }
+
+    /// Applies the step's `on_error` to a terminal failure.
+    pub fn step_failed_for_good(&mut self, index: usize) {
+        let definition = &self.state.definition.steps[index];
+        let step = definition.id.clone();
+        match definition.on_error {
+            OnError::Continue => {}
+            OnError::Fail => {
+                let reason = self.state.steps[index]
+                    .error
+                    .as_ref()
+                    .map_or_else(String::new, |error| error.message.clone());
+                self.emit(Event::WorkflowFailed {
+                    error: format!("step `{step}` failed: {reason}"),
+                });
+            }
+            OnError::Compensate => self.emit(Event::CompensationStarted {
+                cause: CompensationCause::StepFailed { step },
+            }),
+        }
+    }
+
+    fn compensation_is_live(&self, index: usize, attempt: u32) -> bool {
+        self.state.status == InstanceStatus::Compensating
+            && self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
+    }
+
+    pub fn complete_compensation(
+        &mut self,
+        step: &StepId,
+        attempt: u32,
+        output: &Value,
+    ) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        if self.compensation_is_live(index, attempt) {
+            self.emit(Event::CompensationCompleted {
+                step: step.clone(),
+                attempt,
+                output: output.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn fail_compensation(
+        &mut self,
+        step: &StepId,
+        attempt: u32,
+        error: &StepError,
+    ) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        if self.compensation_is_live(index, attempt) {
+            self.compensation_attempt_failed(index, attempt, error.clone());
+        }
+        Ok(())
+    }
+
+    pub fn compensation_attempt_failed(&mut self, index: usize, attempt: u32, error: StepError) {
+        let step = self.state.definition.steps[index].id.clone();
+        let retryable = error.retryable;
+        self.emit(Event::CompensationFailed {
+            step: step.clone(),
+            attempt,
+            error,
+        });
+        let Some(compensation) = &self.state.definition.steps[index].compensate else {
+            return;
+        };
+        let policy = compensation.retry;
+        if retryable && attempt < policy.max_attempts {
+            let delay = retry_delay(&policy, attempt, self.context.entropy ^ !(index as u64));
+            let at = self.after(delay);
+            self.emit(Event::CompensationRetryScheduled {
+                step,
+                attempt: attempt + 1,
+                at,
+            });
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! What an event asks of the outside world, derived purely from the event:
+//! timers to set, and tasks to dispatch to workers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::command::Timer;
+use super::event::Event;
+use crate::definition::{HTTP_QUEUE, StepKind, WorkflowDefinition};
+use crate::ids::StepId;
+
+/// The timers an event sets, with their due times.
+pub fn timers_of(event: &Event) -> Vec<(Timer, DateTime<Utc>)> {
+    let mut timers = Vec::new();
+    match event {
+        Event::WorkflowStarted {
+            deadline: Some(deadline),
+            ..
+        } => {
+            timers.push((Timer::WorkflowDeadline, *deadline));
+        }
+        Event::StepScheduled {
+            step,
+            attempt,
+            deadline,
+            wake_at,
+            ..
+        } => {
+            if let Some(deadline) = deadline {
+                timers.push((
+                    Timer::StepDeadline {
+                        step: step.clone(),
+                        attempt: *attempt,
+                    },
+                    *deadline,
+                ));
+            }
+            if let Some(wake_at) = wake_at {
+                timers.push((
+                    Timer::Wake {
+                        step: step.clone(),
+                        attempt: *attempt,
+                    },
+                    *wake_at,
+                ));
+            }
+        }
+        Event::StepStarted {
+            step,
+            attempt,
+            heartbeat_due: Some(due),
+            ..
+        } => {
+            timers.push((
+                Timer::Heartbeat {
+                    step: step.clone(),
+                    attempt: *attempt,
+                },
+                *due,
+            ));
+        }
+        Event::StepRetryScheduled { step, attempt, at } => {
+            timers.push((
+                Timer::StepRetry {
+                    step: step.clone(),
+                    attempt: *attempt,
+                },
+                *at,
+            ));
+        }
+        Event::ApprovalRequested {
+            step,
+            attempt,
+            due_at: Some(due),
+            ..
+        } => {
+            timers.push((
+                Timer::ApprovalDeadline {
+                    step: step.clone(),
+                    attempt: *attempt,
+                },
+                *due,
+            ));
+        }
+        Event::CompensationScheduled {
+            step,
+            attempt,
+            deadline: Some(deadline),
+            ..
+        } => {
+            timers.push((
+                Timer::CompensationDeadline {
+                    step: step.clone(),
+                    attempt: *attempt,
+                },
+                *deadline,
+            ));
+        }
+        Event::CompensationRetryScheduled { step, attempt, at } => {
+            timers.push((
+                Timer::CompensationRetry {
+                    step: step.clone(),
+                    attempt: *attempt,
+                },
+                *at,
+            ));
+        }
+        _ => {}
+    }
+    timers
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Forward,
+    Compensation,
+}
+
+/// A task for a worker: the body of the message on the task queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub step: StepId,
+    pub attempt: u32,
+    pub kind: TaskKind,
+    pub queue: String,
+    pub input: Value,
+    pub idempotency_key: String,
+    pub deadline: Option<DateTime<Utc>>,
+    pub priority: u8,
+}
+
+/// The task an event dispatches, if any.
+pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dispatch> {
+    match event {
+        Event::StepScheduled {
+            step,
+            attempt,
+            input,
+            idempotency_key,
+            deadline,
+            ..
+        } => {
+            let step_definition = definition.step(step.as_str())?;
+            let queue = match &step_definition.kind {
+                StepKind::Task { queue, .. } => queue.clone(),
+                StepKind::Http { .. } => HTTP_QUEUE.to_owned(),
+                _ => return None,
+            };
+            Some(Dispatch {
+                step: step.clone(),
+                attempt: *attempt,
+                kind: TaskKind::Forward,
+                queue,
+                input: input.clone(),
+                idempotency_key: idempotency_key.clone(),
+                deadline: *deadline,
+                priority: step_definition.priority,
+            })
+        }
+        Event::CompensationScheduled {
+            step,
+            attempt,
+            input,
+            idempotency_key,
+            deadline,
+        } => {
+            let step_definition = definition.step(step.as_str())?;
+            let compensation = step_definition.compensate.as_ref()?;
+            Some(Dispatch {
+                step: step.clone(),
+                attempt: *attempt,
+                kind: TaskKind::Compensation,
+                queue: compensation.action.queue().to_owned(),
+                input: input.clone(),
+                idempotency_key: idempotency_key.clone(),
+                deadline: *deadline,
+                priority: step_definition.priority,
+            })
+        }
+        _ => None,
+    }
+}
