@@ -1,0 +1,193 @@
+//! A given/when/then driver for the aggregate: holds an instance, a fake
+//! "now" and the timers its events set, and describes events compactly so
+//! tests can assert exact sequences. Pure like the rest of the crate.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::definition::{WorkflowDefinition, parse_workflow};
+use crate::ids::{InstanceId, StepId};
+use crate::instance::effects::timers_of;
+use crate::instance::{
+    Actor, Command, DecisionContext, DomainError, Event, StepError, Timer, WorkflowInstance, decide,
+};
+
+#[derive(Debug)]
+pub struct Harness {
+    pub state: WorkflowInstance,
+    pub now: DateTime<Utc>,
+    pub entropy: u64,
+    /// Every event decided so far, in order.
+    pub history: Vec<Event>,
+    /// Timers set and not yet fired, in due order.
+    pub timers: Vec<(DateTime<Utc>, Timer)>,
+}
+
+impl Harness {
+    pub fn new(definition: Arc<WorkflowDefinition>) -> Self {
+        let id = InstanceId(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef));
+        Self {
+            state: WorkflowInstance::new(id, definition),
+            now: Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            entropy: 7,
+            history: Vec::new(),
+            timers: Vec::new(),
+        }
+    }
+
+    /// Parses a definition; panics with the problems when it is invalid.
+    pub fn from_yaml(source: &str) -> Self {
+        match parse_workflow(source) {
+            Ok(definition) => Self::new(Arc::new(definition)),
+            Err(problems) => panic!("invalid test workflow:\n{problems}"),
+        }
+    }
+
+    /// Decides and applies a command; returns the events it decided.
+    pub fn when(&mut self, command: Command) -> Result<Vec<Event>, DomainError> {
+        let context = DecisionContext::new(self.now, self.entropy);
+        let events = decide(&self.state, &command, context)?;
+        for event in &events {
+            self.state.apply(event);
+            for (timer, due) in timers_of(event) {
+                self.timers.push((due, timer));
+            }
+        }
+        self.timers.sort_by_key(|(due, _)| *due);
+        self.history.extend(events.iter().cloned());
+        Ok(events)
+    }
+
+    /// Like [`Self::when`], describing the events; panics on a refusal.
+    pub fn then(&mut self, command: Command) -> Vec<String> {
+        match self.when(command.clone()) {
+            Ok(events) => events.iter().map(describe).collect(),
+            Err(error) => panic!("{command:?} was refused: {error}"),
+        }
+    }
+
+    pub fn start(&mut self, input: Value) -> Vec<String> {
+        self.then(Command::StartWorkflow {
+            input,
+            started_by: "test".to_owned(),
+        })
+    }
+
+    pub fn attempt(&self, step: &str) -> u32 {
+        let index = self
+            .state
+            .definition
+            .step_index(step)
+            .unwrap_or_else(|| panic!("no step {step}"));
+        self.state.steps[index].attempt
+    }
+
+    pub fn complete(&mut self, step: &str, output: Value) -> Vec<String> {
+        let attempt = self.attempt(step);
+        self.then(Command::CompleteStep {
+            step: StepId::from(step),
+            attempt,
+            output,
+        })
+    }
+
+    pub fn fail(&mut self, step: &str, retryable: bool) -> Vec<String> {
+        let attempt = self.attempt(step);
+        let error = StepError {
+            message: format!("{step} broke"),
+            retryable,
+        };
+        self.then(Command::FailStep {
+            step: StepId::from(step),
+            attempt,
+            error,
+        })
+    }
+
+    pub fn compensation_attempt(&self, step: &str) -> u32 {
+        let index = self
+            .state
+            .definition
+            .step_index(step)
+            .unwrap_or_else(|| panic!("no step {step}"));
+        self.state.steps[index].compensation_attempt
+    }
+
+    pub fn complete_compensation(&mut self, step: &str) -> Vec<String> {
+        let attempt = self.compensation_attempt(step);
+        self.then(Command::CompleteCompensation {
+            step: StepId::from(step),
+            attempt,
+            output: Value::Null,
+        })
+    }
+
+    pub fn fail_compensation(&mut self, step: &str, retryable: bool) -> Vec<String> {
+        let attempt = self.compensation_attempt(step);
+        let error = StepError {
+            message: format!("undo {step} broke"),
+            retryable,
+        };
+        self.then(Command::FailCompensation {
+            step: StepId::from(step),
+            attempt,
+            error,
+        })
+    }
+
+    pub fn approve(&mut self, step: &str, actor: &Actor) -> Result<Vec<Event>, DomainError> {
+        self.when(Command::Approve {
+            step: StepId::from(step),
+            actor: actor.clone(),
+            comment: None,
+        })
+    }
+
+    /// Moves the clock to the next timer and fires it.
+    pub fn fire_next_timer(&mut self) -> Option<Vec<String>> {
+        if self.timers.is_empty() {
+            return None;
+        }
+        let (due, timer) = self.timers.remove(0);
+        self.now = self.now.max(due);
+        Some(self.then(Command::FireTimer(timer)))
+    }
+
+    pub fn advance_clock(&mut self, by: Duration) {
+        self.now += by;
+    }
+
+    /// The history described.
+    pub fn described_history(&self) -> Vec<String> {
+        self.history.iter().map(describe).collect()
+    }
+}
+
+/// `Type step#attempt`, or just the type for instance-level events.
+pub fn describe(event: &Event) -> String {
+    let attempt = match event {
+        Event::StepScheduled { attempt, .. }
+        | Event::StepStarted { attempt, .. }
+        | Event::StepCompleted { attempt, .. }
+        | Event::StepFailed { attempt, .. }
+        | Event::StepTimedOut { attempt, .. }
+        | Event::StepRetryScheduled { attempt, .. }
+        | Event::ApprovalRequested { attempt, .. }
+        | Event::CompensationScheduled { attempt, .. }
+        | Event::CompensationCompleted { attempt, .. }
+        | Event::CompensationFailed { attempt, .. }
+        | Event::CompensationRetryScheduled { attempt, .. } => Some(*attempt),
+        _ => None,
+    };
+    match (event.step(), attempt) {
+        (Some(step), Some(attempt)) => format!("{} {step}#{attempt}", event.name()),
+        (Some(step), None) => format!("{} {step}", event.name()),
+        _ => event.name().to_owned(),
+    }
+}
