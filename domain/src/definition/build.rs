@@ -48,16 +48,27 @@ pub(super) fn build(
         builder.check_step_id(id);
         builder.ids.insert(id.value.as_str(), index);
     }
-    let needs: Vec<Vec<usize>> = written
+    let mut needs: Vec<Vec<usize>> = written
         .iter()
         .enumerate()
         .map(|(index, (_, step))| builder.resolve_needs(index, step))
         .collect();
-    let order = match graph::topological_order(&needs) {
-        Ok(order) => order,
-        Err(cycle) => {
-            builder.report_cycle(&written, &cycle);
-            return Err(builder.finish_with_problems());
+    // Report each cycle, then break it and go on, so that the rest of the
+    // file is checked too (the definition is refused all the same).
+    let order = loop {
+        match graph::topological_order(&needs) {
+            Ok(order) => break order,
+            Err(cycle) => {
+                builder.report_cycle(&written, &cycle);
+                let (Some(&from), Some(&to)) = (cycle.first(), cycle.get(1).or(cycle.first())) else {
+                    return Err(builder.finish_with_problems());
+                };
+                let before = needs[from].len();
+                needs[from].retain(|&need| need != to);
+                if needs[from].len() == before {
+                    return Err(builder.finish_with_problems());
+                }
+            }
         }
     };
     // Renumber everything into topological order.

@@ -45,7 +45,8 @@ impl StepSet {
 }
 
 /// Orders steps so every step comes after what it needs; ties keep the
-/// written order. Returns the steps on a cycle when there is one.
+/// written order. On a cycle, returns its steps, each needing the next
+/// (and the last needing the first).
 pub fn topological_order(needs: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
     let count = needs.len();
     let mut remaining: Vec<usize> = needs.iter().map(Vec::len).collect();
@@ -86,9 +87,7 @@ fn find_cycle(needs: &[Vec<usize>], remaining: &[usize]) -> Vec<usize> {
             return path;
         };
         if let Some(position) = path.iter().position(|&step| step == next) {
-            let mut cycle = path.split_off(position);
-            cycle.reverse();
-            return cycle;
+            return path.split_off(position);
         }
         path.push(next);
         current = next;

@@ -1,0 +1,71 @@
+//! Subcommands of `distorch`.
+
+mod graph;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "distorch", version, about = "A durable workflow engine: YAML-declared DAGs, sagas, event-sourced state.")]
+pub struct Arguments {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check workflow files; prints `file:line:col: message` for every problem.
+    Validate {
+        /// Workflow files (YAML or JSON).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+        format: ValidateFormat,
+    },
+    /// Draw a workflow's step graph (Mermaid by default, or Graphviz DOT).
+    Graph {
+        file: std::path::PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Print the JSON Schema of workflow files (for editors).
+    Schema,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
+    match arguments.command {
+        Command::Validate { files, format } => validate::run(&files, format),
+        Command::Graph { file, format } => graph::run(&file, format),
+        Command::Schema => {
+            print!("{}", domain::definition::schema::workflow_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads a workflow file, refusing one over the size limit before reading it whole.
+fn read_source(path: &std::path::Path) -> Result<String, String> {
+    let limit = domain::definition::ReadLimits::default().max_bytes;
+    let metadata = std::fs::metadata(path).map_err(|error| format!("cannot read it: {error}"))?;
+    if metadata.len() > limit as u64 {
+        return Err(format!(
+            "the file is {} bytes, more than the limit of {limit} bytes",
+            metadata.len()
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|error| format!("cannot read it: {error}"))
+}
