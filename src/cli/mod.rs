@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "distorch", version, about = "A durable workflow engine: YAML-declared DAGs, sagas, event-sourced state.")]
+#[command(
+    name = "distorch",
+    version,
+    about = "A durable workflow engine: YAML-declared DAGs, sagas, event-sourced state."
+)]
 pub struct Arguments {
     #[command(subcommand)]
     command: Command,

@@ -41,10 +41,15 @@ pub fn run(files: &[PathBuf], format: ValidateFormat) -> anyhow::Result<ExitCode
     if let ValidateFormat::Json = format {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn check(path: &Path) -> Result<WorkflowDefinition, Vec<Problem>> {
-    let source = read_source(path).map_err(|message| vec![Problem::new(Position::new(1, 1), message)])?;
+    let source =
+        read_source(path).map_err(|message| vec![Problem::new(Position::new(1, 1), message)])?;
     parse_workflow(&source).map_err(|problems| problems.iter().cloned().collect())
 }

@@ -60,7 +60,8 @@ pub(super) fn build(
             Ok(order) => break order,
             Err(cycle) => {
                 builder.report_cycle(&written, &cycle);
-                let (Some(&from), Some(&to)) = (cycle.first(), cycle.get(1).or(cycle.first())) else {
+                let (Some(&from), Some(&to)) = (cycle.first(), cycle.get(1).or(cycle.first()))
+                else {
                     return Err(builder.finish_with_problems());
                 };
                 let before = needs[from].len();
@@ -308,6 +309,12 @@ impl<'a> Builder<'a> {
             }
             priority.value
         });
+        if common.join == Some(Join::Any) && needs.is_empty() {
+            self.problem(
+                spec.at,
+                format!("step `{}` has `join: any` but no `needs` to join", id.value),
+            );
+        }
         let kind = spec.kind.as_ref().and_then(|kind| self.kind(index, kind));
         if let (Some(kind), Some(_)) = (&kind, &common.compensate)
             && !kind.is_dispatched()
@@ -325,10 +332,14 @@ impl<'a> Builder<'a> {
             let at = retry.max_attempts.as_ref().map_or(spec.at, |m| m.at);
             self.problem(at, "an approval is decided once; it takes no `retry`");
         }
+        let kind = kind?;
+        // `defaults.timeout` bounds worker attempts; an approval or a wait
+        // has a deadline only when it says so itself.
+        let default_timeout = defaults.timeout.filter(|_| kind.is_dispatched());
         Some(StepDefinition {
             id: StepId::new(id.value.as_str()),
             description: common.description.clone(),
-            kind: kind?,
+            kind,
             needs,
             join: common.join.unwrap_or_default(),
             when,
@@ -337,7 +348,7 @@ impl<'a> Builder<'a> {
                 .timeout
                 .as_ref()
                 .map(|t| t.value.0)
-                .or(defaults.timeout),
+                .or(default_timeout),
             heartbeat_timeout: common
                 .heartbeat_timeout
                 .as_ref()
@@ -418,13 +429,16 @@ impl<'a> Builder<'a> {
     }
 
     fn task(&mut self, task: &TaskSpec, reach: Reach) -> Option<(String, Template)> {
-        if !is_identifier(&task.queue.value, &['.', '-']) {
+        let queue = &task.queue.value;
+        if !is_identifier(queue, &['.', '-']) || queue.starts_with('_') {
             self.problem(
                 task.queue.at,
-                format!(
-                    "queue `{}` must hold only letters, digits, `.`, `_` or `-`",
-                    task.queue.value
-                ),
+                format!("queue `{queue}` must start with a letter or digit and hold only letters, digits, `.`, `_` or `-`"),
+            );
+        } else if queue == HTTP_QUEUE {
+            self.problem(
+                task.queue.at,
+                format!("queue `{HTTP_QUEUE}` is the built-in HTTP executor's; use an `http` step or another queue"),
             );
         }
         let input = match &task.input {

@@ -34,7 +34,7 @@ pub fn parse_workflow_with_limits(
 }
 
 /// FNV-1a over the definition's JSON form: the same content gives the same
-/// hash whatever its layout, comments or quoting.
+/// hash whatever its comments, quoting, indentation or flow/block style.
 fn content_hash(value: &serde_json::Value) -> String {
     let text = value.to_string();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

@@ -13,6 +13,12 @@ use serde_json::Value;
 pub use references::References;
 pub use template::{Template, TemplateError};
 
+thread_local! {
+    /// CEL's standard functions, built once per thread: building them takes
+    /// longer than evaluating a typical expression.
+    static STANDARD_ENVIRONMENT: Arc<cel::Env> = Arc::new(cel::Env::stdlib());
+}
+
 /// What an expression may read while it runs.
 pub trait Scope {
     /// The instance's input.
@@ -68,7 +74,7 @@ impl Expression {
     }
 
     pub fn evaluate(&self, scope: &dyn Scope) -> Result<Value, EvaluationError> {
-        let mut context = cel::Context::default();
+        let mut context = cel::Context::with_env(STANDARD_ENVIRONMENT.with(Arc::clone));
         let refs = &self.references;
         if refs.input {
             context.add_variable_from_value("input", convert::to_cel(scope.input()));

@@ -21,11 +21,27 @@ enum Readiness {
 
 impl Transition {
     pub fn advance(&mut self) {
+        self.handle_recorded_failures();
         while self.state.status == InstanceStatus::Running && self.schedule_ready() {}
         match self.state.status {
             InstanceStatus::Running => self.complete_if_settled(),
             InstanceStatus::Compensating => self.progress_compensation(),
             _ => {}
+        }
+    }
+
+    /// A step that failed for good while the instance could not react (it had
+    /// failed already) gets its `on_error` once the instance runs again.
+    fn handle_recorded_failures(&mut self) {
+        if self.state.status != InstanceStatus::Running {
+            return;
+        }
+        let unhandled = (0..self.state.steps.len()).find(|&index| {
+            self.state.steps[index].status == StepStatus::Failed
+                && !self.state.satisfies_needs(index)
+        });
+        if let Some(index) = unhandled {
+            self.step_failed_for_good(index);
         }
     }
 
@@ -85,7 +101,10 @@ impl Transition {
                 {
                     Readiness::Ready
                 } else {
-                    Readiness::UpstreamSkipped(definition.needs[0])
+                    match definition.needs.first() {
+                        Some(&need) => Readiness::UpstreamSkipped(need),
+                        None => Readiness::Ready,
+                    }
                 }
             }
         }

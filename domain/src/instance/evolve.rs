@@ -83,7 +83,10 @@ impl WorkflowInstance {
                     TimeoutKind::Heartbeat => "the worker stopped sending heartbeats",
                     TimeoutKind::Approval => "nobody decided the approval in time",
                 };
-                step.error = Some(StepError::retryable(message));
+                step.error = Some(StepError {
+                    message: message.to_owned(),
+                    retryable: *timeout != TimeoutKind::Approval,
+                });
             }
             (Event::StepRetryScheduled { attempt, at, .. }, Some(index)) => {
                 let step = &mut self.steps[index];

@@ -51,7 +51,9 @@ impl Transition {
         let status = self.state.status;
         let state = &self.state.steps[index];
         match (status, state.status, state.compensation) {
-            (InstanceStatus::Failed, StepStatus::Failed, _) => {
+            (InstanceStatus::Failed, StepStatus::Failed, _)
+                if !self.state.satisfies_needs(index) =>
+            {
                 self.emit(Event::StepRetryRequested { step: step.clone() });
                 Ok(())
             }

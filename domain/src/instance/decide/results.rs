@@ -15,9 +15,14 @@ use crate::instance::state::{CompensationState, InstanceStatus, StepStatus};
 impl Transition {
     /// Whether a worker's report about this attempt can still change anything.
     fn attempt_is_live(&self, index: usize, attempt: u32) -> bool {
+        // A failed instance still records what its in-flight steps report,
+        // so that an operator retry finds them settled, not lost.
         let live_instance = matches!(
             self.state.status,
-            InstanceStatus::Running | InstanceStatus::Paused | InstanceStatus::Compensating
+            InstanceStatus::Running
+                | InstanceStatus::Paused
+                | InstanceStatus::Compensating
+                | InstanceStatus::Failed
         );
         live_instance
             && self.state.is_in_flight(index)
@@ -95,7 +100,12 @@ impl Transition {
                 timeout,
             }),
         }
-        if self.state.status == InstanceStatus::Compensating {
+        // Compensating or failed: record only. A failed instance's operator
+        // retry finds the failure and applies `on_error` then (see `advance`).
+        if !matches!(
+            self.state.status,
+            InstanceStatus::Running | InstanceStatus::Paused
+        ) {
             return;
         }
         let policy = self.state.definition.steps[index].retry;

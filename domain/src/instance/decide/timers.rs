@@ -16,7 +16,10 @@ impl Transition {
         let status = self.state.status;
         let live = matches!(
             status,
-            InstanceStatus::Running | InstanceStatus::Paused | InstanceStatus::Compensating
+            InstanceStatus::Running
+                | InstanceStatus::Paused
+                | InstanceStatus::Compensating
+                | InstanceStatus::Failed
         );
         if !live {
             return Ok(());
@@ -59,7 +62,7 @@ impl Transition {
                 }
             }
             Timer::WorkflowDeadline => {
-                if status != InstanceStatus::Compensating {
+                if matches!(status, InstanceStatus::Running | InstanceStatus::Paused) {
                     self.emit(Event::CompensationStarted {
                         cause: CompensationCause::WorkflowTimedOut,
                     });
@@ -93,8 +96,10 @@ impl Transition {
     fn approval_deadline(&mut self, step: &StepId, attempt: u32) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
         let state = &self.state.steps[index];
-        let applies = self.state.status != InstanceStatus::Compensating
-            && state.attempt == attempt
+        let applies = matches!(
+            self.state.status,
+            InstanceStatus::Running | InstanceStatus::Paused
+        ) && state.attempt == attempt
             && matches!(state.waiting, Some(Waiting::Approval { .. }));
         if !applies {
             return Ok(());
