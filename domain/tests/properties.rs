@@ -104,8 +104,8 @@ impl Case {
     }
 
     fn yaml(&self) -> String {
-        // `join: any` on a step without needs panics the engine; that bug has
-        // its own test below, so the random workflows leave it out.
+        // `join: any` on a step without needs is refused by the validator
+        // (it used to panic the engine: see the regression test below).
         write_yaml(&self.steps, false)
     }
 }
@@ -920,7 +920,13 @@ fn drive_world(world: &mut World, input: Value, choices: &[Choice]) -> Result<()
         }
         let choice = choices.get(iterations).copied();
         iterations += 1;
-        let action = if world.state().status.is_final() {
+        // A failed instance still records what its steps in flight report:
+        // the world goes on answering them.
+        let state = world.state();
+        let over = state.status.is_final()
+            && !(state.status == InstanceStatus::Failed
+                && (0..state.steps.len()).any(|index| in_flight(state, index)));
+        let action = if over {
             // An operator may bring a failed instance back (half of the
             // time, when a choice is left); else the run is over.
             let operator = choice.filter(|choice| choice.kind % 2 == 0).map(|choice| {
@@ -1006,30 +1012,6 @@ fn check_history(world: &World) -> Result<(), String> {
         }
     }
 
-    // After a final event only an operator's retry or skip goes on.
-    for pair in history.windows(2) {
-        let revived = matches!(
-            &pair[1],
-            Event::StepRetryRequested { .. }
-                | Event::CompensationRetryRequested { .. }
-                | Event::CompensationSkipped { .. }
-                | Event::StepSkipped {
-                    reason: SkipReason::Operator,
-                    ..
-                }
-        );
-        if pair[0].is_final() && !revived {
-            return Err(format!(
-                "{} after the final {}",
-                describe(&pair[1]),
-                describe(&pair[0])
-            ));
-        }
-    }
-    if !history.last().is_some_and(Event::is_final) {
-        return Err("property 1: the history does not end final".to_owned());
-    }
-
     // When each step's compensation completed, if it did.
     let mut undone_at: Vec<Option<usize>> = vec![None; definition.steps.len()];
     for (position, event) in history.iter().enumerate() {
@@ -1051,6 +1033,31 @@ fn check_history(world: &World) -> Result<(), String> {
             .step()
             .and_then(|step| definition.step_index(step.as_str()));
         let at = || format!("at event {position} ({})", describe(event));
+        // After a final event: an operator's retry or skip, or (in a failed
+        // instance) the outcome of a step still in flight.
+        if replay.status.is_final() {
+            let revival = matches!(
+                event,
+                Event::StepRetryRequested { .. }
+                    | Event::CompensationRetryRequested { .. }
+                    | Event::CompensationSkipped { .. }
+                    | Event::StepSkipped {
+                        reason: SkipReason::Operator,
+                        ..
+                    }
+            );
+            let outcome = matches!(
+                event,
+                Event::StepStarted { .. }
+                    | Event::StepCompleted { .. }
+                    | Event::StepFailed { .. }
+                    | Event::StepTimedOut { .. }
+            ) && replay.status == InstanceStatus::Failed
+                && index.is_some_and(|index| in_flight(&replay, index));
+            if !revival && !outcome {
+                return Err(format!("{} after the instance was {}", at(), replay.status));
+            }
+        }
         match (event, index) {
             (Event::StepRetryRequested { .. }, Some(index)) => step_retries[index] += 1,
             (Event::CompensationRetryRequested { .. }, Some(index)) => {
@@ -1198,6 +1205,10 @@ fn check_history(world: &World) -> Result<(), String> {
         replay = evolve(replay, event);
     }
 
+    if !replay.status.is_final() {
+        return Err(format!("property 1: the history ends {}", replay.status));
+    }
+
     // Property 4: the replay is the harness' state.
     let state = &h.state;
     if replay.status != state.status {
@@ -1289,18 +1300,18 @@ proptest! {
     }
 }
 
-/// A step without needs that says `join: any` makes `decide` panic (index
-/// out of bounds in the readiness of `join: any`, which names `needs[0]` as
-/// the skipped need). The definition is accepted, so starting such a workflow
-/// takes the engine down. Either the validator should refuse `join: any`
-/// without needs, or the step should be ready like any root step.
+// ---------------------------------------------------------------------------
+// Regressions: cases the properties found, kept as plain tests.
+
+/// `join: any` on a step without needs used to make `decide` panic (the
+/// readiness of `join: any` named `needs[0]` as the skipped need). Refusing
+/// the definition, or running the step like any root step, are both fine.
 #[test]
-#[ignore = "engine bug: `join: any` on a step without needs panics in decide (advance.rs readiness indexes needs[0])"]
 fn join_any_without_needs_does_not_panic() {
     let yaml =
         "name: prop\nversion: 1\nsteps:\n  s0:\n    type: task\n    queue: q\n    join: any\n";
     let Ok(definition) = parse_workflow(yaml) else {
-        return; // Refusing the definition is a fix too.
+        return;
     };
     let mut h = Harness::new(Arc::new(definition));
     assert_eq!(
@@ -1334,11 +1345,10 @@ steps:
 ";
 
 /// An instance failed by `b` (`on_error: fail`) also holds `a`, which failed
-/// with `on_error: continue`. The operator may `skip` (or `retry`) `a`: that
-/// brings the instance back to `running`, but `b` is still failed, so nothing
-/// is ever scheduled again and the instance never reaches a final state.
+/// with `on_error: continue`. An operator's `skip` of `a` used to bring the
+/// instance back to `running` with `b` still failed: nothing was ever
+/// scheduled again and the instance never reached a final state.
 #[test]
-#[ignore = "engine bug: retry/skip of a tolerated failed step revives a failed instance that can then never finish"]
 fn operator_skip_of_a_tolerated_failure_does_not_strand_the_instance() {
     let mut h = Harness::from_yaml(TOLERATED_AND_FATAL);
     h.start(json!({}));
@@ -1348,7 +1358,7 @@ fn operator_skip_of_a_tolerated_failure_does_not_strand_the_instance() {
         step: "a".into(),
         output: json!({}),
     };
-    // Refusing the skip would be a fix; accepting it must not strand the instance.
+    // Refusing the skip is fine; accepting it must not strand the instance.
     if h.when(skip).is_ok() {
         assert!(
             !is_stuck(&h),
@@ -1359,8 +1369,8 @@ fn operator_skip_of_a_tolerated_failure_does_not_strand_the_instance() {
     }
 }
 
+/// The same with an operator's `retry` of `a`.
 #[test]
-#[ignore = "engine bug: retry/skip of a tolerated failed step revives a failed instance that can then never finish"]
 fn operator_retry_of_a_tolerated_failure_does_not_strand_the_instance() {
     let mut h = Harness::from_yaml(TOLERATED_AND_FATAL);
     h.start(json!({}));
@@ -1377,13 +1387,11 @@ fn operator_retry_of_a_tolerated_failure_does_not_strand_the_instance() {
     }
 }
 
-/// While an instance is `failed` (by `on_error: fail`), the results of the
-/// attempts still in flight decide nothing, and their deadline timers too:
-/// they are dropped, although the worker has answered. An operator's `retry`
-/// of the failed step brings the instance back to `running`, and `b` then
-/// stays `scheduled` forever: its result was consumed and its timer fired.
+/// While an instance was `failed` (by `on_error: fail`), the results of the
+/// attempts still in flight, and their deadline timers, used to decide
+/// nothing: they were dropped although the worker had answered. After an
+/// operator's `retry` of the failed step, `b` stayed `scheduled` forever.
 #[test]
-#[ignore = "engine bug: a result (or deadline) of an in-flight step that arrives while the instance is failed is dropped; after an operator retry the step stays scheduled forever"]
 fn results_that_arrive_while_failed_are_not_lost() {
     let mut h = Harness::from_yaml(
         "

@@ -59,9 +59,10 @@ impl fmt::Display for InstanceStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
+    #[default]
     Pending,
     Scheduled,
     Running,
@@ -141,12 +142,6 @@ pub struct StepState {
     pub compensation: CompensationState,
     /// The last compensation attempt scheduled (0 before the first).
     pub compensation_attempt: u32,
-}
-
-impl Default for StepStatus {
-    fn default() -> Self {
-        Self::Pending
-    }
 }
 
 #[derive(Clone, Debug)]
