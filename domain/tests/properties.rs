@@ -3,11 +3,12 @@
 //! A random DAG of 1 to 30 steps is written as YAML, parsed, started, and
 //! driven by a random "world": workers complete or fail attempts and
 //! compensations, people approve or reject, timers fire, operators sometimes
-//! pause, resume or cancel, and the transport delivers duplicates, stale
-//! attempts and re-fired timers. The world is a list of choices, so proptest
-//! shrinks it; once the choices run out a benign world (complete everything,
-//! approve, fire timers, resume) drives the run to its end. Then the history
-//! is checked:
+//! pause, resume, cancel, and retry or skip what failed, and the transport
+//! delivers duplicates, stale attempts and re-fired timers. Each case draws
+//! its own weights for these, so some worlds are calm and some hostile. The
+//! world is a list of choices, so proptest shrinks it; once the choices run
+//! out a benign world (complete everything, approve, fire timers, resume)
+//! drives the run to its end. Then the history is checked:
 //!
 //! 1. every run reaches a final state, within a bound of iterations;
 //! 2. no step is scheduled before its needs are settled (by its `join`);
@@ -82,7 +83,7 @@ struct StepGen {
     compensate: Option<CompensateGen>,
 }
 
-/// One world action: a category (weighted by range), a target and a flag.
+/// One world action: a category (by the case's weights), a target and a flag.
 #[derive(Clone, Copy, Debug)]
 struct Choice {
     kind: u16,
@@ -104,9 +105,7 @@ impl Case {
     }
 
     fn yaml(&self) -> String {
-        // `join: any` on a step without needs is refused by the validator
-        // (it used to panic the engine: see the regression test below).
-        write_yaml(&self.steps, false)
+        write_yaml(&self.steps)
     }
 }
 
@@ -130,10 +129,9 @@ impl fmt::Debug for Case {
 /// The YAML text of a generated workflow. Steps are `s0..sN`; step i needs
 /// only steps j < i, so the written order is a topological order and the
 /// definition keeps it: step `sI` has index I.
-///
-/// `join_any_on_roots` = false drops `join: any` on steps without needs
-/// (see `join_any_without_needs_does_not_panic`).
-fn write_yaml(steps: &[StepGen], join_any_on_roots: bool) -> String {
+/// `join: any` is written only on steps with needs: the validator refuses
+/// it elsewhere (it used to panic the engine, see the regression test below).
+fn write_yaml(steps: &[StepGen]) -> String {
     let mut ancestors: Vec<BTreeSet<usize>> = Vec::with_capacity(steps.len());
     let mut out = String::from("name: prop\nversion: 1\nsteps:\n");
     for (i, step) in steps.iter().enumerate() {
@@ -156,7 +154,7 @@ fn write_yaml(steps: &[StepGen], join_any_on_roots: bool) -> String {
             let names: Vec<String> = needs.iter().map(|need| format!("s{need}")).collect();
             let _ = writeln!(out, "    needs: [{}]", names.join(", "));
         }
-        if step.join_any && (join_any_on_roots || !needs.is_empty()) {
+        if step.join_any && !needs.is_empty() {
             out.push_str("    join: any\n");
         }
         match &step.when {
@@ -460,6 +458,12 @@ struct World {
     weights: Weights,
 }
 
+/// A distinct output for each completion.
+fn next_output(outputs: &mut u64) -> Value {
+    *outputs += 1;
+    json!({ "n": *outputs })
+}
+
 /// What one world action is.
 enum Action {
     /// Must be accepted and decide at least one event.
@@ -503,27 +507,20 @@ impl World {
         text
     }
 
-    fn output(&mut self) -> Value {
-        self.outputs += 1;
-        json!({ "n": self.outputs })
-    }
-
     /// The benign action: what a healthy world does next.
     fn benign(&mut self, target: Option<Index>) -> Option<Action> {
-        let state = self.state();
+        let state = &self.h.state;
         let count = state.steps.len();
         if state.status == InstanceStatus::Paused {
             return Some(Action::Accepted(Command::Resume));
         }
         let flying: Vec<usize> = (0..count).filter(|&i| in_flight(state, i)).collect();
         if let Some(index) = pick(&flying, target) {
-            let command = Command::CompleteStep {
+            return Some(Action::Live(Command::CompleteStep {
                 step: step_id(state, index),
                 attempt: state.steps[index].attempt,
-                output: Value::Null,
-            };
-            let output = self.output();
-            return Some(Action::Live(with_output(command, output)));
+                output: next_output(&mut self.outputs),
+            }));
         }
         let compensations = scheduled_compensations(state);
         if let Some((index, attempt)) = pick(&compensations, target) {
@@ -556,13 +553,11 @@ impl World {
         let action = match category(&self.weights, choice.kind) {
             Category::CompleteStep => {
                 let index = pick(&flying, target)?;
-                let command = Command::CompleteStep {
+                Action::Live(Command::CompleteStep {
                     step: step_id(state, index),
                     attempt: state.steps[index].attempt,
-                    output: Value::Null,
-                };
-                let output = self.output();
-                Action::Live(with_output(command, output))
+                    output: next_output(&mut self.outputs),
+                })
             }
             Category::RecordStarted => {
                 let scheduled: Vec<usize> = flying
@@ -638,9 +633,32 @@ impl World {
                 Action::FireNextTimer
             }
             Category::Duplicate => {
-                // Mostly results; sometimes a decided approval.
-                if choice.flag && !self.decisions.is_empty() && choice.kind % 4 == 0 {
-                    let command = self.decisions[target.index(self.decisions.len())].clone();
+                // Mostly results; sometimes a decided approval. Approve and
+                // Reject name no attempt: once an operator's retry asks for
+                // the approval again, a repeat is a new decision, not a duplicate.
+                let decided = (choice.flag && choice.kind.is_multiple_of(4))
+                    .then_some(())
+                    .and_then(|()| {
+                        let position = target.index(self.decisions.len().max(1));
+                        self.decisions.get(position).cloned()
+                    })
+                    .filter(|decision| {
+                        let (Command::Approve { step, .. } | Command::Reject { step, .. }) =
+                            decision
+                        else {
+                            return false;
+                        };
+                        state
+                            .definition
+                            .step_index(step.as_str())
+                            .is_some_and(|index| {
+                                !matches!(
+                                    state.steps[index].waiting,
+                                    Some(Waiting::Approval { .. })
+                                )
+                            })
+                    });
+                if let Some(command) = decided {
                     Action::Refused(command)
                 } else if !self.delivered.is_empty() {
                     let command = self.delivered[target.index(self.delivered.len())].clone();
@@ -839,17 +857,6 @@ impl World {
     }
 }
 
-fn with_output(command: Command, value: Value) -> Command {
-    match command {
-        Command::CompleteStep { step, attempt, .. } => Command::CompleteStep {
-            step,
-            attempt,
-            output: value,
-        },
-        other => other,
-    }
-}
-
 fn is_result(command: &Command) -> bool {
     matches!(
         command,
@@ -929,14 +936,16 @@ fn drive_world(world: &mut World, input: Value, choices: &[Choice]) -> Result<()
         let action = if over {
             // An operator may bring a failed instance back (half of the
             // time, when a choice is left); else the run is over.
-            let operator = choice.filter(|choice| choice.kind % 2 == 0).map(|choice| {
-                let category = if choice.flag {
-                    Category::OperatorRetry
-                } else {
-                    Category::OperatorSkip
-                };
-                world.operator(category, choice.target)
-            });
+            let operator = choice
+                .filter(|choice| choice.kind.is_multiple_of(2))
+                .map(|choice| {
+                    let category = if choice.flag {
+                        Category::OperatorRetry
+                    } else {
+                        Category::OperatorSkip
+                    };
+                    world.operator(category, choice.target)
+                });
             match operator.flatten() {
                 Some(
                     action @ Action::Accepted(Command::RetryStep { .. } | Command::SkipStep { .. }),
@@ -1251,37 +1260,6 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     let input = case.input();
     let (world, outcome) = drive(definition, input.clone(), case.weights, &case.choices);
     let outcome = outcome.and_then(|()| check_history(&world));
-    if std::env::var("PSTATS").is_ok() {
-        let names: Vec<&str> = world.h.history.iter().map(|e| e.name()).collect();
-        let count = |n: &str| names.iter().filter(|x| **x == n).count();
-        let dup = world
-            .trace
-            .iter()
-            .filter(|t| t.contains("duplicate/stale"))
-            .count();
-        let fires = world.trace.iter().filter(|t| t.starts_with("fire")).count();
-        eprintln!(
-            "STAT steps={} events={} status={} dupstale={} fires={} compsched={} compdone={} compfail={} skipped={} failed={} retry={} approvals={} timedout={} paused={} cancel={} opretry={} compretry={} compskip={}",
-            world.h.state.steps.len(),
-            names.len(),
-            world.h.state.status,
-            dup,
-            fires,
-            count("CompensationScheduled"),
-            count("CompensationCompleted"),
-            count("CompensationFailed"),
-            count("StepSkipped"),
-            count("StepFailed"),
-            count("StepRetryScheduled"),
-            count("ApprovalRequested"),
-            count("StepTimedOut"),
-            count("WorkflowPaused"),
-            count("CancellationRequested"),
-            count("StepRetryRequested"),
-            count("CompensationRetryRequested"),
-            count("CompensationSkipped")
-        );
-    }
     outcome
         .map_err(|reason| TestCaseError::fail(format!("{reason}\n{}", world.report(&yaml, &input))))
 }
