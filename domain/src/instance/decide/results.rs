@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use super::Transition;
-use crate::definition::OnError;
+use chrono::{DateTime, Utc};
+
+use crate::definition::{OnError, RetryPolicy};
 use crate::ids::StepId;
 use crate::instance::backoff::retry_delay;
 use crate::instance::error::DomainError;
@@ -13,6 +15,19 @@ use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, T
 use crate::instance::state::{CompensationState, InstanceStatus, StepStatus};
 
 impl Transition {
+    /// When the attempt after `attempt` runs, if the policy allows one;
+    /// `salt` keeps the jitter of different steps apart.
+    fn next_try(
+        &self,
+        policy: &RetryPolicy,
+        attempt: u32,
+        retryable: bool,
+        salt: u64,
+    ) -> Option<DateTime<Utc>> {
+        (retryable && attempt < policy.max_attempts)
+            .then(|| self.after(retry_delay(policy, attempt, self.context.entropy ^ salt)))
+    }
+
     /// Whether a worker's report about this attempt can still change anything.
     fn attempt_is_live(&self, index: usize, attempt: u32) -> bool {
         // A failed instance still records what its in-flight steps report,
@@ -109,9 +124,7 @@ impl Transition {
             return;
         }
         let policy = self.state.definition.steps[index].retry;
-        if retryable && attempt < policy.max_attempts {
-            let delay = retry_delay(&policy, attempt, self.context.entropy ^ index as u64);
-            let at = self.after(delay);
+        if let Some(at) = self.next_try(&policy, attempt, retryable, index as u64) {
             self.emit(Event::StepRetryScheduled {
                 step,
                 attempt: attempt + 1,
@@ -190,9 +203,7 @@ impl Transition {
             return;
         };
         let policy = compensation.retry;
-        if retryable && attempt < policy.max_attempts {
-            let delay = retry_delay(&policy, attempt, self.context.entropy ^ !(index as u64));
-            let at = self.after(delay);
+        if let Some(at) = self.next_try(&policy, attempt, retryable, !(index as u64)) {
             self.emit(Event::CompensationRetryScheduled {
                 step,
                 attempt: attempt + 1,
