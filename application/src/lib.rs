@@ -1,4 +1,9 @@
-//! DisTorch's use cases and the ports they need (event store, task queue,
-//! timers, clock). Empty until the durable-execution work: the pure engine
-//! in `domain` is all this slice needs, and ports without an adapter to
-//! test them against would only guess at their shape.
+//! DisTorch's use cases and the ports they need: the event store (with the
+//! outbox and timers written in the same transaction), and the encoding of
+//! domain events into stored records.
+
+pub mod codec;
+mod error;
+pub mod ports;
+
+pub use error::Error;

@@ -1,2 +1,4 @@
-//! DisTorch's adapters: PostgreSQL and SQLite event stores, the RabbitMQ and
-//! in-process buses, the HTTP executor. Empty until the durable-execution work.
+//! DisTorch's adapters: the PostgreSQL and SQLite event stores (more to come:
+//! the RabbitMQ and in-process buses, the HTTP executor).
+
+pub mod store;

@@ -1,0 +1,113 @@
+//! The event store: one append-only stream per instance, and the global log.
+//!
+//! An append writes the events, the outbox messages they dispatch and the
+//! timers they set in one transaction, with an expected version: either all
+//! of it lands or none of it does.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use domain::InstanceId;
+use domain::instance::Timer;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::Error;
+
+/// Who and what caused an event; stored beside it, never part of the rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub event_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// The request or start that this chain of events belongs to.
+    pub correlation_id: Uuid,
+    /// The message or command that caused this event, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<Uuid>,
+    pub actor: String,
+}
+
+/// An event ready to be stored: its encoded form and metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub schema_version: u32,
+    pub data: Value,
+    pub metadata: Metadata,
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedEvent {
+    /// Position in the global log; increases with commit order for readers.
+    pub position: i64,
+    pub stream_id: InstanceId,
+    /// 1-based position in its stream.
+    pub version: u64,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub data: Value,
+    pub metadata: Metadata,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A message for the relay to publish to the bus.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxMessage {
+    /// The task queue name (routing key), e.g. `payments`.
+    pub queue: String,
+    pub payload: Value,
+    pub priority: u8,
+}
+
+/// A due time to wake an instance at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledTimer {
+    pub instance: InstanceId,
+    pub timer: Timer,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppendRequest {
+    pub stream_id: InstanceId,
+    /// The stream's version the events were decided on (0 for a new stream).
+    pub expected_version: u64,
+    pub events: Vec<NewEvent>,
+    pub outbox: Vec<OutboxMessage>,
+    pub timers: Vec<ScheduledTimer>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// The stream's version after the append.
+    pub version: u64,
+    /// Global position of the last event appended.
+    pub last_position: i64,
+}
+
+pub trait EventStore: Send + Sync {
+    /// Appends in one transaction; [`Error::Conflict`] when the stream is not
+    /// at `expected_version`, in which case nothing is written.
+    fn append(
+        &self,
+        request: AppendRequest,
+    ) -> impl Future<Output = Result<AppendOutcome, Error>> + Send;
+
+    /// A stream's events from `after_version` on, in order.
+    fn load(
+        &self,
+        stream_id: InstanceId,
+        after_version: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+
+    /// The global log after `after_position`, at most `limit` events. Never
+    /// skips an event whose transaction commits after a later one was read:
+    /// it returns only events below every transaction still running.
+    fn read_all(
+        &self,
+        after_position: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+}

@@ -1,0 +1,19 @@
+//! Event stores: PostgreSQL for production, SQLite for the embedded mode.
+//! Both pass the same conformance suite (`infrastructure/tests/event_store.rs`).
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::PgEventStore;
+pub use sqlite::SqliteEventStore;
+
+use application::Error;
+
+/// Maps a database failure to the application's error.
+fn unavailable(error: sqlx::Error) -> Error {
+    Error::Unavailable(error.to_string())
+}
+
+/// The migrations of each database, embedded in the binary.
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");

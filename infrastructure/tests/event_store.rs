@@ -1,0 +1,298 @@
+//! The event store conformance suite, run against PostgreSQL (a fresh
+//! database per test, from `DATABASE_URL`) and SQLite (a fresh file).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use application::Error;
+use application::codec::encode;
+use application::ports::{AppendRequest, EventStore, Metadata, OutboxMessage, ScheduledTimer};
+use chrono::Utc;
+use domain::instance::{Event, Timer};
+use domain::{InstanceId, StepId};
+use infrastructure::store::{PgEventStore, SqliteEventStore};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn metadata() -> Metadata {
+    Metadata {
+        event_id: Uuid::now_v7(),
+        occurred_at: Utc::now(),
+        correlation_id: Uuid::nil(),
+        causation_id: None,
+        actor: "test".into(),
+    }
+}
+
+fn completed(step: &str, attempt: u32) -> Event {
+    Event::StepCompleted {
+        step: StepId::from(step),
+        attempt,
+        output: json!({"n": attempt}),
+    }
+}
+
+fn append(stream: InstanceId, expected: u64, events: &[Event]) -> AppendRequest {
+    AppendRequest {
+        stream_id: stream,
+        expected_version: expected,
+        events: events
+            .iter()
+            .map(|event| encode(event, metadata()))
+            .collect(),
+        outbox: Vec::new(),
+        timers: Vec::new(),
+    }
+}
+
+fn with_effects(mut request: AppendRequest) -> AppendRequest {
+    request.outbox.push(OutboxMessage {
+        queue: "payments".into(),
+        payload: json!({"task": 1}),
+        priority: 3,
+    });
+    request.timers.push(ScheduledTimer {
+        instance: request.stream_id,
+        timer: Timer::StepRetry {
+            step: StepId::from("a"),
+            attempt: 2,
+        },
+        due_at: Utc::now(),
+    });
+    request
+}
+
+fn new_stream() -> InstanceId {
+    InstanceId(Uuid::now_v7())
+}
+
+/// What the suite needs beyond the port: counting the side tables.
+trait Fixture: EventStore + Clone + 'static {
+    fn side_rows(&self) -> impl Future<Output = (i64, i64)> + Send;
+}
+
+impl Fixture for PgEventStore {
+    async fn side_rows(&self) -> (i64, i64) {
+        let outbox = sqlx::query_scalar("select count(*) from outbox")
+            .fetch_one(self.pool())
+            .await
+            .unwrap();
+        let timers = sqlx::query_scalar("select count(*) from timers")
+            .fetch_one(self.pool())
+            .await
+            .unwrap();
+        (outbox, timers)
+    }
+}
+
+impl Fixture for SqliteEventStore {
+    async fn side_rows(&self) -> (i64, i64) {
+        let outbox = sqlx::query_scalar("select count(*) from outbox")
+            .fetch_one(self.pool())
+            .await
+            .unwrap();
+        let timers = sqlx::query_scalar("select count(*) from timers")
+            .fetch_one(self.pool())
+            .await
+            .unwrap();
+        (outbox, timers)
+    }
+}
+
+async fn appends_and_loads_a_stream_in_order(store: impl Fixture) {
+    let stream = new_stream();
+    let outcome = store
+        .append(append(stream, 0, &[completed("a", 1), completed("b", 1)]))
+        .await
+        .unwrap();
+    assert_eq!(outcome.version, 2);
+    let outcome = store
+        .append(append(stream, 2, &[completed("c", 1)]))
+        .await
+        .unwrap();
+    assert_eq!(outcome.version, 3);
+    store
+        .append(append(new_stream(), 0, &[completed("x", 1)]))
+        .await
+        .unwrap();
+
+    let events = store.load(stream, 0).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(events[2].event_type, "StepCompleted");
+    assert_eq!(
+        application::codec::decode(&events[2]).unwrap(),
+        completed("c", 1)
+    );
+    assert_eq!(events[2].position, outcome.last_position);
+    let tail = store.load(stream, 2).await.unwrap();
+    assert_eq!(tail.len(), 1);
+    assert!(store.load(new_stream(), 0).await.unwrap().is_empty());
+}
+
+async fn refuses_an_append_at_the_wrong_version_and_writes_nothing(store: impl Fixture) {
+    let stream = new_stream();
+    store
+        .append(with_effects(append(stream, 0, &[completed("a", 1)])))
+        .await
+        .unwrap();
+    assert_eq!(store.side_rows().await, (1, 1));
+
+    let stale = store
+        .append(with_effects(append(stream, 0, &[completed("b", 1)])))
+        .await;
+    assert!(
+        matches!(
+            stale,
+            Err(Error::Conflict {
+                expected: 0,
+                actual: 1
+            })
+        ),
+        "{stale:?}"
+    );
+    let ahead = store
+        .append(with_effects(append(stream, 5, &[completed("b", 1)])))
+        .await;
+    assert!(
+        matches!(
+            ahead,
+            Err(Error::Conflict {
+                expected: 5,
+                actual: 1
+            })
+        ),
+        "{ahead:?}"
+    );
+
+    assert_eq!(store.load(stream, 0).await.unwrap().len(), 1);
+    assert_eq!(
+        store.side_rows().await,
+        (1, 1),
+        "a refused append wrote outbox or timer rows"
+    );
+}
+
+async fn lets_exactly_one_of_two_racing_appends_win(store: impl Fixture) {
+    let stream = new_stream();
+    store
+        .append(append(stream, 0, &[completed("a", 1)]))
+        .await
+        .unwrap();
+    let (first, second) = tokio::join!(
+        store.append(append(stream, 1, &[completed("b", 1)])),
+        store.append(append(stream, 1, &[completed("c", 1)])),
+    );
+    let wins = [&first, &second]
+        .iter()
+        .filter(|result| result.is_ok())
+        .count();
+    assert_eq!(wins, 1, "{first:?} {second:?}");
+    let loser = if first.is_ok() { second } else { first };
+    assert!(
+        matches!(
+            loser,
+            Err(Error::Conflict {
+                expected: 1,
+                actual: 2
+            })
+        ),
+        "{loser:?}"
+    );
+    assert_eq!(store.load(stream, 0).await.unwrap().len(), 2);
+}
+
+/// Writers append to their own streams while a reader follows the global
+/// log; the reader must see every event exactly once, in increasing order,
+/// even though transactions commit out of position order.
+async fn reads_the_global_log_without_gaps_under_concurrent_writers(store: impl Fixture) {
+    const WRITERS: usize = 8;
+    const APPENDS: usize = 25;
+    let store = Arc::new(store);
+    let mut writers = Vec::new();
+    for _ in 0..WRITERS {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let stream = new_stream();
+            for version in 0..APPENDS as u64 {
+                store
+                    .append(append(stream, version, &[completed("s", 1)]))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    // Like a projector: keep following until everything arrived. An event
+    // whose transaction commits late (or while another transaction anywhere
+    // in the cluster is open) shows up later, never before its predecessors.
+    let mut seen = Vec::new();
+    let mut after = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while seen.len() < WRITERS * APPENDS && tokio::time::Instant::now() < deadline {
+        let batch = store.read_all(after, 7).await.unwrap();
+        if let Some(last) = batch.last() {
+            after = last.position;
+        }
+        if batch.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        seen.extend(
+            batch
+                .into_iter()
+                .map(|event| (event.stream_id, event.version, event.position)),
+        );
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(
+        seen.len(),
+        WRITERS * APPENDS,
+        "events were skipped or repeated"
+    );
+    assert!(
+        seen.windows(2).all(|pair| pair[0].2 < pair[1].2),
+        "positions went backwards"
+    );
+    let distinct: HashSet<_> = seen
+        .iter()
+        .map(|(stream, version, _)| (*stream, *version))
+        .collect();
+    assert_eq!(distinct.len(), WRITERS * APPENDS);
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod postgres {
+            use super::*;
+            $(
+                #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+                async fn $test(pool: PgPool) {
+                    super::$test(PgEventStore::new(pool)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = SqliteEventStore::open(&dir.path().join("distorch.db")).await.unwrap();
+                    super::$test(store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    appends_and_loads_a_stream_in_order,
+    refuses_an_append_at_the_wrong_version_and_writes_nothing,
+    lets_exactly_one_of_two_racing_appends_win,
+    reads_the_global_log_without_gaps_under_concurrent_writers,
+);
