@@ -4,6 +4,7 @@
 
 pub mod codec;
 mod error;
+pub mod messages;
 pub mod ports;
 
 pub use error::Error;

@@ -1,7 +1,10 @@
 //! Ports: what the use cases need from the outside world, as traits the
 //! infrastructure implements.
 
+mod bus;
 mod event_store;
+
+pub use bus::{Bus, Delivery, Subscription};
 
 pub use event_store::{
     AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent, OutboxMessage, RecordedEvent,
