@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use application::Error;
 use application::codec::encode;
-use application::ports::{AppendRequest, EventStore, Metadata, OutboxMessage, ScheduledTimer};
+use application::ports::{
+    AppendRequest, EventStore, Metadata, OutboxMessage, OutboxQueue, ScheduledTimer, TimerQueue,
+};
 use chrono::Utc;
 use domain::instance::{Event, Timer};
 use domain::{InstanceId, StepId};
@@ -69,7 +71,7 @@ fn new_stream() -> InstanceId {
 }
 
 /// What the suite needs beyond the port: counting the side tables.
-trait Fixture: EventStore + Clone + 'static {
+trait Fixture: EventStore + TimerQueue + OutboxQueue + Clone + 'static {
     fn side_rows(&self) -> impl Future<Output = (i64, i64)> + Send;
 }
 
@@ -265,6 +267,106 @@ async fn reads_the_global_log_without_gaps_under_concurrent_writers(store: impl 
     assert_eq!(distinct.len(), WRITERS * APPENDS);
 }
 
+async fn leases_due_timers_to_one_claimer_at_a_time(store: impl Fixture) {
+    let stream = new_stream();
+    let now = Utc::now();
+    let mut request = append(stream, 0, &[completed("a", 1)]);
+    for (attempt, offset) in [(1, -5), (2, -1), (3, 60)] {
+        request.timers.push(ScheduledTimer {
+            instance: stream,
+            timer: Timer::StepRetry {
+                step: StepId::from("a"),
+                attempt,
+            },
+            due_at: now + chrono::Duration::seconds(offset),
+        });
+    }
+    store.append(request).await.unwrap();
+    assert_eq!(
+        store
+            .next_timer_due()
+            .await
+            .unwrap()
+            .map(|due| due.timestamp()),
+        Some((now - chrono::Duration::seconds(5)).timestamp())
+    );
+
+    let lease = std::time::Duration::from_secs(30);
+    let claimed = store.claim_due_timers(now, lease, 10).await.unwrap();
+    let attempts: Vec<_> = claimed
+        .iter()
+        .map(|due| match &due.timer {
+            Timer::StepRetry { attempt, .. } => *attempt,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(attempts, [1, 2], "only due timers, earliest first");
+    assert!(claimed.iter().all(|due| due.instance == stream));
+    assert!(
+        store
+            .claim_due_timers(now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased timers are not claimed twice"
+    );
+
+    let after_lease = now + chrono::Duration::seconds(31);
+    let reclaimed = store
+        .claim_due_timers(after_lease, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(reclaimed.len(), 2, "an expired lease frees the timers");
+    store
+        .complete_timers(&reclaimed.iter().map(|due| due.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let later = now + chrono::Duration::seconds(120);
+    let last = store.claim_due_timers(later, lease, 10).await.unwrap();
+    assert_eq!(last.len(), 1);
+    store.complete_timers(&[last[0].id]).await.unwrap();
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+}
+
+async fn leases_outbox_messages_in_order(store: impl Fixture) {
+    for n in 0..3 {
+        let mut request = append(new_stream(), 0, &[completed("a", 1)]);
+        request.outbox.push(OutboxMessage {
+            queue: format!("q{n}"),
+            payload: json!({"n": n}),
+            priority: n as u8,
+        });
+        store.append(request).await.unwrap();
+    }
+    let now = Utc::now();
+    let lease = std::time::Duration::from_secs(30);
+    let first = store.claim_outbox(now, lease, 2).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|m| m.message.queue.as_str())
+            .collect::<Vec<_>>(),
+        ["q0", "q1"]
+    );
+    assert_eq!(first[1].message.payload, json!({"n": 1}));
+    assert_eq!(first[1].message.priority, 1);
+    let second = store.claim_outbox(now, lease, 10).await.unwrap();
+    assert_eq!(second.len(), 1, "leased messages are skipped");
+    store
+        .complete_outbox(&first.iter().map(|m| m.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let after_lease = now + chrono::Duration::seconds(31);
+    let again = store.claim_outbox(after_lease, lease, 10).await.unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|m| m.message.queue.as_str())
+            .collect::<Vec<_>>(),
+        ["q2"]
+    );
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod postgres {
@@ -295,4 +397,6 @@ conformance!(
     refuses_an_append_at_the_wrong_version_and_writes_nothing,
     lets_exactly_one_of_two_racing_appends_win,
     reads_the_global_log_without_gaps_under_concurrent_writers,
+    leases_due_timers_to_one_claimer_at_a_time,
+    leases_outbox_messages_in_order,
 );

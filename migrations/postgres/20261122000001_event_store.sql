@@ -20,7 +20,9 @@ create table outbox (
     queue text not null,
     payload jsonb not null,
     priority smallint not null default 0,
-    created_at timestamptz not null default now()
+    created_at timestamptz not null default now(),
+    -- A relay that claimed the row holds it until then; past it, another may.
+    locked_until timestamptz
 );
 
 -- Due times at which an instance must be woken.
@@ -28,6 +30,8 @@ create table timers (
     id bigint generated always as identity primary key,
     instance_id uuid not null,
     timer jsonb not null,
-    due_at timestamptz not null
+    due_at timestamptz not null,
+    -- A poller that claimed the timer holds it until then; past it, another may.
+    locked_until timestamptz
 );
 create index timers_due_at on timers (due_at);

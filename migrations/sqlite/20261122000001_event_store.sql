@@ -17,13 +17,15 @@ create table outbox (
     queue text not null,
     payload text not null,
     priority integer not null default 0,
-    created_at text not null
+    created_at text not null,
+    locked_until text
 );
 
 create table timers (
     id integer primary key autoincrement,
     instance_id text not null,
     timer text not null,
-    due_at text not null
+    due_at text not null,
+    locked_until text
 );
 create index timers_due_at on timers (due_at);

@@ -3,6 +3,7 @@
 
 mod bus;
 mod event_store;
+mod work_queues;
 
 pub use bus::{Bus, Delivery, Subscription};
 
@@ -10,3 +11,4 @@ pub use event_store::{
     AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent, OutboxMessage, RecordedEvent,
     ScheduledTimer,
 };
+pub use work_queues::{DueTimer, OutboxQueue, PendingMessage, TimerQueue};

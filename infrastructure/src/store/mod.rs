@@ -2,7 +2,9 @@
 //! Both pass the same conformance suite (`infrastructure/tests/event_store.rs`).
 
 mod postgres;
+mod postgres_queues;
 mod sqlite;
+mod sqlite_queues;
 
 pub use postgres::PgEventStore;
 pub use sqlite::SqliteEventStore;

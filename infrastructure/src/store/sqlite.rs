@@ -191,7 +191,11 @@ async fn append_in_transaction(
         sqlx::query("insert into timers (instance_id, timer, due_at) values (?1, ?2, ?3)")
             .bind(timer.instance.0.to_string())
             .bind(encoded.to_string())
-            .bind(timer.due_at.to_rfc3339())
+            .bind(
+                timer
+                    .due_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            )
             .execute(&mut *connection)
             .await
             .map_err(unavailable)?;

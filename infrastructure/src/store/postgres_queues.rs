@@ -1,0 +1,128 @@
+//! The outbox and timers of the PostgreSQL store: claimed with
+//! `FOR UPDATE SKIP LOCKED` under a lease, so several nodes share them.
+
+use std::time::Duration;
+
+use application::Error;
+use application::ports::{DueTimer, OutboxMessage, OutboxQueue, PendingMessage, TimerQueue};
+use chrono::{DateTime, Utc};
+use domain::InstanceId;
+use serde_json::Value;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{PgEventStore, unavailable};
+
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
+}
+
+impl TimerQueue for PgEventStore {
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<DueTimer>, Error> {
+        let rows = sqlx::query(
+            "update timers set locked_until = $2
+             where id in (
+                 select id from timers
+                 where due_at <= $1 and (locked_until is null or locked_until < $1)
+                 order by due_at limit $3
+                 for update skip locked)
+             returning id, instance_id, timer, due_at",
+        )
+        .bind(now)
+        .bind(lease_end(now, lease))
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id").map_err(unavailable)?;
+                let timer: Value = row.try_get("timer").map_err(unavailable)?;
+                Ok(DueTimer {
+                    id,
+                    instance: InstanceId(
+                        row.try_get::<Uuid, _>("instance_id").map_err(unavailable)?,
+                    ),
+                    timer: serde_json::from_value(timer).map_err(|error| Error::Corrupt {
+                        position: id,
+                        reason: format!("timer: {error}"),
+                    })?,
+                    due_at: row.try_get("due_at").map_err(unavailable)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn complete_timers(&self, ids: &[i64]) -> Result<(), Error> {
+        sqlx::query("delete from timers where id = any($1)")
+            .bind(ids)
+            .execute(self.pool())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        sqlx::query_scalar("select min(due_at) from timers")
+            .fetch_one(self.pool())
+            .await
+            .map_err(unavailable)
+    }
+}
+
+impl OutboxQueue for PgEventStore {
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, Error> {
+        let rows = sqlx::query(
+            "update outbox set locked_until = $2
+             where id in (
+                 select id from outbox
+                 where locked_until is null or locked_until < $1
+                 order by id limit $3
+                 for update skip locked)
+             returning id, queue, payload, priority",
+        )
+        .bind(now)
+        .bind(lease_end(now, lease))
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await
+        .map_err(unavailable)?;
+        let mut messages = rows
+            .iter()
+            .map(|row| {
+                Ok(PendingMessage {
+                    id: row.try_get("id").map_err(unavailable)?,
+                    message: OutboxMessage {
+                        queue: row.try_get("queue").map_err(unavailable)?,
+                        payload: row.try_get("payload").map_err(unavailable)?,
+                        priority: row
+                            .try_get::<i16, _>("priority")
+                            .map_err(unavailable)?
+                            .clamp(0, 255) as u8,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        messages.sort_by_key(|pending| pending.id);
+        Ok(messages)
+    }
+
+    async fn complete_outbox(&self, ids: &[i64]) -> Result<(), Error> {
+        sqlx::query("delete from outbox where id = any($1)")
+            .bind(ids)
+            .execute(self.pool())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}

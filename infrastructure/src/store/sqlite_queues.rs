@@ -1,0 +1,148 @@
+//! The outbox and timers of the SQLite store (one process: leases only
+//! guard against two loops of the same process claiming a row twice).
+
+use std::time::Duration;
+
+use application::Error;
+use application::ports::{DueTimer, OutboxMessage, OutboxQueue, PendingMessage, TimerQueue};
+use chrono::{DateTime, Utc};
+use domain::InstanceId;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{SqliteEventStore, unavailable};
+
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> String {
+    (now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))).to_rfc3339()
+}
+
+/// Times are stored as RFC 3339 in UTC with a fixed width, so text order is time order.
+fn text(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn corrupt(id: i64, what: &str, error: impl std::fmt::Display) -> Error {
+    Error::Corrupt {
+        position: id,
+        reason: format!("{what}: {error}"),
+    }
+}
+
+impl TimerQueue for SqliteEventStore {
+    async fn claim_due_timers(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<DueTimer>, Error> {
+        let rows = sqlx::query(
+            "update timers set locked_until = ?2
+             where id in (
+                 select id from timers
+                 where due_at <= ?1 and (locked_until is null or locked_until < ?1)
+                 order by due_at limit ?3)
+             returning id, instance_id, timer, due_at",
+        )
+        .bind(text(now))
+        .bind(lease_end(now, lease))
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id").map_err(unavailable)?;
+                let instance: String = row.try_get("instance_id").map_err(unavailable)?;
+                let timer: String = row.try_get("timer").map_err(unavailable)?;
+                let due_at: String = row.try_get("due_at").map_err(unavailable)?;
+                Ok(DueTimer {
+                    id,
+                    instance: InstanceId(
+                        Uuid::parse_str(&instance).map_err(|e| corrupt(id, "instance", e))?,
+                    ),
+                    timer: serde_json::from_str(&timer).map_err(|e| corrupt(id, "timer", e))?,
+                    due_at: DateTime::parse_from_rfc3339(&due_at)
+                        .map_err(|e| corrupt(id, "due_at", e))?
+                        .to_utc(),
+                })
+            })
+            .collect()
+    }
+
+    async fn complete_timers(&self, ids: &[i64]) -> Result<(), Error> {
+        for id in ids {
+            sqlx::query("delete from timers where id = ?1")
+                .bind(id)
+                .execute(self.pool())
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        let due: Option<String> = sqlx::query_scalar("select min(due_at) from timers")
+            .fetch_one(self.pool())
+            .await
+            .map_err(unavailable)?;
+        Ok(due
+            .and_then(|due| DateTime::parse_from_rfc3339(&due).ok())
+            .map(|due| due.to_utc()))
+    }
+}
+
+impl OutboxQueue for SqliteEventStore {
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, Error> {
+        let rows = sqlx::query(
+            "update outbox set locked_until = ?2
+             where id in (
+                 select id from outbox
+                 where locked_until is null or locked_until < ?1
+                 order by id limit ?3)
+             returning id, queue, payload, priority",
+        )
+        .bind(text(now))
+        .bind(lease_end(now, lease))
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await
+        .map_err(unavailable)?;
+        let mut messages = rows
+            .iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id").map_err(unavailable)?;
+                let payload: String = row.try_get("payload").map_err(unavailable)?;
+                Ok(PendingMessage {
+                    id,
+                    message: OutboxMessage {
+                        queue: row.try_get("queue").map_err(unavailable)?,
+                        payload: serde_json::from_str(&payload)
+                            .map_err(|e| corrupt(id, "payload", e))?,
+                        priority: row
+                            .try_get::<i64, _>("priority")
+                            .map_err(unavailable)?
+                            .clamp(0, 255) as u8,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        messages.sort_by_key(|pending| pending.id);
+        Ok(messages)
+    }
+
+    async fn complete_outbox(&self, ids: &[i64]) -> Result<(), Error> {
+        for id in ids {
+            sqlx::query("delete from outbox where id = ?1")
+                .bind(id)
+                .execute(self.pool())
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}
