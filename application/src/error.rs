@@ -7,6 +7,9 @@ pub enum Error {
     /// The command breaks a rule of the workflow; nothing changed.
     #[error(transparent)]
     Rejected(#[from] DomainError),
+    /// The request itself is wrong (an unknown step, a clashing definition).
+    #[error("{reason}")]
+    Invalid { reason: String },
     #[error("{what} not found")]
     NotFound { what: String },
     /// Another writer appended to the stream first.

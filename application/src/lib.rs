@@ -2,9 +2,15 @@
 //! outbox and timers written in the same transaction), and the encoding of
 //! domain events into stored records.
 
+pub mod clock;
 pub mod codec;
+pub mod definitions;
+pub mod engine;
 mod error;
+pub mod loops;
 pub mod messages;
 pub mod ports;
+pub mod secrets;
 
+pub use engine::{Engine, Origin};
 pub use error::Error;

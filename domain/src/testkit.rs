@@ -171,25 +171,7 @@ impl Harness {
 
 /// `Type step#attempt`, or just the type for instance-level events.
 pub fn describe(event: &Event) -> String {
-    let attempt = match event {
-        Event::StepScheduled { attempt, .. }
-        | Event::StepStarted { attempt, .. }
-        | Event::StepCompleted { attempt, .. }
-        | Event::StepFailed { attempt, .. }
-        | Event::StepTimedOut { attempt, .. }
-        | Event::StepRetryScheduled { attempt, .. }
-        | Event::ApprovalRequested { attempt, .. }
-        | Event::CompensationScheduled { attempt, .. }
-        | Event::CompensationCompleted { attempt, .. }
-        | Event::CompensationFailed { attempt, .. }
-        | Event::CompensationRetryScheduled { attempt, .. } => Some(*attempt),
-        _ => None,
-    };
-    match (event.step(), attempt) {
-        (Some(step), Some(attempt)) => format!("{} {step}#{attempt}", event.name()),
-        (Some(step), None) => format!("{} {step}", event.name()),
-        _ => event.name().to_owned(),
-    }
+    event.summary()
 }
 
 /// A valid workflow of `steps` task steps for benchmarks: a few parallel

@@ -1,6 +1,7 @@
 //! Subcommands of `distorch`.
 
 mod graph;
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     },
     /// Print the JSON Schema of workflow files (for editors).
     Schema,
+    /// Run one workflow to its end in embedded mode (SQLite, in-process bus, exec workers).
+    Run(run::RunArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -54,6 +57,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     match arguments.command {
         Command::Validate { files, format } => validate::run(&files, format),
         Command::Graph { file, format } => graph::run(&file, format),
+        Command::Run(arguments) => run::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

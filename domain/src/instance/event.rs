@@ -205,6 +205,30 @@ impl Event {
         }
     }
 
+    /// `Type step#attempt`, or just the type for instance-level events.
+    pub fn summary(&self) -> String {
+        let event = self;
+        let attempt = match event {
+            Event::StepScheduled { attempt, .. }
+            | Event::StepStarted { attempt, .. }
+            | Event::StepCompleted { attempt, .. }
+            | Event::StepFailed { attempt, .. }
+            | Event::StepTimedOut { attempt, .. }
+            | Event::StepRetryScheduled { attempt, .. }
+            | Event::ApprovalRequested { attempt, .. }
+            | Event::CompensationScheduled { attempt, .. }
+            | Event::CompensationCompleted { attempt, .. }
+            | Event::CompensationFailed { attempt, .. }
+            | Event::CompensationRetryScheduled { attempt, .. } => Some(*attempt),
+            _ => None,
+        };
+        match (event.step(), attempt) {
+            (Some(step), Some(attempt)) => format!("{} {step}#{attempt}", event.name()),
+            (Some(step), None) => format!("{} {step}", event.name()),
+            _ => event.name().to_owned(),
+        }
+    }
+
     /// Whether the instance is in a final state after this event.
     pub fn is_final(&self) -> bool {
         matches!(

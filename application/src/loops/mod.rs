@@ -1,0 +1,20 @@
+//! The background loops of an engine node and of workers. Each exposes
+//! `run_once()` so tests drive it step by step; `run()` is a thin forever-loop
+//! that sleeps until woken (a notification, the next due time) with a
+//! bounded fallback, never spinning.
+
+mod outbox_relay;
+mod result_consumer;
+mod timer_poller;
+mod worker;
+
+pub use outbox_relay::OutboxRelay;
+pub use result_consumer::ResultConsumer;
+pub use timer_poller::TimerPoller;
+pub use worker::{Executor, Worker};
+
+use std::time::Duration;
+
+/// The longest a loop sleeps without a wake-up: other nodes' writes do not
+/// notify this process.
+pub(crate) const FALLBACK_WAKE: Duration = Duration::from_millis(500);

@@ -1,0 +1,70 @@
+//! A worker: consumes a task queue, reports the start, runs the task with an
+//! executor, publishes the result, then acknowledges the task. A worker that
+//! dies before the ack leaves the task to be redelivered (at least once).
+
+use std::future::Future;
+
+use crate::Error;
+use crate::messages::{TaskMessage, TaskOutcome, TaskResult};
+use crate::ports::{Bus, Delivery, Subscription};
+
+/// Runs one task: `Completed` or `Failed`.
+pub trait Executor: Send + Sync {
+    fn execute(&self, task: &TaskMessage) -> impl Future<Output = TaskOutcome> + Send;
+}
+
+#[derive(Debug)]
+pub struct Worker<B, E> {
+    bus: B,
+    queue: String,
+    name: String,
+    executor: E,
+    prefetch: u16,
+}
+
+impl<B: Bus, E: Executor> Worker<B, E> {
+    pub fn new(bus: B, queue: impl Into<String>, name: impl Into<String>, executor: E) -> Self {
+        Self {
+            bus,
+            queue: queue.into(),
+            name: name.into(),
+            executor,
+            prefetch: 16,
+        }
+    }
+
+    /// Runs one delivered task to its result.
+    pub async fn handle(
+        &self,
+        delivery: <B::Tasks as Subscription<TaskMessage>>::Delivery,
+    ) -> Result<(), Error> {
+        let task = delivery.message().clone();
+        let started = TaskResult::for_task(
+            &task,
+            TaskOutcome::Started {
+                worker: self.name.clone(),
+            },
+        );
+        self.bus.publish_result(&started).await?;
+        let outcome = self.executor.execute(&task).await;
+        self.bus
+            .publish_result(&TaskResult::for_task(&task, outcome))
+            .await?;
+        delivery.ack().await
+    }
+
+    pub async fn run(&self) -> Result<(), Error> {
+        let mut tasks = self.bus.consume_tasks(&self.queue, self.prefetch).await?;
+        while let Some(delivery) = tasks.next().await {
+            match delivery {
+                Ok(delivery) => {
+                    if self.handle(delivery).await.is_err() {
+                        tokio::time::sleep(super::FALLBACK_WAKE).await;
+                    }
+                }
+                Err(_) => tokio::time::sleep(super::FALLBACK_WAKE).await,
+            }
+        }
+        Ok(())
+    }
+}

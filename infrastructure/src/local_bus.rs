@@ -1,0 +1,172 @@
+//! The in-process bus of the embedded mode: the same contract as RabbitMQ
+//! (at-least-once, ack/requeue/reject, a dead-letter queue per queue) within
+//! one process. A delivery dropped without being settled is requeued, as a
+//! broker does when a consumer's channel closes. Prefetch is not enforced.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use application::Error;
+use application::messages::{TaskMessage, TaskResult};
+use application::ports::{Bus, Delivery, Subscription};
+use tokio::sync::Notify;
+
+#[derive(Debug)]
+struct Queue<T> {
+    ready: Mutex<VecDeque<(T, bool)>>,
+    dead: Mutex<Vec<T>>,
+    notify: Notify,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Self {
+            ready: Mutex::new(VecDeque::new()),
+            dead: Mutex::new(Vec::new()),
+            notify: Notify::new(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<T> Queue<T> {
+    fn push(&self, message: T, redelivered: bool) {
+        lock(&self.ready).push_back((message, redelivered));
+        self.notify.notify_one();
+    }
+
+    async fn pop(&self) -> (T, bool) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(next) = lock(&self.ready).pop_front() {
+                return next;
+            }
+            notified.await;
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LocalBus {
+    tasks: Arc<Mutex<HashMap<String, Arc<Queue<TaskMessage>>>>>,
+    results: Arc<Queue<TaskResult>>,
+}
+
+impl LocalBus {
+    fn task_queue(&self, name: &str) -> Arc<Queue<TaskMessage>> {
+        lock(&self.tasks)
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Tasks that were rejected from `queue` (its dead-letter queue).
+    pub fn dead_tasks(&self, queue: &str) -> Vec<TaskMessage> {
+        lock(&self.task_queue(queue).dead).clone()
+    }
+
+    /// How many tasks wait in `queue`.
+    pub fn waiting(&self, queue: &str) -> usize {
+        lock(&self.task_queue(queue).ready).len()
+    }
+}
+
+#[derive(Debug)]
+pub struct LocalSubscription<T> {
+    queue: Arc<Queue<T>>,
+}
+
+#[derive(Debug)]
+pub struct LocalDelivery<T> {
+    message: Option<T>,
+    redelivered: bool,
+    queue: Arc<Queue<T>>,
+}
+
+impl<T> Drop for LocalDelivery<T> {
+    fn drop(&mut self) {
+        if let Some(message) = self.message.take() {
+            self.queue.push(message, true);
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Delivery<T> for LocalDelivery<T> {
+    fn message(&self) -> &T {
+        self.message
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a settled delivery is consumed"))
+    }
+
+    fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+
+    async fn ack(mut self) -> Result<(), Error> {
+        self.message = None;
+        Ok(())
+    }
+
+    async fn requeue(mut self) -> Result<(), Error> {
+        if let Some(message) = self.message.take() {
+            self.queue.push(message, true);
+        }
+        Ok(())
+    }
+
+    async fn reject(mut self) -> Result<(), Error> {
+        if let Some(message) = self.message.take() {
+            lock(&self.queue.dead).push(message);
+        }
+        Ok(())
+    }
+}
+
+impl<T: Send + Sync + 'static> Subscription<T> for LocalSubscription<T> {
+    type Delivery = LocalDelivery<T>;
+
+    async fn next(&mut self) -> Option<Result<LocalDelivery<T>, Error>> {
+        let (message, redelivered) = self.queue.pop().await;
+        Some(Ok(LocalDelivery {
+            message: Some(message),
+            redelivered,
+            queue: self.queue.clone(),
+        }))
+    }
+}
+
+impl Bus for LocalBus {
+    type Tasks = LocalSubscription<TaskMessage>;
+    type Results = LocalSubscription<TaskResult>;
+
+    async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), Error> {
+        for task in tasks {
+            self.task_queue(&task.queue).push(task.clone(), false);
+        }
+        Ok(())
+    }
+
+    async fn publish_result(&self, result: &TaskResult) -> Result<(), Error> {
+        self.results.push(result.clone(), false);
+        Ok(())
+    }
+
+    async fn consume_tasks(&self, queue: &str, _prefetch: u16) -> Result<Self::Tasks, Error> {
+        Ok(LocalSubscription {
+            queue: self.task_queue(queue),
+        })
+    }
+
+    async fn consume_results(&self, _prefetch: u16) -> Result<Self::Results, Error> {
+        Ok(LocalSubscription {
+            queue: self.results.clone(),
+        })
+    }
+}

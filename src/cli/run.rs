@@ -1,0 +1,321 @@
+//! `distorch run FILE`: runs one workflow to its end in embedded mode (a
+//! SQLite file, the in-process bus, exec workers), printing each event as it
+//! happens. Exit 0 when it completed, 1 when it failed or was compensated.
+
+use std::collections::HashSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use application::clock::SystemClock;
+use application::codec::decode;
+use application::definitions::DefinitionRegistry;
+use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
+use application::ports::EventStore;
+use application::{Engine, Error, Origin};
+use domain::definition::{HTTP_QUEUE, StepKind, parse_workflow};
+use domain::instance::{Actor, Command, InstanceStatus, Waiting, WorkflowInstance};
+use infrastructure::exec::ExecExecutor;
+use infrastructure::local_bus::LocalBus;
+use infrastructure::store::SqliteEventStore;
+use serde_json::{Value, json};
+
+use super::read_source;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArguments {
+    /// The workflow file.
+    file: PathBuf,
+    /// The instance's input, as JSON.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// A worker for a queue: QUEUE=COMMAND (run by `sh -c`, input on stdin, output JSON on stdout).
+    #[arg(long = "exec", value_name = "QUEUE=COMMAND")]
+    exec: Vec<String>,
+    /// Approve this approval step when it is requested.
+    #[arg(long, value_name = "STEP")]
+    approve: Vec<String>,
+    /// Reject this approval step when it is requested.
+    #[arg(long, value_name = "STEP")]
+    reject: Vec<String>,
+    /// The SQLite file to keep the run in (default: a temporary file).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// `json` prints the final state as JSON on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+pub fn run(arguments: RunArguments) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_embedded(arguments))
+}
+
+async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
+    let name = arguments.file.display().to_string();
+    let source = match read_source(&arguments.file) {
+        Ok(source) => source,
+        Err(message) => {
+            eprintln!("{name}:1:1: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let definition = match parse_workflow(&source) {
+        Ok(definition) => definition,
+        Err(problems) => {
+            eprint!("{}", problems.render(&name));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let input: Value = serde_json::from_str(&arguments.input).context("--input is not JSON")?;
+    let workers = parse_workers(&arguments.exec)?;
+    warn_about_unserved_queues(&definition, &workers);
+
+    let temporary = tempfile_path();
+    let data = arguments.data.clone().unwrap_or_else(|| temporary.clone());
+    let store = SqliteEventStore::open(&data).await?;
+    let registry = Arc::new(DefinitionRegistry::default());
+    let definition = registry.register(definition)?;
+    let engine = Arc::new(Engine::new(
+        store,
+        registry,
+        Arc::new(SystemClock::default()),
+    ));
+    let bus = LocalBus::default();
+    spawn_node(&engine, &bus, workers);
+
+    let mut changes = engine.subscribe();
+    let origin = Origin::actor("cli");
+    let id = match engine
+        .start(&definition.name, Some(definition.version), input, &origin)
+        .await
+    {
+        Ok(id) => id,
+        Err(Error::Rejected(error)) => {
+            eprintln!("{name}: {error}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    eprintln!(
+        "started {} v{} as {id}",
+        definition.name, definition.version
+    );
+    let mut printed = 0;
+    let mut decided: HashSet<String> = HashSet::new();
+    let state = loop {
+        let state = engine.state(id).await?;
+        for record in engine.store().load(id, printed).await? {
+            printed = record.version;
+            eprintln!(
+                "{}  {}",
+                record.metadata.occurred_at.format("%H:%M:%S%.3f"),
+                decode(&record)?.summary()
+            );
+        }
+        if state.status.is_final() {
+            break state;
+        }
+        if let Some(exit) = decide_approvals(&engine, &state, &arguments, &mut decided).await? {
+            return Ok(exit);
+        }
+        tokio::select! {
+            _ = changes.recv() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    };
+    if arguments.data.is_none() {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", temporary.display()));
+        }
+    }
+    report(&state, arguments.output);
+    Ok(if state.status == InstanceStatus::Completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn parse_workers(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    specs
+        .iter()
+        .map(|spec| match spec.split_once('=') {
+            Some((queue, command)) if !queue.is_empty() && !command.is_empty() => {
+                Ok((queue.to_owned(), command.to_owned()))
+            }
+            _ => bail!("--exec {spec}: expected QUEUE=COMMAND"),
+        })
+        .collect()
+}
+
+fn warn_about_unserved_queues(
+    definition: &domain::WorkflowDefinition,
+    workers: &[(String, String)],
+) {
+    let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
+    let mut queues: Vec<&str> = Vec::new();
+    for step in &definition.steps {
+        match &step.kind {
+            StepKind::Task { queue, .. } => queues.push(queue),
+            StepKind::Http { .. } => queues.push(HTTP_QUEUE),
+            _ => {}
+        }
+        if let Some(compensation) = &step.compensate {
+            queues.push(compensation.action.queue());
+        }
+    }
+    queues.sort_unstable();
+    queues.dedup();
+    for queue in queues.into_iter().filter(|queue| !served.contains(queue)) {
+        eprintln!(
+            "warning: no worker for queue `{queue}`: its tasks will wait (pass --exec {queue}=COMMAND)"
+        );
+    }
+}
+
+fn spawn_node(
+    engine: &Arc<Engine<SqliteEventStore>>,
+    bus: &LocalBus,
+    workers: Vec<(String, String)>,
+) {
+    let relay = OutboxRelay::new(engine.clone(), bus.clone());
+    tokio::spawn(async move { relay.run().await });
+    let poller = TimerPoller::new(engine.clone());
+    tokio::spawn(async move { poller.run().await });
+    let consumer = ResultConsumer::new(engine.clone(), bus.clone());
+    tokio::spawn(async move { consumer.run().await });
+    for (queue, command) in workers {
+        let worker = Worker::new(bus.clone(), queue, "exec", ExecExecutor::new(command));
+        tokio::spawn(async move { worker.run().await });
+    }
+}
+
+/// Answers approvals from the flags, or by asking on a terminal.
+async fn decide_approvals<S: EventStore>(
+    engine: &Engine<S>,
+    state: &WorkflowInstance,
+    arguments: &RunArguments,
+    decided: &mut HashSet<String>,
+) -> anyhow::Result<Option<ExitCode>> {
+    if state.status != InstanceStatus::Running {
+        return Ok(None);
+    }
+    for (index, step) in state.steps.iter().enumerate() {
+        let id = state.definition.steps[index].id.clone();
+        let waiting = matches!(step.waiting, Some(Waiting::Approval { .. }));
+        let key = format!("{id}#{}", step.attempt);
+        if !waiting || decided.contains(&key) {
+            continue;
+        }
+        let approve = if arguments.approve.iter().any(|s| s == id.as_str()) {
+            true
+        } else if arguments.reject.iter().any(|s| s == id.as_str()) {
+            false
+        } else if std::io::stdin().is_terminal() {
+            ask(&format!("approve step `{id}`? [y/n] "))?
+        } else {
+            eprintln!("step `{id}` waits for an approval: pass --approve {id} or --reject {id}");
+            return Ok(Some(ExitCode::from(1)));
+        };
+        decided.insert(key);
+        let actor = Actor {
+            id: "cli".to_owned(),
+            roles: approver_roles(state, index),
+        };
+        let command = if approve {
+            Command::Approve {
+                step: id,
+                actor,
+                comment: Some("from distorch run".to_owned()),
+            }
+        } else {
+            Command::Reject {
+                step: id,
+                actor,
+                comment: Some("from distorch run".to_owned()),
+            }
+        };
+        engine
+            .execute(state.id, command, &Origin::actor("cli"))
+            .await?;
+    }
+    Ok(None)
+}
+
+/// The person at the terminal stands in for every approver of the step.
+fn approver_roles(state: &WorkflowInstance, index: usize) -> Vec<String> {
+    match &state.definition.steps[index].kind {
+        StepKind::Approval { approvers, .. } => approvers
+            .iter()
+            .filter_map(|approver| approver.strip_prefix("role:").map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn ask(question: &str) -> anyhow::Result<bool> {
+    loop {
+        eprint!("{question}");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        if std::io::stdin().lock().read_line(&mut answer)? == 0 {
+            bail!("no answer on stdin");
+        }
+        match answer.trim() {
+            "y" | "yes" => return Ok(true),
+            "n" | "no" => return Ok(false),
+            _ => {}
+        }
+    }
+}
+
+fn report(state: &WorkflowInstance, output: Output) {
+    let steps: serde_json::Map<String, Value> = state
+        .definition
+        .steps
+        .iter()
+        .zip(&state.steps)
+        .map(|(definition, step)| (definition.id.to_string(), json!(step.status.as_str())))
+        .collect();
+    match output {
+        Output::Json => println!(
+            "{}",
+            json!({
+                "id": state.id.to_string(),
+                "workflow": state.definition.name,
+                "version": state.definition.version,
+                "status": state.status.as_str(),
+                "output": state.output,
+                "error": state.error,
+                "steps": steps,
+            })
+        ),
+        Output::Text => println!("{} {}", state.id, state.status),
+    }
+}
+
+fn tempfile_path() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "distorch-run-{}-{}.db",
+        std::process::id(),
+        uuid_suffix()
+    ))
+}
+
+fn uuid_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
