@@ -72,6 +72,11 @@ impl LocalBus {
         lock(&self.task_queue(queue).dead).clone()
     }
 
+    /// How many results wait to be consumed.
+    pub fn results_waiting(&self) -> usize {
+        lock(&self.results.ready).len()
+    }
+
     /// How many tasks wait in `queue`.
     pub fn waiting(&self, queue: &str) -> usize {
         lock(&self.task_queue(queue).ready).len()

@@ -1,0 +1,299 @@
+//! The engine on the real stores: workflows run through the outbox relay,
+//! the in-process bus, workers, the results consumer and the timer poller,
+//! each loop driven one step at a time (no sleeps).
+
+use std::sync::Arc;
+
+use application::clock::SystemClock;
+use application::definitions::DefinitionRegistry;
+use application::loops::{Executor, OutboxRelay, ResultConsumer, TimerPoller, Worker};
+use application::messages::{TaskMessage, TaskOutcome, TaskResult};
+use application::ports::{Bus, EventStore, OutboxQueue, Subscription, TimerQueue};
+use application::{Engine, Origin};
+use domain::InstanceId;
+use domain::instance::{InstanceStatus, StepError};
+use infrastructure::local_bus::LocalBus;
+use infrastructure::store::{PgEventStore, SqliteEventStore};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+const ORDER: &str = r#"
+name: order
+version: 1
+defaults:
+  retry: { max_attempts: 2, initial: 1ms, jitter: false }
+steps:
+  reserve:
+    type: task
+    queue: work
+    compensate: { type: task, queue: work }
+  charge:
+    type: task
+    queue: work
+    needs: [reserve]
+    compensate: { type: task, queue: work }
+  ship:
+    type: task
+    queue: work
+    needs: [reserve]
+  confirm:
+    type: task
+    queue: work
+    needs: [charge, ship]
+    input: { fail: "${ has(input.fail_confirm) && input.fail_confirm }" }
+"#;
+
+/// Completes every task, except one whose input says `fail: true`.
+struct Scripted;
+
+impl Executor for Scripted {
+    async fn execute(&self, task: &TaskMessage) -> TaskOutcome {
+        if task.input.get("fail") == Some(&Value::Bool(true)) {
+            TaskOutcome::Failed {
+                error: StepError::retryable("scripted failure"),
+            }
+        } else {
+            TaskOutcome::Completed {
+                output: json!({"step": task.step.as_str(), "attempt": task.attempt}),
+            }
+        }
+    }
+}
+
+struct Node<S> {
+    engine: Arc<Engine<S>>,
+    bus: LocalBus,
+}
+
+impl<S: EventStore + OutboxQueue + TimerQueue + 'static> Node<S> {
+    fn new(store: S) -> Self {
+        let registry = Arc::new(DefinitionRegistry::default());
+        registry
+            .register(domain::parse_workflow(ORDER).unwrap())
+            .unwrap();
+        Self {
+            engine: Arc::new(Engine::new(
+                store,
+                registry,
+                Arc::new(SystemClock::default()),
+            )),
+            bus: LocalBus::default(),
+        }
+    }
+
+    /// Drives every loop until nothing is left to do.
+    async fn settle(&self) {
+        let relay = OutboxRelay::new(self.engine.clone(), self.bus.clone());
+        let poller = TimerPoller::new(self.engine.clone());
+        let consumer = ResultConsumer::new(self.engine.clone(), self.bus.clone());
+        let worker = Worker::new(self.bus.clone(), "work", "test", Scripted);
+        let mut tasks = self.bus.consume_tasks("work", 16).await.unwrap();
+        let mut results = self.bus.consume_results(16).await.unwrap();
+        for _ in 0..200 {
+            let mut progressed = relay.run_once().await.unwrap() > 0;
+            while self.bus.waiting("work") > 0 {
+                worker
+                    .handle(tasks.next().await.unwrap().unwrap())
+                    .await
+                    .unwrap();
+                progressed = true;
+            }
+            while self.bus.results_waiting() > 0 {
+                consumer
+                    .handle(results.next().await.unwrap().unwrap())
+                    .await
+                    .unwrap();
+                progressed = true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            progressed |= poller.run_once().await.unwrap() > 0;
+            if !progressed {
+                return;
+            }
+        }
+        panic!("the loops never settled");
+    }
+
+    async fn start(&self, input: Value) -> InstanceId {
+        self.engine
+            .start("order", None, input, &Origin::actor("test"))
+            .await
+            .unwrap()
+    }
+}
+
+async fn runs_a_saga_to_completion_and_to_compensation(
+    node: Node<impl EventStore + OutboxQueue + TimerQueue + 'static>,
+) {
+    let happy = node.start(json!({})).await;
+    let unhappy = node.start(json!({"fail_confirm": true})).await;
+    node.settle().await;
+    let happy = node.engine.state(happy).await.unwrap();
+    assert_eq!(happy.status, InstanceStatus::Completed);
+    let unhappy_state = node.engine.state(unhappy).await.unwrap();
+    assert_eq!(unhappy_state.status, InstanceStatus::Compensated);
+    let summaries: Vec<String> = node
+        .engine
+        .store()
+        .load(unhappy, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|record| application::codec::decode(record).unwrap().summary())
+        .collect();
+    let undo: Vec<&str> = summaries
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.starts_with("CompensationCompleted"))
+        .collect();
+    assert_eq!(
+        undo,
+        [
+            "CompensationCompleted charge#1",
+            "CompensationCompleted reserve#1"
+        ]
+    );
+    assert!(
+        summaries.contains(&"StepRetryScheduled confirm#2".to_owned()),
+        "{summaries:?}"
+    );
+}
+
+async fn ignores_duplicate_and_stale_results(
+    node: Node<impl EventStore + OutboxQueue + TimerQueue + 'static>,
+) {
+    let id = node.start(json!({})).await;
+    node.settle().await;
+    let before = node.engine.state(id).await.unwrap();
+    assert_eq!(before.status, InstanceStatus::Completed);
+    let task = TaskMessage {
+        task_id: "dup".into(),
+        instance_id: id,
+        workflow: "order".into(),
+        step: "charge".into(),
+        attempt: 1,
+        kind: domain::instance::effects::TaskKind::Forward,
+        queue: "work".into(),
+        input: json!({}),
+        idempotency_key: "k".into(),
+        deadline: None,
+        priority: 0,
+    };
+    for outcome in [
+        TaskOutcome::Completed {
+            output: json!({"again": true}),
+        },
+        TaskOutcome::Failed {
+            error: StepError::permanent("late"),
+        },
+    ] {
+        let events = node
+            .engine
+            .handle_result(TaskResult::for_task(&task, outcome))
+            .await
+            .unwrap();
+        assert!(events.is_empty());
+    }
+    let stale = TaskResult {
+        attempt: 7,
+        ..TaskResult::for_task(&task, TaskOutcome::Completed { output: json!(1) })
+    };
+    assert!(node.engine.handle_result(stale).await.unwrap().is_empty());
+    assert_eq!(node.engine.state(id).await.unwrap().version, before.version);
+}
+
+/// Two engine nodes on one database race on the same instances: every
+/// result lands once, conflicts are decided again, nothing is lost.
+async fn two_nodes_share_instances_safely<
+    S: EventStore + OutboxQueue + TimerQueue + Clone + 'static,
+>(
+    store: S,
+) {
+    let first = Node::new(store.clone());
+    let second = Node {
+        engine: Arc::new(Engine::new(
+            store,
+            first.engine_registry(),
+            Arc::new(SystemClock::default()),
+        )),
+        bus: first.bus.clone(),
+    };
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(if n % 2 == 0 {
+            first.start(json!({})).await
+        } else {
+            second.start(json!({})).await
+        });
+    }
+    tokio::join!(first.settle(), second.settle());
+    first.settle().await;
+    for id in ids {
+        let state = first.engine.state(id).await.unwrap();
+        assert_eq!(state.status, InstanceStatus::Completed, "{id}");
+        assert_eq!(
+            second.engine.state(id).await.unwrap().version,
+            state.version
+        );
+    }
+}
+
+impl<S> Node<S> {
+    fn engine_registry(&self) -> Arc<DefinitionRegistry> {
+        let registry = Arc::new(DefinitionRegistry::default());
+        registry
+            .register(domain::parse_workflow(ORDER).unwrap())
+            .unwrap();
+        registry
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+    async fn runs_a_saga_to_completion_and_to_compensation(pool: PgPool) {
+        super::runs_a_saga_to_completion_and_to_compensation(Node::new(PgEventStore::new(pool)))
+            .await;
+    }
+
+    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+    async fn ignores_duplicate_and_stale_results(pool: PgPool) {
+        super::ignores_duplicate_and_stale_results(Node::new(PgEventStore::new(pool))).await;
+    }
+
+    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+    async fn two_nodes_share_instances_safely(pool: PgPool) {
+        super::two_nodes_share_instances_safely(PgEventStore::new(pool)).await;
+    }
+}
+
+mod sqlite {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteEventStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn runs_a_saga_to_completion_and_to_compensation() {
+        let (_dir, store) = store().await;
+        super::runs_a_saga_to_completion_and_to_compensation(Node::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn ignores_duplicate_and_stale_results() {
+        let (_dir, store) = store().await;
+        super::ignores_duplicate_and_stale_results(Node::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_share_instances_safely() {
+        let (_dir, store) = store().await;
+        super::two_nodes_share_instances_safely(store).await;
+    }
+}
