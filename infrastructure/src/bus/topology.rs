@@ -50,8 +50,14 @@ pub async fn declare_topology<S: AsRef<str>>(
             )
             .await?;
     }
-    declare_with_dead_letters(channel, RESULTS, RESULTS, RESULTS, RESULTS_DEAD_LETTER_QUEUE)
-        .await?;
+    declare_with_dead_letters(
+        channel,
+        RESULTS,
+        RESULTS,
+        RESULTS,
+        RESULTS_DEAD_LETTER_QUEUE,
+    )
+    .await?;
     for name in queue_names {
         let name = name.as_ref();
         declare_with_dead_letters(
@@ -97,7 +103,10 @@ async fn declare_quorum_queue(
     queue: &str,
     mut arguments: FieldTable,
 ) -> lapin::Result<()> {
-    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
     channel
         .queue_declare(
             queue.into(),

@@ -1,0 +1,22 @@
+//! Message buses: the RabbitMQ adapter of the `Bus` port, its topology, and
+//! the supervisor that keeps it connected.
+
+mod rabbit;
+mod session;
+mod subscription;
+mod supervisor;
+mod topology;
+
+pub use rabbit::{RabbitBus, RabbitConfig};
+pub use subscription::{RabbitDelivery, RabbitSubscription};
+pub use topology::{
+    DEAD_LETTER_EXCHANGE, RESULTS, RESULTS_DEAD_LETTER_QUEUE, TASKS_EXCHANGE, dead_letter_queue,
+    declare_topology, task_queue,
+};
+
+use application::Error;
+
+/// Maps a broker failure while doing `what` to the application's error.
+fn unavailable(what: &'static str) -> impl Fn(lapin::Error) -> Error {
+    move |error| Error::Unavailable(format!("{what}: {error}"))
+}

@@ -1,0 +1,201 @@
+//! `RabbitBus`: the bus port over RabbitMQ. Publishes are persistent JSON
+//! messages confirmed by the broker; consumption goes through
+//! [`RabbitSubscription`], which survives reconnects.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::Error;
+use application::messages::{TaskMessage, TaskResult};
+use application::ports::Bus;
+use lapin::options::BasicPublishOptions;
+use lapin::{BasicProperties, Channel, Confirmation};
+use serde::Serialize;
+
+use super::session::Session;
+use super::subscription::{RabbitSubscription, Source};
+use super::supervisor::{self, Link};
+use super::topology::{RESULTS, TASKS_EXCHANGE};
+use super::unavailable;
+
+/// A batch whose confirms take longer than this fails (the outbox retries it).
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+/// AMQP delivery mode 2: the broker writes the message to disk.
+const PERSISTENT: u8 = 2;
+
+#[derive(Clone, Debug)]
+pub struct RabbitConfig {
+    /// `amqp://user:password@host:port/vhost` (the vhost URL-encoded, `%2f`
+    /// for `/`); query parameters such as `heartbeat=10` are honoured.
+    pub url: String,
+    /// Shown by the broker (`user_provided_name`) so operators can tell
+    /// the nodes' connections apart.
+    pub connection_name: String,
+}
+
+/// Cheap to clone: every clone shares one supervised connection, which is
+/// closed when the last clone and the last subscription are dropped.
+#[derive(Clone, Debug)]
+pub struct RabbitBus {
+    link: Link,
+}
+
+impl RabbitBus {
+    /// Connects and declares the topology; fails with `Unavailable` when the
+    /// broker cannot be reached now. Later outages are recovered from.
+    pub async fn connect(config: RabbitConfig) -> Result<Self, Error> {
+        Ok(Self {
+            link: supervisor::start(config).await?,
+        })
+    }
+
+    /// The live session, or `Unavailable` at once while reconnecting.
+    fn session(&self) -> Result<Arc<Session>, Error> {
+        let current = self.link.borrow().clone();
+        let session = current.ok_or_else(|| {
+            Error::Unavailable("the connection to RabbitMQ is lost; reconnecting".into())
+        })?;
+        session.check_publishable()?;
+        Ok(session)
+    }
+}
+
+impl Bus for RabbitBus {
+    type Tasks = RabbitSubscription<TaskMessage>;
+    type Results = RabbitSubscription<TaskResult>;
+
+    async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), Error> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let session = self.session()?;
+        let queues: BTreeSet<&str> = tasks.iter().map(|task| task.queue.as_str()).collect();
+        session
+            .ensure_declared(&queues.into_iter().collect::<Vec<_>>())
+            .await?;
+        let batch = tasks
+            .iter()
+            .map(|task| {
+                Outgoing::new(
+                    TASKS_EXCHANGE,
+                    &task.queue,
+                    &task.task_id,
+                    task.priority,
+                    task,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let channel = session.publisher().await?;
+        publish_confirmed(&channel, &batch).await.inspect_err(|_| {
+            // An unroutable task means its queue vanished: declare it anew next time.
+            for task in tasks {
+                session.forget_declared(&task.queue);
+            }
+        })
+    }
+
+    async fn publish_result(&self, result: &TaskResult) -> Result<(), Error> {
+        let session = self.session()?;
+        let batch = [Outgoing::new(RESULTS, RESULTS, &result.task_id, 0, result)?];
+        let channel = session.publisher().await?;
+        publish_confirmed(&channel, &batch).await
+    }
+
+    async fn consume_tasks(&self, queue: &str, prefetch: u16) -> Result<Self::Tasks, Error> {
+        RabbitSubscription::open(self.link.clone(), Source::Tasks(queue.to_owned()), prefetch).await
+    }
+
+    async fn consume_results(&self, prefetch: u16) -> Result<Self::Results, Error> {
+        RabbitSubscription::open(self.link.clone(), Source::Results, prefetch).await
+    }
+}
+
+/// One message ready to publish.
+struct Outgoing<'a> {
+    exchange: &'static str,
+    routing_key: &'a str,
+    properties: BasicProperties,
+    body: Vec<u8>,
+}
+
+impl<'a> Outgoing<'a> {
+    fn new(
+        exchange: &'static str,
+        routing_key: &'a str,
+        message_id: &str,
+        priority: u8,
+        message: &impl Serialize,
+    ) -> Result<Self, Error> {
+        let body = serde_json::to_vec(message)
+            .map_err(|error| Error::Unavailable(format!("encode message {message_id}: {error}")))?;
+        let properties = BasicProperties::default()
+            .with_delivery_mode(PERSISTENT)
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into())
+            .with_priority(priority);
+        Ok(Self {
+            exchange,
+            routing_key,
+            properties,
+            body,
+        })
+    }
+}
+
+/// Publishes the whole batch, then waits for every confirm. Messages are
+/// mandatory: one that no queue takes comes back and fails the batch.
+async fn publish_confirmed(channel: &Channel, batch: &[Outgoing<'_>]) -> Result<(), Error> {
+    let mut confirms = Vec::with_capacity(batch.len());
+    for message in batch {
+        let confirm = channel
+            .basic_publish(
+                message.exchange.into(),
+                message.routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &message.body,
+                message.properties.clone(),
+            )
+            .await
+            .map_err(unavailable("publish"))?;
+        confirms.push(confirm);
+    }
+    let all_confirmed = async {
+        for confirm in confirms {
+            match confirm
+                .await
+                .map_err(unavailable("await a publisher confirm"))?
+            {
+                Confirmation::Ack(None) => {}
+                Confirmation::Ack(Some(returned)) => {
+                    return Err(Error::Unavailable(format!(
+                        "no queue took the message routed by {:?}: {}",
+                        returned.delivery.routing_key.as_str(),
+                        returned.reply_text.as_str()
+                    )));
+                }
+                Confirmation::Nack(_) => {
+                    return Err(Error::Unavailable(
+                        "RabbitMQ refused (nacked) a message".into(),
+                    ));
+                }
+                Confirmation::NotRequested => {
+                    return Err(Error::Unavailable(
+                        "the publisher channel is not in confirm mode".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(CONFIRM_TIMEOUT, all_confirmed)
+        .await
+        .map_err(|_| {
+            Error::Unavailable(format!(
+                "RabbitMQ did not confirm the publish within {CONFIRM_TIMEOUT:?}"
+            ))
+        })?
+}

@@ -1,0 +1,139 @@
+//! One live connection to RabbitMQ and what was set up on it: the publisher
+//! channel (in confirm mode) and the task queues declared so far. A session
+//! is never repaired: when its connection dies the supervisor replaces it.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use application::Error;
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection};
+
+use super::topology::declare_topology;
+use super::unavailable;
+
+/// Every task queue name declared since the bus started, so that each new
+/// session declares them again before anyone uses it.
+pub(crate) type KnownQueues = Mutex<BTreeSet<String>>;
+
+pub(crate) struct Session {
+    /// Increases with each reconnect; tells a subscription its channel is stale.
+    pub(crate) generation: u64,
+    pub(crate) connection: Connection,
+    publisher: tokio::sync::Mutex<Option<Channel>>,
+    declared: Mutex<HashSet<String>>,
+    known: Arc<KnownQueues>,
+}
+
+impl Session {
+    pub(crate) fn new(
+        generation: u64,
+        connection: Connection,
+        declared: impl IntoIterator<Item = String>,
+        known: Arc<KnownQueues>,
+    ) -> Self {
+        Self {
+            generation,
+            connection,
+            publisher: tokio::sync::Mutex::new(None),
+            declared: Mutex::new(declared.into_iter().collect()),
+            known,
+        }
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.connection.status().connected()
+    }
+
+    /// Fails fast when the session cannot take a publish right now.
+    pub(crate) fn check_publishable(&self) -> Result<(), Error> {
+        let status = self.connection.status();
+        if !status.connected() {
+            return Err(Error::Unavailable(
+                "the connection to RabbitMQ is lost; reconnecting".into(),
+            ));
+        }
+        if status.blocked() {
+            return Err(Error::Unavailable(
+                "RabbitMQ blocks publishing (resource alarm)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Declares, on a channel of their own, the task queues not yet declared
+    /// on this connection.
+    pub(crate) async fn ensure_declared(&self, names: &[&str]) -> Result<(), Error> {
+        let missing: BTreeSet<&str> = {
+            let declared = lock(&self.declared);
+            names
+                .iter()
+                .copied()
+                .filter(|name| !declared.contains(*name))
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let missing: Vec<&str> = missing.into_iter().collect();
+        let channel = self
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable("open a channel"))?;
+        declare_topology(&channel, &missing)
+            .await
+            .map_err(unavailable("declare the task queues"))?;
+        for name in missing {
+            self.record_declared(name);
+        }
+        Ok(())
+    }
+
+    /// Remembers that `name` was declared on this connection (and is to be
+    /// declared on the following ones).
+    pub(crate) fn record_declared(&self, name: &str) {
+        lock(&self.known).insert(name.to_owned());
+        lock(&self.declared).insert(name.to_owned());
+    }
+
+    /// Forgets a declaration the broker no longer has (the queue was deleted
+    /// behind our back), so the next use declares it again.
+    pub(crate) fn forget_declared(&self, name: &str) {
+        lock(&self.declared).remove(name);
+    }
+
+    /// The channel publishes go through, in confirm mode; reopened when it
+    /// was closed (by a channel error) while the connection lives on.
+    pub(crate) async fn publisher(&self) -> Result<Channel, Error> {
+        let mut slot = self.publisher.lock().await;
+        if let Some(channel) = slot.as_ref().filter(|channel| channel.status().connected()) {
+            return Ok(channel.clone());
+        }
+        let channel = self
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable("open the publisher channel"))?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unavailable("enable publisher confirms"))?;
+        *slot = Some(channel.clone());
+        Ok(channel)
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("generation", &self.generation)
+            .field("connection", self.connection.status())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,286 @@
+//! A consumer that outlives connections: when its channel or connection
+//! dies it waits for the supervisor's next session and consumes again, so
+//! the caller just keeps calling `next`. Messages that are not JSON of the
+//! expected type are dead-lettered, never handed out nor redelivered.
+
+use std::marker::PhantomData;
+
+use application::Error;
+use application::ports::{Delivery, Subscription};
+use futures_lite::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Acker, BasicProperties, Channel, Consumer};
+use serde::de::DeserializeOwned;
+
+use super::session::Session;
+use super::supervisor::{INITIAL_BACKOFF, Link, MAX_BACKOFF};
+use super::topology::{RESULTS, declare_topology, task_queue};
+use super::unavailable;
+
+/// What a subscription consumes.
+#[derive(Clone, Debug)]
+pub(crate) enum Source {
+    /// A task queue, by its name (`payments`, not `distorch.task.payments`).
+    Tasks(String),
+    Results,
+}
+
+impl Source {
+    fn queue(&self) -> String {
+        match self {
+            Self::Tasks(name) => task_queue(name),
+            Self::Results => RESULTS.to_owned(),
+        }
+    }
+}
+
+/// Deliveries of one queue, at most `prefetch` unacknowledged at a time (per
+/// connection: after a reconnect the deliveries of the dead channel no longer
+/// count, and the broker redelivers them).
+#[derive(Debug)]
+pub struct RabbitSubscription<T> {
+    link: Link,
+    source: Source,
+    prefetch: u16,
+    active: Option<Active>,
+    _message: PhantomData<fn() -> T>,
+}
+
+#[derive(Debug)]
+struct Active {
+    generation: u64,
+    channel: Channel,
+    consumer: Consumer,
+}
+
+impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
+    /// Subscribes at once: fails with `Unavailable` if that is not possible now.
+    /// A prefetch of 0 would mean "unbounded" to RabbitMQ; it is taken as 1.
+    pub(crate) async fn open(link: Link, source: Source, prefetch: u16) -> Result<Self, Error> {
+        let current = link.borrow().clone();
+        let session = current
+            .filter(|session| session.is_alive())
+            .ok_or_else(|| Error::Unavailable("the connection to RabbitMQ is lost".into()))?;
+        let mut subscription = Self {
+            link,
+            source,
+            prefetch: prefetch.max(1),
+            active: None,
+            _message: PhantomData,
+        };
+        subscription.active = Some(subscription.subscribe(&session).await?);
+        Ok(subscription)
+    }
+
+    /// Declares the queue (it may have been deleted) and consumes it on a
+    /// channel of its own, with manual acknowledgements.
+    async fn subscribe(&self, session: &Session) -> Result<Active, Error> {
+        let channel = session
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable("open a consumer channel"))?;
+        let names: &[&str] = match &self.source {
+            Source::Tasks(name) => &[name.as_str()],
+            Source::Results => &[],
+        };
+        declare_topology(&channel, names)
+            .await
+            .map_err(unavailable("declare the queue"))?;
+        if let Source::Tasks(name) = &self.source {
+            session.record_declared(name);
+        }
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(unavailable("set the prefetch"))?;
+        let consumer = channel
+            .basic_consume(
+                self.source.queue().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable("consume"))?;
+        Ok(Active {
+            generation: session.generation,
+            channel,
+            consumer,
+        })
+    }
+
+    /// Waits for a live session and subscribes on it, retrying with backoff;
+    /// `None` once the bus is gone.
+    async fn resubscribe(&mut self) -> Option<Active> {
+        let mut delay = INITIAL_BACKOFF;
+        loop {
+            let session = {
+                let ready = self
+                    .link
+                    .wait_for(|session| session.as_ref().is_some_and(|s| s.is_alive()))
+                    .await;
+                ready.ok()?.clone()?
+            };
+            match self.subscribe(&session).await {
+                Ok(active) => return Some(active),
+                Err(error) => {
+                    tracing::warn!(queue = %self.source.queue(), %error, retry_in = ?delay, "resubscribe failed");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    async fn next_delivery(&mut self) -> Option<Result<RabbitDelivery<T>, Error>> {
+        loop {
+            if self.active.is_none() {
+                self.active = Some(self.resubscribe().await?);
+            }
+            let active = self.active.as_mut()?;
+            tokio::select! {
+                item = active.consumer.next() => match item {
+                    Some(Ok(delivery)) => {
+                        let channel = active.channel.clone();
+                        if let Some(delivery) = self.accept(delivery, channel).await {
+                            return Some(Ok(delivery));
+                        }
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(queue = %self.source.queue(), %error, "consumer failed; resubscribing");
+                        self.active = None;
+                    }
+                    None => {
+                        tracing::warn!(queue = %self.source.queue(), "consumer cancelled by the broker; resubscribing");
+                        self.active = None;
+                    }
+                },
+                changed = self.link.changed() => {
+                    // Ends with the bus; else drop a consumer of an older session.
+                    changed.ok()?;
+                    let current = self.link.borrow().as_ref().map(|session| session.generation);
+                    if current != Some(active.generation) {
+                        self.active = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes a delivery, or dead-letters it when it does not decode. One
+    /// left over from a dead channel is skipped: the broker redelivers it.
+    async fn accept(
+        &self,
+        delivery: lapin::message::Delivery,
+        channel: Channel,
+    ) -> Option<RabbitDelivery<T>> {
+        if !delivery.acker.usable() {
+            return None;
+        }
+        match serde_json::from_slice::<T>(&delivery.data) {
+            Ok(message) => Some(RabbitDelivery {
+                message,
+                redelivered: delivery.redelivered,
+                properties: delivery.properties,
+                acker: delivery.acker,
+                _channel: channel,
+            }),
+            Err(error) => {
+                tracing::warn!(queue = %self.source.queue(), %error, "undecodable message dead-lettered");
+                let rejected = delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await;
+                if !matches!(rejected, Ok(true)) {
+                    tracing::warn!(
+                        ?rejected,
+                        "could not dead-letter; the broker will redeliver it"
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send> Subscription<T> for RabbitSubscription<T> {
+    type Delivery = RabbitDelivery<T>;
+
+    /// Never yields an error: outages are waited out. `None` only when the
+    /// bus shut down.
+    async fn next(&mut self) -> Option<Result<RabbitDelivery<T>, Error>> {
+        self.next_delivery().await
+    }
+}
+
+/// A decoded message and the means to settle it on the channel it came on.
+///
+/// Settling a delivery whose channel is gone (the connection was lost since
+/// it arrived) returns `Ok(())` and does nothing: the broker puts such a
+/// message back in its queue by itself and redelivers it with
+/// `redelivered = true`, so an ack becomes a duplicate (dispatch is at least
+/// once) and a requeue or reject a redelivery. So `ack`, `requeue` and
+/// `reject` never return an error; `is_settleable` tells the cases apart.
+#[derive(Debug)]
+pub struct RabbitDelivery<T> {
+    message: T,
+    redelivered: bool,
+    properties: BasicProperties,
+    acker: Acker,
+    /// Keeps the channel open while the delivery is unsettled, even if the
+    /// subscription is dropped first.
+    _channel: Channel,
+}
+
+impl<T> RabbitDelivery<T> {
+    /// The AMQP properties (priority, delivery mode, message id...).
+    pub fn properties(&self) -> &BasicProperties {
+        &self.properties
+    }
+
+    /// False once its channel is gone: settling it then does nothing.
+    pub fn is_settleable(&self) -> bool {
+        self.acker.usable()
+    }
+}
+
+impl<T: Send> Delivery<T> for RabbitDelivery<T> {
+    fn message(&self) -> &T {
+        &self.message
+    }
+
+    fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+
+    async fn ack(self) -> Result<(), Error> {
+        settled("ack", self.acker.ack(BasicAckOptions::default()).await)
+    }
+
+    async fn requeue(self) -> Result<(), Error> {
+        let options = BasicNackOptions {
+            multiple: false,
+            requeue: true,
+        };
+        settled("requeue", self.acker.nack(options).await)
+    }
+
+    async fn reject(self) -> Result<(), Error> {
+        let options = BasicRejectOptions { requeue: false };
+        settled("reject", self.acker.reject(options).await)
+    }
+}
+
+/// See [`RabbitDelivery`]: a settlement lost with its channel is not an error.
+fn settled(what: &str, outcome: lapin::Result<bool>) -> Result<(), Error> {
+    match outcome {
+        Ok(true) => {}
+        Ok(false) => tracing::debug!(what, "channel gone: the broker will redeliver"),
+        Err(error) => tracing::debug!(what, %error, "channel failed: the broker will redeliver"),
+    }
+    Ok(())
+}
