@@ -329,3 +329,94 @@ steps:
         "the secret value must not be stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_steps_call_services_with_idempotency_keys_and_undo_them() {
+    use wiremock::matchers::{header_exists, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/reservations"))
+        .and(header_exists("idempotency-key"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": "r-7"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/reservations/r-7"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/payments"))
+        .respond_with(ResponseTemplate::new(402).set_body_string("card declined"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let scratch = Scratch::new("http");
+    let workflow = format!(
+        r#"
+name: http-saga
+version: 1
+steps:
+  reserve:
+    type: http
+    request: {{ method: POST, url: "{base}/reservations", body: {{ sku: "${{ input.sku }}" }} }}
+    compensate:
+      type: http
+      request: {{ method: DELETE, url: "{base}/reservations/${{ steps.reserve.output.body.id }}" }}
+  pay:
+    type: http
+    needs: [reserve]
+    request: {{ method: POST, url: "{base}/payments" }}
+"#,
+        base = server.uri()
+    );
+    let file = scratch.file("http.yaml", &workflow);
+    let output = tokio::task::spawn_blocking(move || {
+        distorch(
+            &[
+                "run",
+                file.to_str().unwrap(),
+                "--input",
+                r#"{"sku": "b-1"}"#,
+                "--output",
+                "json",
+            ],
+            &[],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let state = final_state(&output);
+    assert_eq!(state["status"], "compensated");
+    let events = events(&output);
+    assert!(
+        events.contains(&"StepFailed pay#1".to_owned()),
+        "a 402 is not retried: {events:?}"
+    );
+    assert!(!events.iter().any(|e| e.starts_with("StepRetryScheduled")));
+    let requests = server.received_requests().await.unwrap();
+    let reserve = requests
+        .iter()
+        .find(|r| r.url.path() == "/reservations")
+        .unwrap();
+    let body: Value = serde_json::from_slice(&reserve.body).unwrap();
+    assert_eq!(body, serde_json::json!({"sku": "b-1"}));
+    let key = reserve
+        .headers
+        .get("idempotency-key")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(key.ends_with(":reserve"), "{key}");
+    server.verify().await;
+}

@@ -3,5 +3,6 @@
 
 pub mod bus;
 pub mod exec;
+pub mod http;
 pub mod local_bus;
 pub mod store;

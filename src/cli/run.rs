@@ -19,6 +19,7 @@ use application::{Engine, Error, Origin};
 use domain::definition::{HTTP_QUEUE, StepKind, parse_workflow};
 use domain::instance::{Actor, Command, InstanceStatus, Waiting, WorkflowInstance};
 use infrastructure::exec::ExecExecutor;
+use infrastructure::http::HttpExecutor;
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::SqliteEventStore;
 use serde_json::{Value, json};
@@ -93,7 +94,7 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
         Arc::new(SystemClock::default()),
     ));
     let bus = LocalBus::default();
-    spawn_node(&engine, &bus, workers);
+    spawn_node(&engine, &bus, workers)?;
 
     let mut changes = engine.subscribe();
     let origin = Origin::actor("cli");
@@ -164,7 +165,8 @@ fn warn_about_unserved_queues(
     definition: &domain::WorkflowDefinition,
     workers: &[(String, String)],
 ) {
-    let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
+    let mut served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
+    served.insert(HTTP_QUEUE);
     let mut queues: Vec<&str> = Vec::new();
     for step in &definition.steps {
         match &step.kind {
@@ -189,17 +191,23 @@ fn spawn_node(
     engine: &Arc<Engine<SqliteEventStore>>,
     bus: &LocalBus,
     workers: Vec<(String, String)>,
-) {
+) -> anyhow::Result<()> {
     let relay = OutboxRelay::new(engine.clone(), bus.clone());
     tokio::spawn(async move { relay.run().await });
     let poller = TimerPoller::new(engine.clone());
     tokio::spawn(async move { poller.run().await });
     let consumer = ResultConsumer::new(engine.clone(), bus.clone());
     tokio::spawn(async move { consumer.run().await });
+    let exec_for_http = workers.iter().any(|(queue, _)| queue == HTTP_QUEUE);
     for (queue, command) in workers {
         let worker = Worker::new(bus.clone(), queue, "exec", ExecExecutor::new(command));
         tokio::spawn(async move { worker.run().await });
     }
+    if !exec_for_http {
+        let worker = Worker::new(bus.clone(), HTTP_QUEUE, "http", HttpExecutor::new()?);
+        tokio::spawn(async move { worker.run().await });
+    }
+    Ok(())
 }
 
 /// Answers approvals from the flags, or by asking on a terminal.
