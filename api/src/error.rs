@@ -23,11 +23,15 @@ impl From<Error> for ApiError {
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
-            ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, "bad-request", detail.clone()),
+            ApiError::BadRequest(detail) => {
+                (StatusCode::BAD_REQUEST, "bad-request", detail.clone())
+            }
             ApiError::App(error) => match error {
-                Error::Rejected(DomainError::InputRejected { .. }) => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "input-rejected", error.to_string())
-                }
+                Error::Rejected(DomainError::InputRejected { .. }) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "input-rejected",
+                    error.to_string(),
+                ),
                 Error::Rejected(DomainError::UnknownStep { .. }) => {
                     (StatusCode::NOT_FOUND, "unknown-step", error.to_string())
                 }
@@ -36,14 +40,22 @@ impl ApiError {
                 }
                 Error::Rejected(_) => (StatusCode::CONFLICT, "not-applicable", error.to_string()),
                 Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", error.to_string()),
-                Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", error.to_string()),
+                Error::Invalid { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    error.to_string(),
+                ),
                 Error::Conflict { .. } => (StatusCode::CONFLICT, "conflict", error.to_string()),
-                Error::Unavailable(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency is unavailable; retry later".into())
-                }
-                Error::Corrupt { .. } => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred".into())
-                }
+                Error::Unavailable(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a dependency is unavailable; retry later".into(),
+                ),
+                Error::Corrupt { .. } => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred".into(),
+                ),
             },
         }
     }
@@ -61,6 +73,11 @@ impl IntoResponse for ApiError {
             "status": status.as_u16(),
             "detail": detail,
         });
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }

@@ -18,6 +18,9 @@ pub use error::ApiError;
 pub fn router<S: EventStore + 'static>(engine: Arc<Engine<S>>) -> Router {
     Router::new()
         .nest("/api/v1/workflows", workflows::router())
-        .route("/health/live", get(|| async { axum::Json(serde_json::json!({ "status": "up" })) }))
+        .route(
+            "/health/live",
+            get(|| async { axum::Json(serde_json::json!({ "status": "up" })) }),
+        )
         .with_state(engine)
 }

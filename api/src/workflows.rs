@@ -38,11 +38,15 @@ struct StartRequest {
 }
 
 fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    payload.map(|Json(value)| value).map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    payload
+        .map(|Json(value)| value)
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
 }
 
 fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
-    Uuid::parse_str(id).map(InstanceId).map_err(|_| ApiError::BadRequest(format!("`{id}` is not a workflow id")))
+    Uuid::parse_str(id)
+        .map(InstanceId)
+        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not a workflow id")))
 }
 
 async fn start<S: EventStore>(
@@ -51,26 +55,41 @@ async fn start<S: EventStore>(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(payload)?;
     let origin = Origin::actor("api");
-    let id = engine.start(&request.definition, request.version, request.input, &origin).await?;
+    let id = engine
+        .start(&request.definition, request.version, request.input, &origin)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-async fn show<S: EventStore>(State(engine): Shared<S>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn show<S: EventStore>(
+    State(engine): Shared<S>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let state = engine.state(instance_id(&id)?).await?;
     Ok(Json(view(&state)))
 }
 
-async fn operate<S: EventStore>(engine: &Engine<S>, id: &str, command: Command) -> Result<Json<Value>, ApiError> {
+async fn operate<S: EventStore>(
+    engine: &Engine<S>,
+    id: &str,
+    command: Command,
+) -> Result<Json<Value>, ApiError> {
     let id = instance_id(id)?;
     engine.execute(id, command, &Origin::actor("api")).await?;
     Ok(Json(view(&engine.state(id).await?)))
 }
 
-async fn pause<S: EventStore>(State(engine): Shared<S>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn pause<S: EventStore>(
+    State(engine): Shared<S>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     operate(&engine, &id, Command::Pause).await
 }
 
-async fn resume<S: EventStore>(State(engine): Shared<S>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn resume<S: EventStore>(
+    State(engine): Shared<S>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     operate(&engine, &id, Command::Resume).await
 }
 
@@ -90,7 +109,7 @@ async fn cancel<S: EventStore>(
     Path(id): Path<String>,
     payload: Option<Json<CancelRequest>>,
 ) -> Result<Json<Value>, ApiError> {
-    let compensate = payload.map_or(true, |Json(request)| request.compensate);
+    let compensate = payload.is_none_or(|Json(request)| request.compensate);
     operate(&engine, &id, Command::Cancel { compensate }).await
 }
 

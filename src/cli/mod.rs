@@ -1,7 +1,9 @@
 //! Subcommands of `distorch`.
 
 mod graph;
+mod node;
 mod run;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ enum Command {
     Schema,
     /// Run one workflow to its end in embedded mode (SQLite, in-process bus, exec workers).
     Run(run::RunArguments),
+    /// Run an engine node: embedded by default, PostgreSQL + RabbitMQ with DATABASE_URL and AMQP_URL.
+    Serve(serve::ServeArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -58,6 +62,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Validate { files, format } => validate::run(&files, format),
         Command::Graph { file, format } => graph::run(&file, format),
         Command::Run(arguments) => run::run(arguments),
+        Command::Serve(arguments) => serve::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

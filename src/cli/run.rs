@@ -13,17 +13,15 @@ use anyhow::{Context, bail};
 use application::clock::SystemClock;
 use application::codec::decode;
 use application::definitions::DefinitionRegistry;
-use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
 use application::ports::EventStore;
 use application::{Engine, Error, Origin};
 use domain::definition::{HTTP_QUEUE, StepKind, parse_workflow};
 use domain::instance::{Actor, Command, InstanceStatus, Waiting, WorkflowInstance};
-use infrastructure::exec::ExecExecutor;
-use infrastructure::http::HttpExecutor;
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::SqliteEventStore;
 use serde_json::{Value, json};
 
+use super::node::{parse_workers, spawn_loops};
 use super::read_source;
 
 #[derive(Debug, clap::Args)]
@@ -94,7 +92,7 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
         Arc::new(SystemClock::default()),
     ));
     let bus = LocalBus::default();
-    spawn_node(&engine, &bus, workers)?;
+    spawn_loops(&engine, &bus, &workers, true)?;
 
     let mut changes = engine.subscribe();
     let origin = Origin::actor("cli");
@@ -149,18 +147,6 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn parse_workers(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    specs
-        .iter()
-        .map(|spec| match spec.split_once('=') {
-            Some((queue, command)) if !queue.is_empty() && !command.is_empty() => {
-                Ok((queue.to_owned(), command.to_owned()))
-            }
-            _ => bail!("--exec {spec}: expected QUEUE=COMMAND"),
-        })
-        .collect()
-}
-
 fn warn_about_unserved_queues(
     definition: &domain::WorkflowDefinition,
     workers: &[(String, String)],
@@ -185,29 +171,6 @@ fn warn_about_unserved_queues(
             "warning: no worker for queue `{queue}`: its tasks will wait (pass --exec {queue}=COMMAND)"
         );
     }
-}
-
-fn spawn_node(
-    engine: &Arc<Engine<SqliteEventStore>>,
-    bus: &LocalBus,
-    workers: Vec<(String, String)>,
-) -> anyhow::Result<()> {
-    let relay = OutboxRelay::new(engine.clone(), bus.clone());
-    tokio::spawn(async move { relay.run().await });
-    let poller = TimerPoller::new(engine.clone());
-    tokio::spawn(async move { poller.run().await });
-    let consumer = ResultConsumer::new(engine.clone(), bus.clone());
-    tokio::spawn(async move { consumer.run().await });
-    let exec_for_http = workers.iter().any(|(queue, _)| queue == HTTP_QUEUE);
-    for (queue, command) in workers {
-        let worker = Worker::new(bus.clone(), queue, "exec", ExecExecutor::new(command));
-        tokio::spawn(async move { worker.run().await });
-    }
-    if !exec_for_http {
-        let worker = Worker::new(bus.clone(), HTTP_QUEUE, "http", HttpExecutor::new()?);
-        tokio::spawn(async move { worker.run().await });
-    }
-    Ok(())
 }
 
 /// Answers approvals from the flags, or by asking on a terminal.
