@@ -5,6 +5,7 @@ mod node;
 mod run;
 mod serve;
 mod validate;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,8 @@ enum Command {
     Run(run::RunArguments),
     /// Run an engine node: embedded by default, PostgreSQL + RabbitMQ with DATABASE_URL and AMQP_URL.
     Serve(serve::ServeArguments),
+    /// Run a worker on RabbitMQ: a command per task, or the HTTP executor.
+    Worker(worker::WorkerArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -63,6 +66,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Graph { file, format } => graph::run(&file, format),
         Command::Run(arguments) => run::run(arguments),
         Command::Serve(arguments) => serve::run(arguments),
+        Command::Worker(arguments) => worker::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

@@ -1,0 +1,60 @@
+//! `distorch worker`: a worker process on RabbitMQ, running a command per
+//! task (`--exec`) or the built-in HTTP executor (`--http`).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use infrastructure::bus::{RabbitBus, RabbitConfig};
+
+use super::node::spawn_workers;
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArguments {
+    /// RabbitMQ.
+    #[arg(long, env = "AMQP_URL")]
+    amqp_url: String,
+    /// The queue `--exec` serves.
+    #[arg(long, requires = "exec")]
+    queue: Option<String>,
+    /// The command run once per task (`sh -c`; input JSON on stdin, output JSON on stdout;
+    /// exit 2 fails the task for good, other non-zero exits are retried).
+    #[arg(long, requires = "queue")]
+    exec: Option<String>,
+    /// Run the built-in HTTP executor on the `http` queue.
+    #[arg(long)]
+    http: bool,
+}
+
+pub fn run(arguments: WorkerArguments) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(work(arguments))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
+    let workers: Vec<(String, String)> = match (arguments.queue, arguments.exec) {
+        (Some(queue), Some(command)) => vec![(queue, command)],
+        _ => Vec::new(),
+    };
+    if workers.is_empty() && !arguments.http {
+        bail!("give a queue and a command (--queue NAME --exec COMMAND), or --http");
+    }
+    let config = RabbitConfig {
+        url: arguments.amqp_url,
+        connection_name: format!("distorch-worker-{}", std::process::id()),
+    };
+    let bus = RabbitBus::connect(config)
+        .await
+        .context("connecting to RabbitMQ (AMQP_URL)")?;
+    spawn_workers(&bus, &workers, arguments.http)?;
+    for (queue, command) in &workers {
+        eprintln!("working on queue `{queue}` with `{command}`");
+    }
+    if arguments.http {
+        eprintln!("working on queue `http` with the HTTP executor");
+    }
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
