@@ -1,5 +1,6 @@
 //! Subcommands of `distorch`.
 
+mod bench;
 mod graph;
 mod node;
 mod run;
@@ -46,6 +47,8 @@ enum Command {
     Serve(serve::ServeArguments),
     /// Run a worker on RabbitMQ: a command per task, or the HTTP executor.
     Worker(worker::WorkerArguments),
+    /// Measure the order saga: throughput, latency, CPU and memory.
+    Bench(bench::BenchArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -67,6 +70,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Run(arguments) => run::run(arguments),
         Command::Serve(arguments) => serve::run(arguments),
         Command::Worker(arguments) => worker::run(arguments),
+        Command::Bench(arguments) => bench::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

@@ -80,7 +80,7 @@ where
     tokio::spawn(async move { relay.run().await });
     let poller = TimerPoller::new(engine.clone());
     tokio::spawn(async move { poller.run().await });
-    let consumer = ResultConsumer::new(engine.clone(), bus.clone());
+    let consumer = Arc::new(ResultConsumer::new(engine.clone(), bus.clone()));
     tokio::spawn(async move {
         if let Err(error) = consumer.run().await {
             eprintln!("error: the results consumer stopped: {error}");
@@ -96,16 +96,21 @@ pub fn spawn_workers<B: Bus>(
 ) -> anyhow::Result<()> {
     let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
     for (queue, command) in workers {
-        let worker = Worker::new(
+        let worker = Arc::new(Worker::new(
             bus.clone(),
             queue.clone(),
             "exec",
             ExecExecutor::new(command.clone()),
-        );
+        ));
         tokio::spawn(async move { worker.run().await });
     }
     if http_worker && !served.contains(HTTP_QUEUE) {
-        let worker = Worker::new(bus.clone(), HTTP_QUEUE, "http", HttpExecutor::new()?);
+        let worker = Arc::new(Worker::new(
+            bus.clone(),
+            HTTP_QUEUE,
+            "http",
+            HttpExecutor::new()?,
+        ));
         tokio::spawn(async move { worker.run().await });
     }
     Ok(())
@@ -127,4 +132,37 @@ pub async fn serve_http<S: EventStore + 'static>(
         })
         .await?;
     Ok(())
+}
+
+/// Answers every task at once, the benchmark's worker: completes it, or
+/// fails it for good when its input says `fail: true`.
+#[derive(Debug)]
+pub struct EchoExecutor;
+
+impl application::loops::Executor for EchoExecutor {
+    async fn execute(
+        &self,
+        task: &application::messages::TaskMessage,
+    ) -> application::messages::TaskOutcome {
+        use application::messages::TaskOutcome;
+        if task.input.get("fail") == Some(&serde_json::Value::Bool(true)) {
+            TaskOutcome::Failed {
+                error: domain::instance::StepError::permanent("asked to fail"),
+            }
+        } else {
+            TaskOutcome::Completed {
+                output: serde_json::json!({}),
+            }
+        }
+    }
+}
+
+pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str) {
+    let worker = Arc::new(Worker::new(
+        bus.clone(),
+        queue.to_owned(),
+        "echo",
+        EchoExecutor,
+    ));
+    tokio::spawn(async move { worker.run().await });
 }

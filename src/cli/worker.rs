@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 
-use super::node::spawn_workers;
+use super::node::{spawn_echo_worker, spawn_workers};
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArguments {
@@ -23,6 +23,9 @@ pub struct WorkerArguments {
     /// Run the built-in HTTP executor on the `http` queue.
     #[arg(long)]
     http: bool,
+    /// Answer every task of this queue at once with `{}` (for benchmarks).
+    #[arg(long, value_name = "QUEUE")]
+    echo: Option<String>,
 }
 
 pub fn run(arguments: WorkerArguments) -> anyhow::Result<ExitCode> {
@@ -38,8 +41,8 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
         (Some(queue), Some(command)) => vec![(queue, command)],
         _ => Vec::new(),
     };
-    if workers.is_empty() && !arguments.http {
-        bail!("give a queue and a command (--queue NAME --exec COMMAND), or --http");
+    if workers.is_empty() && !arguments.http && arguments.echo.is_none() {
+        bail!("give a queue and a command (--queue NAME --exec COMMAND), --http, or --echo QUEUE");
     }
     let config = RabbitConfig {
         url: arguments.amqp_url,
@@ -49,6 +52,10 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
         .await
         .context("connecting to RabbitMQ (AMQP_URL)")?;
     spawn_workers(&bus, &workers, arguments.http)?;
+    if let Some(queue) = &arguments.echo {
+        spawn_echo_worker(&bus, queue);
+        eprintln!("answering queue `{queue}` at once");
+    }
     for (queue, command) in &workers {
         eprintln!("working on queue `{queue}` with `{command}`");
     }

@@ -130,8 +130,25 @@ impl<S: EventStore> Engine<S> {
         origin: &Origin,
     ) -> Result<Vec<Event>, Error> {
         for _ in 0..CONFLICT_RETRIES {
-            let state = self.state(id).await?;
-            match self.decide_and_append(state, &command, origin).await {
+            // Decide on the cached state without reading the stream: if another
+            // writer moved the stream on, the append conflicts and we reload.
+            // A cached state that decides nothing may only be behind (a result
+            // for a step it has not seen scheduled yet): check on a fresh one.
+            let cached = self.lock_cache().get(&id).cloned();
+            let outcome = match cached {
+                Some(state) => match self.decide_and_append(state, &command, origin).await {
+                    Ok(events) if events.is_empty() => {
+                        self.decide_and_append(self.state(id).await?, &command, origin)
+                            .await
+                    }
+                    outcome => outcome,
+                },
+                None => {
+                    self.decide_and_append(self.state(id).await?, &command, origin)
+                        .await
+                }
+            };
+            match outcome {
                 Err(Error::Conflict { .. }) => self.forget(id),
                 outcome => return outcome,
             }

@@ -55,17 +55,30 @@ impl<S: EventStore, B: Bus> ResultConsumer<S, B> {
         }
     }
 
-    pub async fn run(&self) -> Result<(), Error> {
+    /// Consumes results until the subscription ends, applying up to
+    /// `prefetch` of them at once (results of one instance that race are
+    /// decided again on conflict).
+    pub async fn run(self: Arc<Self>) -> Result<(), Error>
+    where
+        S: 'static,
+    {
         let mut results = self.bus.consume_results(self.prefetch).await?;
+        let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(self.prefetch)));
         while let Some(delivery) = results.next().await {
-            match delivery {
-                Ok(delivery) => {
-                    if self.handle(delivery).await? == Handled::Requeued {
-                        tokio::time::sleep(super::FALLBACK_WAKE).await;
-                    }
+            let Ok(delivery) = delivery else {
+                tokio::time::sleep(super::FALLBACK_WAKE).await;
+                continue;
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let consumer = self.clone();
+            tokio::spawn(async move {
+                if let Ok(Handled::Requeued) | Err(_) = consumer.handle(delivery).await {
+                    tokio::time::sleep(super::FALLBACK_WAKE).await;
                 }
-                Err(_) => tokio::time::sleep(super::FALLBACK_WAKE).await,
-            }
+                drop(slot);
+            });
         }
         Ok(())
     }

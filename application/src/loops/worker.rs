@@ -53,17 +53,30 @@ impl<B: Bus, E: Executor> Worker<B, E> {
         delivery.ack().await
     }
 
-    pub async fn run(&self) -> Result<(), Error> {
+    /// Works until the subscription ends, up to `prefetch` tasks at once.
+    pub async fn run(self: std::sync::Arc<Self>) -> Result<(), Error>
+    where
+        B: 'static,
+        E: 'static,
+    {
         let mut tasks = self.bus.consume_tasks(&self.queue, self.prefetch).await?;
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(usize::from(self.prefetch)));
         while let Some(delivery) = tasks.next().await {
-            match delivery {
-                Ok(delivery) => {
-                    if self.handle(delivery).await.is_err() {
-                        tokio::time::sleep(super::FALLBACK_WAKE).await;
-                    }
+            let Ok(delivery) = delivery else {
+                tokio::time::sleep(super::FALLBACK_WAKE).await;
+                continue;
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let worker = self.clone();
+            tokio::spawn(async move {
+                // Not acknowledged on failure: the task is redelivered.
+                if worker.handle(delivery).await.is_err() {
+                    tokio::time::sleep(super::FALLBACK_WAKE).await;
                 }
-                Err(_) => tokio::time::sleep(super::FALLBACK_WAKE).await,
-            }
+                drop(slot);
+            });
         }
         Ok(())
     }

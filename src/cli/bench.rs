@@ -1,0 +1,402 @@
+//! `distorch bench`: the order saga of the durable-execution issue — reserve,
+//! then charge and ship in parallel, then confirm, then notify; every step a
+//! task answered by a worker in a separate process — run N times with K in
+//! flight. Reports throughput, latency, CPU per workflow (engine, worker,
+//! PostgreSQL, RabbitMQ) and the engine's memory.
+
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use application::clock::SystemClock;
+use application::definitions::DefinitionRegistry;
+use application::ports::{EventStore, OutboxQueue, TimerQueue};
+use application::{Engine, Origin};
+use domain::InstanceId;
+use domain::instance::InstanceStatus;
+use infrastructure::bus::{RabbitBus, RabbitConfig};
+use infrastructure::local_bus::LocalBus;
+use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::node::{spawn_echo_worker, spawn_loops};
+
+const SAGA: &str = r#"
+name: bench-order
+version: 1
+steps:
+  reserve: { type: task, queue: bench, compensate: { type: task, queue: bench } }
+  charge: { type: task, queue: bench, needs: [reserve], compensate: { type: task, queue: bench } }
+  ship: { type: task, queue: bench, needs: [reserve], compensate: { type: task, queue: bench } }
+  confirm: { type: task, queue: bench, needs: [charge, ship], input: { fail: "${ input.fail }" }, retry: { max_attempts: 1 } }
+  notify: { type: task, queue: bench, needs: [confirm] }
+"#;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// PostgreSQL + RabbitMQ (DATABASE_URL, AMQP_URL), worker in its own process.
+    Cluster,
+    /// SQLite + in-process queue and worker.
+    Embedded,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArguments {
+    #[arg(long, value_enum, default_value_t = Mode::Cluster)]
+    mode: Mode,
+    /// Workflows to run.
+    #[arg(long, default_value_t = 2000)]
+    workflows: usize,
+    /// Workflows in flight at once.
+    #[arg(long, default_value_t = 50)]
+    in_flight: usize,
+    /// Make `confirm` fail without retry, so three compensations run.
+    #[arg(long)]
+    failing: bool,
+    /// PostgreSQL server; the bench creates and drops its own database there.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// RabbitMQ; the bench creates and deletes its own vhost (with rabbitmqctl).
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
+}
+
+pub fn run(arguments: BenchArguments) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(bench(arguments))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
+    let registry = Arc::new(DefinitionRegistry::default());
+    registry.register(
+        domain::parse_workflow(SAGA).map_err(|problems| anyhow::anyhow!("{problems}"))?,
+    )?;
+    let clock = Arc::new(SystemClock::default());
+    match arguments.mode {
+        Mode::Embedded => {
+            let dir = std::env::temp_dir().join(format!("distorch-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let store = SqliteEventStore::open(&dir.join("bench.db")).await?;
+            let engine = Arc::new(Engine::new(store, registry, clock));
+            let bus = LocalBus::default();
+            spawn_loops(&engine, &bus, &[], false)?;
+            spawn_echo_worker(&bus, "bench");
+            println!("mode: embedded (SQLite + in-process queue and worker)");
+            measure(&engine, &arguments, &[]).await?;
+            std::fs::remove_dir_all(dir).ok();
+        }
+        Mode::Cluster => {
+            let suffix = format!("{}", std::process::id());
+            let database = format!("distorch_bench_{suffix}");
+            let admin = sqlx::PgPool::connect(&arguments.database_url)
+                .await
+                .context("PostgreSQL")?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
+                .execute(&admin)
+                .await?;
+            let database_url = replace_last_segment(&arguments.database_url, &database)?;
+            let vhost = format!("distorch-bench-{suffix}");
+            rabbitmqctl(&["add_vhost", &vhost])?;
+            rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
+            let amqp_url = replace_last_segment(&arguments.amqp_url, &vhost)?;
+            let outcome = async {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(16)
+                    .connect(&database_url)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                println!("raw single-row commits: {:.0}/s", commit_rate(&pool).await?);
+                let engine = Arc::new(Engine::new(PgEventStore::new(pool), registry, clock));
+                let bus = RabbitBus::connect(RabbitConfig {
+                    url: amqp_url.clone(),
+                    connection_name: "distorch-bench".into(),
+                })
+                .await?;
+                spawn_loops(&engine, &bus, &[], false)?;
+                let mut worker = Command::new(std::env::current_exe()?)
+                    .args(["worker", "--echo", "bench"])
+                    .env("AMQP_URL", &amqp_url)
+                    .stderr(Stdio::null())
+                    .spawn()?;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                println!(
+                    "mode: cluster (PostgreSQL + RabbitMQ, worker in process {})",
+                    worker.id()
+                );
+                let result = measure(&engine, &arguments, &[worker.id()]).await;
+                stop(&mut worker);
+                drop(bus);
+                result
+            }
+            .await;
+            rabbitmqctl(&["delete_vhost", &vhost]).ok();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop database if exists {database} with (force)"
+            )))
+            .execute(&admin)
+            .await?;
+            outcome?;
+        }
+    }
+    Ok(())
+}
+
+async fn measure<S: EventStore + OutboxQueue + TimerQueue + 'static>(
+    engine: &Arc<Engine<S>>,
+    arguments: &BenchArguments,
+    helpers: &[u32],
+) -> anyhow::Result<()> {
+    let input = json!({ "fail": arguments.failing });
+    let expected = if arguments.failing {
+        InstanceStatus::Compensated
+    } else {
+        InstanceStatus::Completed
+    };
+    // Warm up, and measure latency one workflow at a time.
+    let mut latencies = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        run_one(engine, &input, expected).await?;
+        latencies.push(started.elapsed());
+    }
+    report_latency("1 in flight", &mut latencies);
+
+    let cpu_before = cpu_seconds(helpers);
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(arguments.in_flight));
+    let mut tasks = Vec::with_capacity(arguments.workflows);
+    for _ in 0..arguments.workflows {
+        let permit = permits.clone().acquire_owned().await?;
+        let engine = engine.clone();
+        let input = input.clone();
+        tasks.push(tokio::spawn(async move {
+            let begun = Instant::now();
+            let outcome = run_one(&engine, &input, expected).await;
+            drop(permit);
+            outcome.map(|_| begun.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        latencies.push(task.await??);
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_seconds(helpers).since(&cpu_before);
+    let rate = arguments.workflows as f64 / elapsed.as_secs_f64();
+    println!(
+        "{} workflows ({}), {} in flight: {:.0} workflows/s ({:.0} steps/s) in {:.2}s",
+        arguments.workflows,
+        if arguments.failing {
+            "failing: confirm fails, 3 compensations"
+        } else {
+            "success path"
+        },
+        arguments.in_flight,
+        rate,
+        rate * 5.0,
+        elapsed.as_secs_f64()
+    );
+    report_latency(
+        &format!("{} in flight", arguments.in_flight),
+        &mut latencies,
+    );
+    let per_workflow = |seconds: f64| seconds * 1000.0 / arguments.workflows as f64;
+    println!(
+        "CPU per workflow: {:.2} ms in all (engine+load {:.2}, worker {:.2}, postgres {:.2}, rabbitmq {:.2})",
+        per_workflow(cpu.total()),
+        per_workflow(cpu.engine),
+        per_workflow(cpu.helpers),
+        per_workflow(cpu.postgres),
+        per_workflow(cpu.rabbitmq)
+    );
+    println!("engine resident memory: {} MB", resident_megabytes());
+    Ok(())
+}
+
+async fn run_one<S: EventStore + 'static>(
+    engine: &Engine<S>,
+    input: &serde_json::Value,
+    expected: InstanceStatus,
+) -> anyhow::Result<()> {
+    let mut changes = engine.subscribe();
+    let id = engine
+        .start("bench-order", None, input.clone(), &Origin::actor("bench"))
+        .await?;
+    let status = wait_final(engine, id, &mut changes).await?;
+    if status != expected {
+        bail!("workflow {id} ended {status}, expected {expected}");
+    }
+    Ok(())
+}
+
+async fn wait_final<S: EventStore>(
+    engine: &Engine<S>,
+    id: InstanceId,
+    changes: &mut tokio::sync::broadcast::Receiver<InstanceId>,
+) -> anyhow::Result<InstanceStatus> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), changes.recv()).await {
+            Ok(Ok(changed)) if changed != id => continue,
+            _ => {}
+        }
+        let status = engine.state(id).await?.status;
+        if status.is_final() {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            bail!("workflow {id} did not finish within a minute");
+        }
+    }
+}
+
+fn report_latency(label: &str, latencies: &mut [Duration]) {
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "latency start→final, {label}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        at(0.50).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0,
+        at(1.0).as_secs_f64() * 1000.0
+    );
+}
+
+async fn commit_rate(pool: &sqlx::PgPool) -> anyhow::Result<f64> {
+    sqlx::query("create table if not exists bench_commits (id bigint generated always as identity, at timestamptz default now())")
+        .execute(pool)
+        .await?;
+    let started = Instant::now();
+    let mut commits = 0u32;
+    while started.elapsed() < Duration::from_secs(2) {
+        sqlx::query("insert into bench_commits default values")
+            .execute(pool)
+            .await?;
+        commits += 1;
+    }
+    sqlx::query("drop table bench_commits")
+        .execute(pool)
+        .await?;
+    Ok(f64::from(commits) / started.elapsed().as_secs_f64())
+}
+
+#[derive(Debug, Default)]
+struct Cpu {
+    engine: f64,
+    helpers: f64,
+    postgres: f64,
+    rabbitmq: f64,
+}
+
+impl Cpu {
+    fn since(&self, before: &Cpu) -> Cpu {
+        Cpu {
+            engine: self.engine - before.engine,
+            helpers: self.helpers - before.helpers,
+            postgres: self.postgres - before.postgres,
+            rabbitmq: self.rabbitmq - before.rabbitmq,
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.engine + self.helpers + self.postgres + self.rabbitmq
+    }
+}
+
+/// CPU seconds used so far by this process, the helper processes, and every
+/// PostgreSQL and RabbitMQ (beam) process on the machine, from /proc.
+fn cpu_seconds(helpers: &[u32]) -> Cpu {
+    let mut cpu = Cpu {
+        engine: process_cpu(std::process::id()).map_or(0.0, |(_, s)| s),
+        ..Cpu::default()
+    };
+    for pid in helpers {
+        cpu.helpers += process_cpu(*pid).map_or(0.0, |(_, s)| s);
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.filter_map(Result::ok) {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some((name, seconds)) = process_cpu(pid) {
+                if name == "postgres" {
+                    cpu.postgres += seconds;
+                } else if name.starts_with("beam") || name == "epmd" || name == "erl_child_setup" {
+                    cpu.rabbitmq += seconds;
+                }
+            }
+        }
+    }
+    cpu
+}
+
+/// `(command name, user+system CPU seconds)` of a process (100 ticks a second on Linux).
+fn process_cpu(pid: u32) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat[open + 1..close].to_owned();
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((name, ticks / 100.0))
+}
+
+fn resident_megabytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("VmRSS:").map(|rest| {
+                    rest.trim()
+                        .trim_end_matches(" kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+            })
+        })
+        .flatten()
+        .map_or(0, |kb| kb / 1024)
+}
+
+fn replace_last_segment(url: &str, segment: &str) -> anyhow::Result<String> {
+    let (base, _) = url
+        .rsplit_once('/')
+        .with_context(|| format!("{url} has no path"))?;
+    Ok(format!("{base}/{segment}"))
+}
+
+fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
+    let output = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .context("running rabbitmqctl")?;
+    if !output.status.success() {
+        bail!(
+            "rabbitmqctl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
