@@ -159,6 +159,27 @@ async fn embedded_node_runs_workflows_started_over_http() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    let cli = |definition: &str| {
+        Command::new(env!("CARGO_BIN_EXE_distorch"))
+            .args(["start", definition, "--server", &url, "--input", "{}"])
+            .output()
+            .unwrap()
+    };
+    let started = tokio::task::block_in_place(|| cli("chain"));
+    assert_eq!(
+        started.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let id = String::from_utf8(started.stdout).unwrap().trim().to_owned();
+    assert_eq!(
+        wait_until_final(&client, &url, &[id], Duration::from_secs(30)).await,
+        ["completed"]
+    );
+    let unknown = tokio::task::block_in_place(|| cli("nope"));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("definition nope not found"));
     let done = client
         .post(format!("{url}/api/v1/workflows/{}/pause", ids[0]))
         .send()

@@ -2,9 +2,11 @@
 
 mod bench;
 mod graph;
+mod migrate;
 mod node;
 mod run;
 mod serve;
+mod start;
 mod validate;
 mod worker;
 
@@ -49,6 +51,10 @@ enum Command {
     Worker(worker::WorkerArguments),
     /// Measure the order saga: throughput, latency, CPU and memory.
     Bench(bench::BenchArguments),
+    /// Start a workflow on a running node (prints its id).
+    Start(start::StartArguments),
+    /// Bring the database to the current schema.
+    Migrate(migrate::MigrateArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -71,6 +77,8 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Serve(arguments) => serve::run(arguments),
         Command::Worker(arguments) => worker::run(arguments),
         Command::Bench(arguments) => bench::run(arguments),
+        Command::Start(arguments) => start::run(arguments),
+        Command::Migrate(arguments) => migrate::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)
