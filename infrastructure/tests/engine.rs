@@ -297,3 +297,88 @@ mod sqlite {
         super::two_nodes_share_instances_safely(store).await;
     }
 }
+
+const BEAT: &str = r#"
+name: beat
+version: 1
+steps:
+  crunch:
+    type: task
+    queue: slow
+    heartbeat_timeout: 300ms
+    retry: { max_attempts: 1 }
+"#;
+
+/// Heartbeats are not events, but they keep a running attempt alive past
+/// its heartbeat timeout; when they stop, the attempt times out.
+async fn heartbeats_keep_an_attempt_alive_until_they_stop(
+    store: impl EventStore + OutboxQueue + TimerQueue + 'static,
+) {
+    let registry = Arc::new(DefinitionRegistry::default());
+    registry
+        .register(domain::parse_workflow(BEAT).unwrap())
+        .unwrap();
+    let engine = Arc::new(Engine::new(
+        store,
+        registry,
+        Arc::new(SystemClock::default()),
+    ));
+    let bus = LocalBus::default();
+    let relay = OutboxRelay::new(engine.clone(), bus.clone());
+    let poller = TimerPoller::new(engine.clone());
+    let id = engine
+        .start("beat", None, json!({}), &Origin::actor("test"))
+        .await
+        .unwrap();
+    relay.run_once().await.unwrap();
+    let mut tasks = bus.consume_tasks("slow", 1).await.unwrap();
+    let delivery = tasks.next().await.unwrap().unwrap();
+    let task = application::ports::Delivery::message(&delivery).clone();
+    let report = |outcome| engine.handle_result(TaskResult::for_task(&task, outcome));
+    report(TaskOutcome::Started { worker: "w".into() })
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(900) {
+        report(TaskOutcome::Heartbeat { progress: Some(50) })
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        poller.run_once().await.unwrap();
+    }
+    assert_eq!(
+        engine.state(id).await.unwrap().status,
+        InstanceStatus::Running,
+        "heartbeats kept it alive"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    poller.run_once().await.unwrap();
+    let state = engine.state(id).await.unwrap();
+    assert_eq!(
+        state.status,
+        InstanceStatus::Compensated,
+        "silence past the heartbeat timeout fails the attempt"
+    );
+    assert_eq!(
+        state.steps[0].error.as_ref().unwrap().message,
+        "the worker stopped sending heartbeats"
+    );
+}
+
+mod heartbeats {
+    use super::*;
+
+    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+    async fn on_postgres(pool: PgPool) {
+        heartbeats_keep_an_attempt_alive_until_they_stop(PgEventStore::new(pool)).await;
+    }
+
+    #[tokio::test]
+    async fn on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
+            .await
+            .unwrap();
+        heartbeats_keep_an_attempt_alive_until_they_stop(store).await;
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::Error;
 use crate::engine::Engine;
-use crate::ports::{Bus, Delivery, EventStore, Subscription};
+use crate::ports::{Bus, Delivery, EventStore, Subscription, TimerQueue};
 
 #[derive(Debug)]
 pub struct ResultConsumer<S, B> {
@@ -24,7 +24,7 @@ pub enum Handled {
     DeadLettered,
 }
 
-impl<S: EventStore, B: Bus> ResultConsumer<S, B> {
+impl<S: EventStore + TimerQueue, B: Bus> ResultConsumer<S, B> {
     pub fn new(engine: Arc<Engine<S>>, bus: B) -> Self {
         Self {
             engine,

@@ -40,6 +40,15 @@ pub trait TimerQueue: Send + Sync {
     /// Removes fired timers.
     fn complete_timers(&self, ids: &[i64]) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Moves a timer to a new due time (a heartbeat pushing its deadline);
+    /// false when there is no such timer (it fired or never existed).
+    fn reschedule_timer(
+        &self,
+        instance: InstanceId,
+        timer: &Timer,
+        due_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// The earliest due time of any timer, leased or not, to sleep until.
     fn next_timer_due(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>, Error>> + Send;
 }

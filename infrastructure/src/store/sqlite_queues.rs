@@ -7,6 +7,7 @@ use application::Error;
 use application::ports::{DueTimer, OutboxMessage, OutboxQueue, PendingMessage, TimerQueue};
 use chrono::{DateTime, Utc};
 use domain::InstanceId;
+use domain::instance::Timer;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -78,6 +79,26 @@ impl TimerQueue for SqliteEventStore {
                 .map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    async fn reschedule_timer(
+        &self,
+        instance: InstanceId,
+        timer: &Timer,
+        due_at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let timer = serde_json::to_value(timer)
+            .map(|value| value.to_string())
+            .unwrap_or_default();
+        let moved =
+            sqlx::query("update timers set due_at = ?3 where instance_id = ?1 and timer = ?2")
+                .bind(instance.0.to_string())
+                .bind(timer)
+                .bind(text(due_at))
+                .execute(self.pool())
+                .await
+                .map_err(unavailable)?;
+        Ok(moved.rows_affected() > 0)
     }
 
     async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, Error> {
