@@ -14,7 +14,9 @@ use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
-use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore};
+use infrastructure::store::{
+    POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore, forward_notifications,
+};
 
 use super::node::{load_definitions, parse_workers, serve_http, spawn_loops};
 
@@ -97,7 +99,16 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 .run(&pool)
                 .await
                 .context("migrating PostgreSQL")?;
-            let engine = Arc::new(Engine::new(PgEventStore::new(pool), registry, clock));
+            let engine = Arc::new(Engine::new(
+                PgEventStore::new(pool.clone()),
+                registry,
+                clock,
+            ));
+            tokio::spawn(forward_notifications(
+                pool,
+                engine.outbox_written.clone(),
+                engine.timers_written.clone(),
+            ));
             match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {

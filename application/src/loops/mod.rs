@@ -15,6 +15,7 @@ pub use worker::{Executor, Worker};
 
 use std::time::Duration;
 
-/// The longest a loop sleeps without a wake-up: other nodes' writes do not
-/// notify this process.
-pub(crate) const FALLBACK_WAKE: Duration = Duration::from_millis(500);
+/// The longest a loop sleeps without a wake-up. Wake-ups come from this
+/// process's appends and, on PostgreSQL, from every node's (LISTEN/NOTIFY);
+/// this bound only covers a lost notification or an expired lease.
+pub(crate) const FALLBACK_WAKE: Duration = Duration::from_secs(2);

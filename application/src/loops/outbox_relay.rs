@@ -1,14 +1,19 @@
 //! Publishes the outbox: claims rows under a lease, publishes them with
 //! broker confirms, deletes what was confirmed. A crash between publish and
-//! delete publishes again: at least once, never lost.
+//! delete publishes again: at least once, never lost. A batch whose publish
+//! fails (the broker is reconnecting) is kept and published again on the
+//! next round while its lease holds, rather than left idle until the lease
+//! runs out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::Error;
 use crate::engine::Engine;
 use crate::messages::TaskMessage;
-use crate::ports::{Bus, EventStore, OutboxQueue};
+use crate::ports::{Bus, EventStore, OutboxQueue, PendingMessage};
 
 use super::FALLBACK_WAKE;
 
@@ -18,6 +23,8 @@ pub struct OutboxRelay<S, B> {
     bus: B,
     batch: usize,
     lease: Duration,
+    /// A claimed batch that failed to publish, and when its lease ends.
+    unpublished: tokio::sync::Mutex<Option<(DateTime<Utc>, Vec<PendingMessage>)>>,
 }
 
 impl<S: EventStore + OutboxQueue, B: Bus> OutboxRelay<S, B> {
@@ -27,15 +34,24 @@ impl<S: EventStore + OutboxQueue, B: Bus> OutboxRelay<S, B> {
             bus,
             batch: 512,
             lease: Duration::from_secs(10),
+            unpublished: tokio::sync::Mutex::new(None),
         }
     }
 
     /// Publishes one batch; returns how many rows it handled.
     pub async fn run_once(&self) -> Result<usize, Error> {
         let store = self.engine.store();
-        let pending = store
-            .claim_outbox(self.engine.clock().now(), self.lease, self.batch)
-            .await?;
+        let mut unpublished = self.unpublished.lock().await;
+        let now = self.engine.clock().now();
+        let (leased_until, pending) = match unpublished.take() {
+            // Still ours: no other relay can have claimed these rows.
+            Some((until, pending)) if now < until => (until, pending),
+            _ => {
+                let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+                let pending = store.claim_outbox(now, self.lease, self.batch).await?;
+                (until, pending)
+            }
+        };
         if pending.is_empty() {
             return Ok(0);
         }
@@ -48,7 +64,10 @@ impl<S: EventStore + OutboxQueue, B: Bus> OutboxRelay<S, B> {
                 tasks.push(task);
             }
         }
-        self.bus.publish_tasks(&tasks).await?;
+        if let Err(error) = self.bus.publish_tasks(&tasks).await {
+            *unpublished = Some((leased_until, pending));
+            return Err(error);
+        }
         store.complete_outbox(&ids).await?;
         Ok(pending.len())
     }

@@ -2,11 +2,13 @@
 //! Both pass the same conformance suite (`infrastructure/tests/event_store.rs`).
 
 mod postgres;
+mod postgres_listener;
 mod postgres_queues;
 mod sqlite;
 mod sqlite_queues;
 
 pub use postgres::PgEventStore;
+pub use postgres_listener::forward_notifications;
 pub use sqlite::SqliteEventStore;
 
 use application::Error;

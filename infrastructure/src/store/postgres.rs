@@ -157,6 +157,19 @@ impl EventStore for PgEventStore {
             .await
             .map_err(unavailable)?;
         }
+        // Wake the relays and timer pollers of every node (delivered at commit).
+        if !request.outbox.is_empty() {
+            sqlx::query("select pg_notify('distorch_outbox', '')")
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        if !request.timers.is_empty() {
+            sqlx::query("select pg_notify('distorch_timers', '')")
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
         tx.commit().await.map_err(unavailable)?;
         Ok(AppendOutcome {
             version: expected + count,
