@@ -4,31 +4,23 @@
 //! Whatever happens, every workflow started must complete, and no result may
 //! take effect twice.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use application::messages::TaskResult;
 use application::ports::Bus;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
-use serde_json::{Value, json};
-
-const WORKFLOW: &str = r#"
-name: chain
-version: 1
-steps:
-  reserve:
-    type: task
-    queue: work
-    compensate: { type: task, queue: work }
-  charge: { type: task, queue: work, needs: [reserve] }
-  ship: { type: task, queue: work, needs: [reserve] }
-  confirm: { type: task, queue: work, needs: [charge, ship] }
-"#;
+use serde_json::json;
+use support::{
+    CHAIN, Process, Services, rabbitmqctl, request_start, serve, started_id, wait_until_final,
+    worker, workflows_folder,
+};
 
 /// Workflows started per test, one every `START_EVERY`, so that the faults
 /// land while some are being started and others run.
@@ -46,97 +38,14 @@ const CHECKS: &str = "distorch-faults-checks";
 /// How long every workflow has to complete once all are started.
 const WITHIN: Duration = Duration::from_secs(90);
 
-/// A running `distorch` process, killed when dropped; keeps its stderr.
-struct Process {
-    name: &'static str,
-    child: Child,
-    url: Option<String>,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Process {
-    /// Whether it still runs, and the end of what it wrote.
-    fn report(&mut self) -> String {
-        let state = match self.child.try_wait() {
-            Ok(None) => "running".to_owned(),
-            Ok(Some(status)) => format!("exited ({status})"),
-            Err(error) => format!("unknown ({error})"),
-        };
-        let log = self.log.lock().unwrap();
-        let tail = log[log.len().saturating_sub(40)..].join("\n  ");
-        format!("{} {state}; stderr:\n  {tail}", self.name)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(name: &'static str, args: &[&str], env: &[(&str, String)], wait_for_url: bool) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_distorch"));
-    command
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .env_remove("DATABASE_URL")
-        .env_remove("AMQP_URL");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("distorch starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let lines = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = sender.send(url.to_owned());
-            }
-            lines.lock().unwrap().push(line);
-        }
-    });
-    let url = wait_for_url.then(|| {
-        receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the node says where it listens")
-    });
-    Process {
-        name,
-        child,
-        url,
-        log,
-    }
-}
-
-fn workflows_folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("distorch-faults-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("chain.yaml"), WORKFLOW).unwrap();
-    dir
-}
-
 /// Starts one workflow, trying again while the node answers 5xx or not at
 /// all (its database may be away). A start that failed may still have been
 /// stored: the database checks below count every workflow, not only these.
 async fn start(client: &reqwest::Client, url: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let response = client
-            .post(format!("{url}/api/v1/workflows"))
-            .json(&json!({"definition": "chain", "input": {}}))
-            .send()
-            .await;
-        match response {
-            Ok(response) if response.status() == 201 => {
-                return response.json::<Value>().await.unwrap()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-            }
+        match request_start(client, url, "chain", json!({})).await {
+            Ok(response) if response.status() == 201 => return started_id(response).await,
             Ok(response) if !response.status().is_server_error() => {
                 panic!("start refused: {}", response.status())
             }
@@ -144,106 +53,6 @@ async fn start(client: &reqwest::Client, url: &str) -> String {
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
-}
-
-async fn status(client: &reqwest::Client, url: &str, id: &str) -> Option<String> {
-    let response = client
-        .get(format!("{url}/api/v1/workflows/{id}"))
-        .send()
-        .await
-        .ok()?;
-    let body: Value = response.json().await.ok()?;
-    body["status"].as_str().map(str::to_owned)
-}
-
-async fn wait_until_final(
-    client: &reqwest::Client,
-    url: &str,
-    ids: &[String],
-    within: Duration,
-) -> Vec<String> {
-    let deadline = Instant::now() + within;
-    loop {
-        let mut statuses = Vec::new();
-        for id in ids {
-            statuses.push(status(client, url, id).await.unwrap_or_default());
-        }
-        let done = statuses
-            .iter()
-            .all(|s| ["completed", "compensated", "failed", "cancelled"].contains(&s.as_str()));
-        if done || Instant::now() > deadline {
-            return statuses;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A database and a vhost of their own, removed afterwards.
-struct Services {
-    database_url: String,
-    admin_url: String,
-    database: String,
-    amqp_url: String,
-    vhost: String,
-}
-
-impl Services {
-    async fn new() -> Self {
-        let admin_url =
-            std::env::var("DATABASE_URL").expect("DATABASE_URL is set (scripts/test sets it)");
-        let amqp_base = std::env::var("AMQP_URL")
-            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-        let suffix = uuid::Uuid::now_v7().simple().to_string();
-        let database = format!("distorch_e2e_{suffix}");
-        let pool = sqlx::PgPool::connect(&admin_url)
-            .await
-            .expect("PostgreSQL answers at DATABASE_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        let database_url = match admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{database}"),
-            None => panic!("DATABASE_URL has no database name"),
-        };
-        let vhost = format!("distorch-e2e-{suffix}");
-        rabbitmqctl(&["add_vhost", &vhost]);
-        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
-        let amqp_url = match amqp_base.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{vhost}"),
-            None => panic!("AMQP_URL has no vhost"),
-        };
-        Self {
-            database_url,
-            admin_url,
-            database,
-            amqp_url,
-            vhost,
-        }
-    }
-
-    async fn remove(self) {
-        rabbitmqctl(&["delete_vhost", &self.vhost]);
-        let pool = sqlx::PgPool::connect(&self.admin_url).await.unwrap();
-        let drop = format!("drop database if exists {} with (force)", self.database);
-        sqlx::query(sqlx::AssertSqlSafe(drop))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
-}
-
-fn rabbitmqctl(args: &[&str]) -> String {
-    let output = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs (RabbitMQ is installed)");
-    assert!(
-        output.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// One node and one worker process on a database and vhost of their own.
@@ -261,35 +70,10 @@ struct Cluster {
 impl Cluster {
     async fn start(name: &str) -> Self {
         let services = Services::new().await;
-        let folder = workflows_folder(name);
-        let env = vec![
-            ("DATABASE_URL", services.database_url.clone()),
-            ("AMQP_URL", services.amqp_url.clone()),
-        ];
-        let node = spawn(
-            "node",
-            &[
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--workflows",
-                folder.to_str().unwrap(),
-            ],
-            &env,
-            true,
-        );
-        let worker = spawn(
-            "worker",
-            &[
-                "worker",
-                "--queue",
-                "work",
-                "--exec",
-                "sleep 0.02; echo '{}'",
-            ],
-            &env,
-            false,
-        );
+        let folder = workflows_folder(&format!("faults-{name}"), "chain", CHAIN);
+        let env = services.env();
+        let node = serve(&folder, &env);
+        let worker = worker("work", "sleep 0.02; echo '{}'", &env);
         let options: sqlx::postgres::PgConnectOptions = services.database_url.parse().unwrap();
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
@@ -438,9 +222,9 @@ impl Cluster {
         .fetch_all(&self.pool)
         .await;
         report.push_str(&format!("database sessions: {backends:?}\n"));
-        report.push_str(&self.node.report());
+        report.push_str(&self.node.report("node"));
         report.push('\n');
-        report.push_str(&self.worker.report());
+        report.push_str(&self.worker.report("worker"));
         report
     }
 
