@@ -484,3 +484,34 @@ async fn publish_eventually(bus: &RabbitBus, task: &TaskMessage) {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_lettered_tasks_are_counted_and_redriven_to_their_queue() {
+    let broker = TestBroker::new();
+    let bus = broker.bus().await;
+    let mut subscription = bus.consume_tasks("payments", 2).await.unwrap();
+    let sent = [task("payments", "charge", 0), task("payments", "refund", 3)];
+    bus.publish_tasks(&sent).await.unwrap();
+    for _ in 0..2 {
+        next(&mut subscription).await.reject().await.unwrap();
+    }
+    within("both tasks dead-lettered", async {
+        while bus.dead_letter_count("payments").await.unwrap() < 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+
+    assert_eq!(bus.redrive("payments").await.unwrap(), 2);
+    assert_eq!(bus.dead_letter_count("payments").await.unwrap(), 0);
+    let mut again = Vec::new();
+    for _ in 0..2 {
+        let delivery = next(&mut subscription).await;
+        again.push(delivery.message().clone());
+        delivery.ack().await.unwrap();
+    }
+    again.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    let mut expected = sent.to_vec();
+    expected.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    assert_eq!(again, expected, "the same tasks, intact");
+}

@@ -1,6 +1,7 @@
 //! Subcommands of `distorch`.
 
 mod bench;
+mod dlq;
 mod graph;
 mod migrate;
 mod node;
@@ -55,6 +56,8 @@ enum Command {
     Start(start::StartArguments),
     /// Bring the database to the current schema.
     Migrate(migrate::MigrateArguments),
+    /// Inspect and re-drive dead-lettered tasks (RabbitMQ).
+    Dlq(dlq::DlqArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -79,6 +82,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Bench(arguments) => bench::run(arguments),
         Command::Start(arguments) => start::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
+        Command::Dlq(arguments) => dlq::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! Message buses: the RabbitMQ adapter of the `Bus` port, its topology, and
 //! the supervisor that keeps it connected.
 
+mod dead_letters;
 mod rabbit;
 mod session;
 mod subscription;

@@ -50,6 +50,13 @@ impl RabbitBus {
         })
     }
 
+    /// The live session for an operator's task, even while publishes are blocked.
+    pub(crate) fn session_for_admin(&self) -> Result<Arc<Session>, Error> {
+        self.link.borrow().clone().ok_or_else(|| {
+            Error::Unavailable("the connection to RabbitMQ is lost; reconnecting".into())
+        })
+    }
+
     /// The live session, or `Unavailable` at once while reconnecting.
     fn session(&self) -> Result<Arc<Session>, Error> {
         let current = self.link.borrow().clone();

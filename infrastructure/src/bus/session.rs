@@ -104,6 +104,14 @@ impl Session {
         lock(&self.declared).remove(name);
     }
 
+    /// A fresh channel on the live connection, for one-off work.
+    pub(crate) async fn connection_channel(&self) -> Result<Channel, Error> {
+        self.connection
+            .create_channel()
+            .await
+            .map_err(unavailable("open a channel"))
+    }
+
     /// The channel publishes go through, in confirm mode; reopened when it
     /// was closed (by a channel error) while the connection lives on.
     pub(crate) async fn publisher(&self) -> Result<Channel, Error> {

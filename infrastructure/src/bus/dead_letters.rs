@@ -1,0 +1,98 @@
+//! Dead-lettered tasks: counting them and sending them back to their queue
+//! once the cause is fixed. Each message is re-published (confirmed) before
+//! it is removed from the dead-letter queue, so a crash in between
+//! duplicates a task rather than losing it.
+
+use lapin::BasicProperties;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+
+use application::Error;
+
+use super::topology::{TASKS_EXCHANGE, dead_letter_queue};
+use super::{RabbitBus, unavailable};
+
+/// AMQP delivery mode of messages that survive a broker restart.
+const PERSISTENT: u8 = 2;
+
+impl RabbitBus {
+    /// How many tasks of `queue` wait in its dead-letter queue.
+    pub async fn dead_letter_count(&self, queue: &str) -> Result<u32, Error> {
+        let session = self.session_for_admin()?;
+        session.ensure_declared(&[queue]).await?;
+        let channel = session.connection_channel().await?;
+        let declared = channel
+            .queue_declare(
+                dead_letter_queue(queue).as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable("inspect the dead-letter queue"))?;
+        let _ = channel.close(200, "done".into()).await;
+        Ok(declared.message_count())
+    }
+
+    /// Moves every dead-lettered task of `queue` back onto it; returns how many.
+    pub async fn redrive(&self, queue: &str) -> Result<usize, Error> {
+        let session = self.session_for_admin()?;
+        session.ensure_declared(&[queue]).await?;
+        let channel = session.connection_channel().await?;
+        channel
+            .confirm_select(lapin::options::ConfirmSelectOptions::default())
+            .await
+            .map_err(unavailable("enable publisher confirms"))?;
+        let source = dead_letter_queue(queue);
+        let mut moved = 0;
+        while let Some(message) = channel
+            .basic_get(source.as_str().into(), BasicGetOptions { no_ack: false })
+            .await
+            .map_err(unavailable("read the dead-letter queue"))?
+        {
+            let original = &message.delivery.properties;
+            let mut properties = BasicProperties::default()
+                .with_delivery_mode(PERSISTENT)
+                .with_content_type("application/json".into());
+            if let Some(id) = original.message_id() {
+                properties = properties.with_message_id(id.clone());
+            }
+            if let Some(priority) = original.priority() {
+                properties = properties.with_priority(*priority);
+            }
+            let confirm = channel
+                .basic_publish(
+                    TASKS_EXCHANGE.into(),
+                    queue.into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &message.delivery.data,
+                    properties,
+                )
+                .await
+                .map_err(unavailable("re-publish a dead-lettered task"))?
+                .await
+                .map_err(unavailable("await the confirm of a re-published task"))?;
+            if !confirm.is_ack() {
+                return Err(Error::Unavailable(
+                    "RabbitMQ refused a re-published task".into(),
+                ));
+            }
+            message
+                .delivery
+                .acker
+                .ack(BasicAckOptions::default())
+                .await
+                .map_err(unavailable(
+                    "remove a re-published task from the dead-letter queue",
+                ))?;
+            moved += 1;
+        }
+        let _ = channel.close(200, "done".into()).await;
+        Ok(moved)
+    }
+}
