@@ -69,37 +69,74 @@ macro_rules! select_events {
 }
 
 impl EventStore for PgEventStore {
+    /// One statement, so one round trip and its own transaction: the version
+    /// check, the events, the outbox rows, the timers and the notifications
+    /// land together or not at all. The events are inserted only if the
+    /// stream is at the expected version; the side tables only if the events
+    /// were; a racing append that slips past the check hits the unique
+    /// `(stream_id, version)` and aborts the whole statement.
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, Error> {
         let stream = request.stream_id.0;
         let expected = request.expected_version;
         let count = request.events.len() as u64;
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let actual: Option<i32> =
-            sqlx::query_scalar("select max(version) from events where stream_id = $1")
-                .bind(stream)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-        let actual = actual.unwrap_or(0) as u64;
-        if actual != expected {
-            return Err(Error::Conflict { expected, actual });
-        }
-        let mut versions = Vec::with_capacity(request.events.len());
-        let mut types = Vec::with_capacity(request.events.len());
-        let mut schema_versions = Vec::with_capacity(request.events.len());
-        let mut data = Vec::with_capacity(request.events.len());
-        let mut metadata = Vec::with_capacity(request.events.len());
-        for (offset, event) in request.events.iter().enumerate() {
-            versions.push((expected + 1 + offset as u64) as i32);
-            types.push(event.event_type.clone());
-            schema_versions.push(event.schema_version as i32);
-            data.push(event.data.clone());
-            metadata.push(serde_json::to_value(&event.metadata).unwrap_or(Value::Null));
-        }
-        let inserted: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(
-            "insert into events (stream_id, version, type, schema_version, data, metadata)
-             select $1, * from unnest($2::int[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[])
-             returning global_position",
+        let events = &request.events;
+        let versions: Vec<i32> = (0..events.len())
+            .map(|offset| (expected + 1 + offset as u64) as i32)
+            .collect();
+        let types: Vec<&str> = events
+            .iter()
+            .map(|event| event.event_type.as_str())
+            .collect();
+        let schema_versions: Vec<i32> = events
+            .iter()
+            .map(|event| event.schema_version as i32)
+            .collect();
+        let data: Vec<&Value> = events.iter().map(|event| &event.data).collect();
+        let metadata: Vec<Value> = events
+            .iter()
+            .map(|event| serde_json::to_value(&event.metadata).unwrap_or(Value::Null))
+            .collect();
+        let queues: Vec<&str> = request.outbox.iter().map(|m| m.queue.as_str()).collect();
+        let payloads: Vec<&Value> = request.outbox.iter().map(|m| &m.payload).collect();
+        let priorities: Vec<i16> = request
+            .outbox
+            .iter()
+            .map(|m| i16::from(m.priority))
+            .collect();
+        let timer_instances: Vec<Uuid> = request.timers.iter().map(|t| t.instance.0).collect();
+        let timers: Vec<Value> = request
+            .timers
+            .iter()
+            .map(|t| serde_json::to_value(&t.timer).unwrap_or(Value::Null))
+            .collect();
+        let due: Vec<DateTime<Utc>> = request.timers.iter().map(|t| t.due_at).collect();
+        let row = sqlx::query(
+            "with current as (
+                 select coalesce(max(version), 0) as version from events where stream_id = $1
+             ), appended as (
+                 insert into events (stream_id, version, type, schema_version, data, metadata)
+                 select $1, v.* from unnest($2::int[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[])
+                     as v(version, type, schema_version, data, metadata)
+                 where (select version from current) = $7
+                 returning global_position
+             ), outbox_rows as (
+                 insert into outbox (queue, payload, priority)
+                 select * from unnest($8::text[], $9::jsonb[], $10::smallint[])
+                 where exists (select 1 from appended)
+             ), timer_rows as (
+                 insert into timers (instance_id, timer, due_at)
+                 select * from unnest($11::uuid[], $12::jsonb[], $13::timestamptz[])
+                 where exists (select 1 from appended)
+             ), wake_relays as (
+                 select pg_notify('distorch_outbox', '')
+                 where exists (select 1 from appended) and cardinality($8::text[]) > 0
+             ), wake_pollers as (
+                 select pg_notify('distorch_timers', '')
+                 where exists (select 1 from appended) and cardinality($11::uuid[]) > 0
+             )
+             select (select max(global_position) from appended) as last_position,
+                    (select version from current) as actual,
+                    (select count(*) from wake_relays) + (select count(*) from wake_pollers) as woken",
         )
         .bind(stream)
         .bind(&versions)
@@ -107,74 +144,37 @@ impl EventStore for PgEventStore {
         .bind(&schema_versions)
         .bind(&data)
         .bind(&metadata)
-        .fetch_all(&mut *tx)
-        .await
-        .map(|positions: Vec<i64>| positions.into_iter().max());
-        let last_position = match inserted {
-            Ok(position) => position.unwrap_or(0),
+        .bind(expected as i32)
+        .bind(&queues)
+        .bind(&payloads)
+        .bind(&priorities)
+        .bind(&timer_instances)
+        .bind(&timers)
+        .bind(&due)
+        .fetch_one(&self.pool)
+        .await;
+        let row = match row {
+            Ok(row) => row,
             Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                drop(tx);
                 let actual = self.current_version(stream).await?;
                 return Err(Error::Conflict { expected, actual });
             }
             Err(error) => return Err(unavailable(error)),
         };
-        if !request.outbox.is_empty() {
-            let queues: Vec<&str> = request.outbox.iter().map(|m| m.queue.as_str()).collect();
-            let payloads: Vec<&Value> = request.outbox.iter().map(|m| &m.payload).collect();
-            let priorities: Vec<i16> = request
-                .outbox
-                .iter()
-                .map(|m| i16::from(m.priority))
-                .collect();
-            sqlx::query(
-                "insert into outbox (queue, payload, priority)
-                 select * from unnest($1::text[], $2::jsonb[], $3::smallint[])",
-            )
-            .bind(&queues)
-            .bind(&payloads)
-            .bind(&priorities)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        let last_position: Option<i64> = row.try_get("last_position").map_err(unavailable)?;
+        match last_position {
+            Some(last_position) => Ok(AppendOutcome {
+                version: expected + count,
+                last_position,
+            }),
+            None => {
+                let actual: i32 = row.try_get("actual").map_err(unavailable)?;
+                Err(Error::Conflict {
+                    expected,
+                    actual: actual as u64,
+                })
+            }
         }
-        if !request.timers.is_empty() {
-            let instances: Vec<Uuid> = request.timers.iter().map(|t| t.instance.0).collect();
-            let timers: Vec<Value> = request
-                .timers
-                .iter()
-                .map(|t| serde_json::to_value(&t.timer).unwrap_or(Value::Null))
-                .collect();
-            let due: Vec<DateTime<Utc>> = request.timers.iter().map(|t| t.due_at).collect();
-            sqlx::query(
-                "insert into timers (instance_id, timer, due_at)
-                 select * from unnest($1::uuid[], $2::jsonb[], $3::timestamptz[])",
-            )
-            .bind(&instances)
-            .bind(&timers)
-            .bind(&due)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        }
-        // Wake the relays and timer pollers of every node (delivered at commit).
-        if !request.outbox.is_empty() {
-            sqlx::query("select pg_notify('distorch_outbox', '')")
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-        }
-        if !request.timers.is_empty() {
-            sqlx::query("select pg_notify('distorch_timers', '')")
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-        }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(AppendOutcome {
-            version: expected + count,
-            last_position,
-        })
     }
 
     async fn load(
