@@ -281,11 +281,11 @@ fn tempfile_path() -> PathBuf {
     std::env::temp_dir().join(format!(
         "distorch-run-{}-{}.db",
         std::process::id(),
-        uuid_suffix()
+        nanos_since_epoch()
     ))
 }
 
-fn uuid_suffix() -> u128 {
+fn nanos_since_epoch() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())

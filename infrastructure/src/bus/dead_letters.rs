@@ -9,11 +9,9 @@ use lapin::types::FieldTable;
 
 use application::Error;
 
+use super::rabbit::PERSISTENT;
 use super::topology::{TASKS_EXCHANGE, dead_letter_queue};
 use super::{RabbitBus, unavailable};
-
-/// AMQP delivery mode of messages that survive a broker restart.
-const PERSISTENT: u8 = 2;
 
 impl RabbitBus {
     /// How many tasks of `queue` wait in its dead-letter queue.

@@ -22,7 +22,7 @@ use super::unavailable;
 /// A batch whose confirms take longer than this fails (the outbox retries it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 /// AMQP delivery mode 2: the broker writes the message to disk.
-const PERSISTENT: u8 = 2;
+pub(crate) const PERSISTENT: u8 = 2;
 
 #[derive(Clone, Debug)]
 pub struct RabbitConfig {
