@@ -12,5 +12,5 @@ pub mod messages;
 pub mod ports;
 pub mod secrets;
 
-pub use engine::{Engine, Origin};
+pub use engine::{Engine, Origin, Submission};
 pub use error::Error;

@@ -81,6 +81,11 @@ pub struct TaskResult {
     pub step: StepId,
     pub attempt: u32,
     pub kind: TaskKind,
+    /// On a final outcome: the worker that ran the attempt, when it did not
+    /// report `started` on its own. The engine then records the start and the
+    /// outcome together, one message and one append instead of two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
     #[serde(flatten)]
     pub outcome: TaskOutcome,
 }
@@ -93,8 +98,15 @@ impl TaskResult {
             step: task.step.clone(),
             attempt: task.attempt,
             kind: task.kind,
+            started_by: None,
             outcome,
         }
+    }
+
+    /// A final outcome that also says which worker ran the attempt.
+    pub fn started_by(mut self, worker: impl Into<String>) -> Self {
+        self.started_by = Some(worker.into());
+        self
     }
 }
 
@@ -111,6 +123,7 @@ mod tests {
             step: StepId::from("charge"),
             attempt: 2,
             kind: TaskKind::Forward,
+            started_by: None,
             outcome: TaskOutcome::Completed {
                 output: json!({"id": 7}),
             },
@@ -120,5 +133,28 @@ mod tests {
         assert_eq!(wire["output"]["id"], 7);
         assert_eq!(wire["kind"], "forward");
         assert_eq!(serde_json::from_value::<TaskResult>(wire).unwrap(), result);
+    }
+
+    #[test]
+    fn a_final_result_may_name_the_worker_that_started_it() {
+        let wire = json!({
+            "task_id": "t", "instance_id": uuid::Uuid::nil(), "step": "charge",
+            "attempt": 1, "kind": "forward", "outcome": "completed",
+            "output": {}, "started_by": "w1",
+        });
+        let result: TaskResult = serde_json::from_value(wire).unwrap();
+        assert_eq!(result.started_by.as_deref(), Some("w1"));
+        let started = json!({
+            "task_id": "t", "instance_id": uuid::Uuid::nil(), "step": "charge",
+            "attempt": 1, "kind": "forward", "outcome": "started", "worker": "w1",
+        });
+        let result: TaskResult = serde_json::from_value(started).unwrap();
+        assert_eq!(result.started_by, None);
+        assert_eq!(
+            result.outcome,
+            TaskOutcome::Started {
+                worker: "w1".into()
+            }
+        );
     }
 }

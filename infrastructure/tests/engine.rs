@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
-use application::loops::{Executor, OutboxRelay, ResultConsumer, TimerPoller, Worker};
+use application::loops::{Executor, Handled, OutboxRelay, ResultConsumer, TimerPoller, Worker};
 use application::messages::{TaskMessage, TaskOutcome, TaskResult};
-use application::ports::{Bus, EventStore, OutboxQueue, Subscription, TimerQueue};
+use application::ports::{Bus, Delivery, EventStore, OutboxQueue, Subscription, TimerQueue};
 use application::{Engine, Origin};
 use domain::InstanceId;
 use domain::instance::{InstanceStatus, StepError};
@@ -114,6 +114,54 @@ impl<S: EventStore + OutboxQueue + TimerQueue + 'static> Node<S> {
         panic!("the loops never settled");
     }
 
+    /// Like `settle`, but the worker's every result is delivered twice and
+    /// all results waiting are applied as one batch, with a result for an
+    /// instance that does not exist among them.
+    async fn settle_in_batches(&self) -> Vec<Handled> {
+        let relay = OutboxRelay::new(self.engine.clone(), self.bus.clone());
+        let consumer = ResultConsumer::new(self.engine.clone(), self.bus.clone());
+        let poller = TimerPoller::new(self.engine.clone());
+        let mut tasks = self.bus.consume_tasks("work", 64).await.unwrap();
+        let mut results = self.bus.consume_results(256).await.unwrap();
+        let mut handled = Vec::new();
+        for _ in 0..50 {
+            // Retries wait 1 ms.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            let fired = poller.run_once().await.unwrap();
+            if relay.run_once().await.unwrap() == 0 && fired == 0 {
+                return handled;
+            }
+            while self.bus.waiting("work") > 0 {
+                let delivery = tasks.next().await.unwrap().unwrap();
+                let task = delivery.message().clone();
+                let result =
+                    TaskResult::for_task(&task, Scripted.execute(&task).await).started_by("test");
+                self.bus.publish_result(&result).await.unwrap();
+                self.bus.publish_result(&result).await.unwrap();
+                delivery.ack().await.unwrap();
+            }
+            let mut batch = Vec::new();
+            if self.bus.results_waiting() > 0 {
+                let first = results.next().await.unwrap().unwrap();
+                let mut stranger = first.message().clone();
+                stranger.instance_id = InstanceId(uuid::Uuid::now_v7());
+                self.bus.publish_result(&stranger).await.unwrap();
+                batch.push(first);
+            }
+            while self.bus.results_waiting() > 0 {
+                batch.push(results.next().await.unwrap().unwrap());
+            }
+            handled.extend(
+                consumer
+                    .handle_batch(batch)
+                    .await
+                    .into_iter()
+                    .map(Result::unwrap),
+            );
+        }
+        panic!("the loops never settled");
+    }
+
     async fn start(&self, input: Value) -> InstanceId {
         self.engine
             .start("order", None, input, &Origin::actor("test"))
@@ -202,6 +250,49 @@ async fn ignores_duplicate_and_stale_results(
     assert_eq!(node.engine.state(id).await.unwrap().version, before.version);
 }
 
+/// Results applied in batches — several per instance, each twice, one for
+/// an unknown instance — end as applying them one by one does, and a final
+/// result that names its worker records the start as well.
+async fn applies_results_in_batches<S: EventStore + OutboxQueue + TimerQueue + 'static>(store: S) {
+    let node = Node::new(store);
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(node.start(json!({"fail_confirm": n % 3 == 0})).await);
+    }
+    let handled = node.settle_in_batches().await;
+    assert!(handled.contains(&Handled::DeadLettered), "{handled:?}");
+    assert!(!handled.contains(&Handled::Requeued), "{handled:?}");
+    for (n, id) in ids.into_iter().enumerate() {
+        let state = node.engine.state(id).await.unwrap();
+        let expected = if n % 3 == 0 {
+            InstanceStatus::Compensated
+        } else {
+            InstanceStatus::Completed
+        };
+        assert_eq!(state.status, expected, "workflow {n}");
+        let events = node.engine.store().load(id, 0).await.unwrap();
+        let count = |kind: &str| events.iter().filter(|e| e.event_type == kind).count();
+        // Every scheduled forward attempt was started, once, by the worker.
+        assert_eq!(count("StepStarted"), count("StepScheduled"), "workflow {n}");
+        assert!(
+            events
+                .iter()
+                .filter(|e| e.event_type == "StepStarted")
+                .all(|e| e.data["worker"] == "test")
+        );
+        let mut completions: Vec<_> = events
+            .iter()
+            .filter(|e| e.event_type == "StepCompleted")
+            .map(|e| e.data["step"].as_str().unwrap().to_owned())
+            .collect();
+        let total = completions.len();
+        completions.dedup();
+        completions.sort();
+        completions.dedup();
+        assert_eq!(completions.len(), total, "a step completed twice in {n}");
+    }
+}
+
 /// Two engine nodes on one database race on the same instances: every
 /// result lands once, conflicts are decided again, nothing is lost.
 async fn two_nodes_share_instances_safely<
@@ -263,6 +354,11 @@ mod postgres {
     }
 
     #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+    async fn applies_results_in_batches(pool: PgPool) {
+        super::applies_results_in_batches(PgEventStore::new(pool)).await;
+    }
+
+    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
     async fn two_nodes_share_instances_safely(pool: PgPool) {
         super::two_nodes_share_instances_safely(PgEventStore::new(pool)).await;
     }
@@ -289,6 +385,12 @@ mod sqlite {
     async fn ignores_duplicate_and_stale_results() {
         let (_dir, store) = store().await;
         super::ignores_duplicate_and_stale_results(Node::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn applies_results_in_batches() {
+        let (_dir, store) = store().await;
+        super::applies_results_in_batches(store).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

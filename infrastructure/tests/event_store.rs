@@ -179,6 +179,80 @@ async fn refuses_an_append_at_the_wrong_version_and_writes_nothing(store: impl F
     );
 }
 
+async fn a_batch_append_lands_every_stream_but_one_that_moved_on(store: impl Fixture) {
+    let moved = new_stream();
+    store
+        .append(append(moved, 0, &[completed("a", 1)]))
+        .await
+        .unwrap();
+    let (first, second) = (new_stream(), new_stream());
+    let outcomes = store
+        .append_batch(vec![
+            with_effects(append(first, 0, &[completed("a", 1), completed("b", 1)])),
+            with_effects(append(moved, 0, &[completed("b", 1)])),
+            with_effects(append(second, 0, &[completed("c", 1)])),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 3);
+    assert!(
+        matches!(outcomes[0], Ok(outcome) if outcome.version == 2),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(
+            outcomes[1],
+            Err(Error::Conflict {
+                expected: 0,
+                actual: 1
+            })
+        ),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[2], Ok(outcome) if outcome.version == 1),
+        "{outcomes:?}"
+    );
+    let (Ok(first_outcome), Ok(second_outcome)) = (&outcomes[0], &outcomes[2]) else {
+        unreachable!()
+    };
+    assert!(first_outcome.last_position < second_outcome.last_position);
+
+    let loaded = store.load(first, 0).await.unwrap();
+    assert_eq!(
+        loaded.iter().map(|event| event.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(loaded[0].position < loaded[1].position);
+    assert_eq!(loaded[1].position, first_outcome.last_position);
+    assert_eq!(store.load(moved, 0).await.unwrap().len(), 1);
+    assert_eq!(store.load(second, 0).await.unwrap().len(), 1);
+    // Outbox and timer rows of the two streams that landed, none of the other.
+    assert_eq!(store.side_rows().await, (2, 2));
+    let timers = store
+        .claim_due_timers(Utc::now(), std::time::Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    let owners: HashSet<InstanceId> = timers.iter().map(|timer| timer.instance).collect();
+    assert_eq!(owners, HashSet::from([first, second]));
+
+    // A batch of one behaves as an append.
+    let single = store
+        .append_batch(vec![append(second, 0, &[completed("d", 1)])])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            single[..],
+            [Err(Error::Conflict {
+                expected: 0,
+                actual: 1
+            })]
+        ),
+        "{single:?}"
+    );
+}
+
 async fn lets_exactly_one_of_two_racing_appends_win(store: impl Fixture) {
     let stream = new_stream();
     store
@@ -395,6 +469,7 @@ macro_rules! conformance {
 conformance!(
     appends_and_loads_a_stream_in_order,
     refuses_an_append_at_the_wrong_version_and_writes_nothing,
+    a_batch_append_lands_every_stream_but_one_that_moved_on,
     lets_exactly_one_of_two_racing_appends_win,
     reads_the_global_log_without_gaps_under_concurrent_writers,
     leases_due_timers_to_one_claimer_at_a_time,

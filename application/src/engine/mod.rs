@@ -42,6 +42,14 @@ impl Origin {
     }
 }
 
+/// Commands for one instance from one caller, stored together.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    pub instance: InstanceId,
+    pub commands: Vec<Command>,
+    pub origin: Origin,
+}
+
 pub struct Engine<S> {
     store: S,
     definitions: Arc<DefinitionRegistry>,
@@ -118,7 +126,8 @@ impl<S: EventStore> Engine<S> {
             input,
             started_by: origin.actor.clone(),
         };
-        self.decide_and_append(state, &command, origin).await?;
+        self.decide_and_append(state, std::slice::from_ref(&command), origin)
+            .await?;
         Ok(id)
     }
 
@@ -129,6 +138,18 @@ impl<S: EventStore> Engine<S> {
         command: Command,
         origin: &Origin,
     ) -> Result<Vec<Event>, Error> {
+        self.execute_all(id, std::slice::from_ref(&command), origin)
+            .await
+    }
+
+    /// Runs commands of one instance in order and stores what they decide in
+    /// one append: all of them or none.
+    pub async fn execute_all(
+        &self,
+        id: InstanceId,
+        commands: &[Command],
+        origin: &Origin,
+    ) -> Result<Vec<Event>, Error> {
         for _ in 0..CONFLICT_RETRIES {
             // Decide on the cached state without reading the stream: if another
             // writer moved the stream on, the append conflicts and we reload.
@@ -136,15 +157,15 @@ impl<S: EventStore> Engine<S> {
             // for a step it has not seen scheduled yet): check on a fresh one.
             let cached = self.lock_cache().get(&id).cloned();
             let outcome = match cached {
-                Some(state) => match self.decide_and_append(state, &command, origin).await {
+                Some(state) => match self.decide_and_append(state, commands, origin).await {
                     Ok(events) if events.is_empty() => {
-                        self.decide_and_append(self.state(id).await?, &command, origin)
+                        self.decide_and_append(self.state(id).await?, commands, origin)
                             .await
                     }
                     outcome => outcome,
                 },
                 None => {
-                    self.decide_and_append(self.state(id).await?, &command, origin)
+                    self.decide_and_append(self.state(id).await?, commands, origin)
                         .await
                 }
             };
@@ -156,6 +177,139 @@ impl<S: EventStore> Engine<S> {
         Err(Error::Unavailable(format!(
             "instance {id} kept changing under {CONFLICT_RETRIES} attempts"
         )))
+    }
+
+    /// Runs many submissions at once: the commands of every instance are
+    /// decided on its cached state and all instances are stored in one
+    /// batch append (one transaction). An instance whose append conflicts, or
+    /// whose cached state decides nothing, is run again on its own, as
+    /// [`Engine::execute_all`] does. Outcomes come back in submission order.
+    pub async fn execute_batch(
+        &self,
+        submissions: &[Submission],
+    ) -> Vec<Result<Vec<Event>, Error>> {
+        let mut outcomes: Vec<Option<Result<Vec<Event>, Error>>> =
+            submissions.iter().map(|_| None).collect();
+        let mut groups: Vec<(InstanceId, Vec<usize>)> = Vec::new();
+        for (index, submission) in submissions.iter().enumerate() {
+            match groups.iter_mut().find(|(id, _)| *id == submission.instance) {
+                Some((_, indices)) => indices.push(index),
+                None => groups.push((submission.instance, vec![index])),
+            }
+        }
+        let now = self.clock.now();
+        let mut requests = Vec::with_capacity(groups.len());
+        let mut decided = Vec::with_capacity(groups.len());
+        let mut alone = Vec::new();
+        for (id, indices) in groups {
+            let Some(mut state) = self.lock_cache().get(&id).cloned() else {
+                alone.extend(indices);
+                continue;
+            };
+            let mut request = AppendRequest {
+                stream_id: id,
+                expected_version: state.version,
+                events: Vec::new(),
+                outbox: Vec::new(),
+                timers: Vec::new(),
+            };
+            let mut settled = Vec::with_capacity(indices.len());
+            let mut behind = false;
+            for &index in &indices {
+                let submission = &submissions[index];
+                match self.decide_into(
+                    &state,
+                    &submission.commands,
+                    &submission.origin,
+                    now,
+                    &mut request,
+                ) {
+                    Ok((_, events)) if events.is_empty() => {
+                        behind = true;
+                        break;
+                    }
+                    Ok((next, events)) => {
+                        state = next;
+                        settled.push((index, events));
+                    }
+                    Err(error) => outcomes[index] = Some(Err(error)),
+                }
+            }
+            if behind {
+                alone.extend(
+                    indices
+                        .into_iter()
+                        .filter(|&index| outcomes[index].is_none()),
+                );
+                continue;
+            }
+            if request.events.is_empty() {
+                continue;
+            }
+            requests.push(request);
+            decided.push((state, settled));
+        }
+        if !requests.is_empty() {
+            let wrote_outbox = requests.iter().any(|request| !request.outbox.is_empty());
+            let wrote_timers = requests.iter().any(|request| !request.timers.is_empty());
+            match self.store.append_batch(requests).await {
+                Ok(appended) => {
+                    for (outcome, (state, settled)) in appended.into_iter().zip(decided) {
+                        let id = state.id;
+                        match outcome {
+                            Ok(_) => {
+                                self.remember(state);
+                                for (index, events) in settled {
+                                    outcomes[index] = Some(Ok(events));
+                                }
+                                let _ = self.changes.send(id);
+                            }
+                            Err(Error::Conflict { .. }) => {
+                                self.forget(id);
+                                alone.extend(settled.into_iter().map(|(index, _)| index));
+                            }
+                            Err(error) => {
+                                let reason = error.to_string();
+                                for (index, _) in settled {
+                                    outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
+                                }
+                            }
+                        }
+                    }
+                    if wrote_outbox {
+                        self.outbox_written.notify_one();
+                    }
+                    if wrote_timers {
+                        self.timers_written.notify_one();
+                    }
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    for (state, settled) in decided {
+                        self.forget(state.id);
+                        for (index, _) in settled {
+                            outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
+                        }
+                    }
+                }
+            }
+        }
+        alone.sort_unstable();
+        for index in alone {
+            let submission = &submissions[index];
+            outcomes[index] = Some(
+                self.execute_all(
+                    submission.instance,
+                    &submission.commands,
+                    &submission.origin,
+                )
+                .await,
+            );
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or_else(|| Ok(Vec::new())))
+            .collect()
     }
 
     /// The current state of an instance.
@@ -205,25 +359,59 @@ impl<S: EventStore> Engine<S> {
     async fn decide_and_append(
         &self,
         state: WorkflowInstance,
-        command: &Command,
+        commands: &[Command],
         origin: &Origin,
     ) -> Result<Vec<Event>, Error> {
-        let now = self.clock.now();
-        let context = DecisionContext::new(now, self.clock.entropy());
-        let events = decide(&state, command, context)?;
-        if events.is_empty() {
-            return Ok(events);
-        }
         let id = state.id;
-        let definition = state.definition.clone();
-        let correlation_id = origin.correlation_id.unwrap_or(id.0);
         let mut request = AppendRequest {
             stream_id: id,
             expected_version: state.version,
-            events: Vec::with_capacity(events.len()),
+            events: Vec::new(),
             outbox: Vec::new(),
             timers: Vec::new(),
         };
+        let (state, events) =
+            self.decide_into(&state, commands, origin, self.clock.now(), &mut request)?;
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let wrote_outbox = !request.outbox.is_empty();
+        let wrote_timers = !request.timers.is_empty();
+        self.store.append(request).await?;
+        self.remember(state);
+        if wrote_outbox {
+            self.outbox_written.notify_one();
+        }
+        if wrote_timers {
+            self.timers_written.notify_one();
+        }
+        let _ = self.changes.send(id);
+        Ok(events)
+    }
+
+    /// Decides `commands` in order on `state`, and adds the events, the
+    /// tasks they dispatch and the timers they set to `request`. Either every
+    /// command is decided and added, or the first refusal is returned and
+    /// `request` is left as it was.
+    fn decide_into(
+        &self,
+        state: &WorkflowInstance,
+        commands: &[Command],
+        origin: &Origin,
+        now: chrono::DateTime<chrono::Utc>,
+        request: &mut AppendRequest,
+    ) -> Result<(WorkflowInstance, Vec<Event>), Error> {
+        let mut next = state.clone();
+        let mut events = Vec::new();
+        for command in commands {
+            let context = DecisionContext::new(now, self.clock.entropy());
+            let decided = decide(&next, command, context)?;
+            next = decided.iter().fold(next, evolve);
+            events.extend(decided);
+        }
+        let id = state.id;
+        let definition = &state.definition;
+        let correlation_id = origin.correlation_id.unwrap_or(id.0);
         for event in &events {
             let metadata = Metadata {
                 event_id: Uuid::now_v7(),
@@ -233,7 +421,7 @@ impl<S: EventStore> Engine<S> {
                 actor: origin.actor.clone(),
             };
             request.events.push(encode(event, metadata));
-            if let Some(dispatch) = dispatch_of(&definition, event) {
+            if let Some(dispatch) = dispatch_of(definition, event) {
                 let task = TaskMessage::new(id, &definition.name, dispatch);
                 request.outbox.push(OutboxMessage {
                     queue: task.queue.clone(),
@@ -253,19 +441,7 @@ impl<S: EventStore> Engine<S> {
                         }),
                 );
         }
-        let wrote_outbox = !request.outbox.is_empty();
-        let wrote_timers = !request.timers.is_empty();
-        self.store.append(request).await?;
-        let state = events.iter().fold(state, evolve);
-        self.remember(state);
-        if wrote_outbox {
-            self.outbox_written.notify_one();
-        }
-        if wrote_timers {
-            self.timers_written.notify_one();
-        }
-        let _ = self.changes.send(id);
-        Ok(events)
+        Ok((next, events))
     }
 
     fn remember(&self, state: WorkflowInstance) {

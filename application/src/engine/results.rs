@@ -3,58 +3,129 @@
 use domain::instance::effects::TaskKind;
 use domain::instance::{Command, Event};
 
-use super::{Engine, Origin};
+use super::{Engine, Origin, Submission};
 use crate::Error;
 use crate::messages::{TaskOutcome, TaskResult};
 use crate::ports::{DueTimer, EventStore, TimerQueue};
 
+/// What a worker's report asks of an instance.
+enum Report {
+    Commands(Vec<Command>),
+    Heartbeat,
+    Nothing,
+}
+
+fn report_of(result: &TaskResult) -> Report {
+    let step = result.step.clone();
+    let attempt = result.attempt;
+    let command = match (result.kind, &result.outcome) {
+        (TaskKind::Forward, TaskOutcome::Started { worker }) => Command::RecordStepStarted {
+            step,
+            attempt,
+            worker: worker.clone(),
+        },
+        (TaskKind::Forward, TaskOutcome::Completed { output }) => Command::CompleteStep {
+            step,
+            attempt,
+            output: output.clone(),
+        },
+        (TaskKind::Forward, TaskOutcome::Failed { error }) => Command::FailStep {
+            step,
+            attempt,
+            error: error.clone(),
+        },
+        (TaskKind::Compensation, TaskOutcome::Completed { output }) => {
+            Command::CompleteCompensation {
+                step,
+                attempt,
+                output: output.clone(),
+            }
+        }
+        (TaskKind::Compensation, TaskOutcome::Failed { error }) => Command::FailCompensation {
+            step,
+            attempt,
+            error: error.clone(),
+        },
+        (TaskKind::Forward, TaskOutcome::Heartbeat { .. }) => return Report::Heartbeat,
+        // A compensation's start and heartbeats are not events.
+        (TaskKind::Compensation, TaskOutcome::Started { .. } | TaskOutcome::Heartbeat { .. }) => {
+            return Report::Nothing;
+        }
+    };
+    // A final outcome that names its worker stands for the start as well;
+    // a start already recorded makes the first command decide nothing.
+    let started = match (&result.started_by, &command) {
+        (Some(worker), Command::CompleteStep { .. } | Command::FailStep { .. }) => {
+            Some(Command::RecordStepStarted {
+                step: result.step.clone(),
+                attempt,
+                worker: worker.clone(),
+            })
+        }
+        _ => None,
+    };
+    Report::Commands(started.into_iter().chain([command]).collect())
+}
+
+fn origin_of(result: &TaskResult) -> Origin {
+    Origin::actor(format!("worker:{}", result.task_id))
+}
+
 impl<S: EventStore + TimerQueue> Engine<S> {
     /// Applies a worker's report. Duplicates and stale reports decide nothing.
     pub async fn handle_result(&self, result: TaskResult) -> Result<Vec<Event>, Error> {
-        let step = result.step.clone();
-        let attempt = result.attempt;
-        let command = match (result.kind, result.outcome) {
-            (TaskKind::Forward, TaskOutcome::Started { worker }) => Command::RecordStepStarted {
-                step,
-                attempt,
-                worker,
-            },
-            (TaskKind::Forward, TaskOutcome::Completed { output }) => Command::CompleteStep {
-                step,
-                attempt,
-                output,
-            },
-            (TaskKind::Forward, TaskOutcome::Failed { error }) => Command::FailStep {
-                step,
-                attempt,
-                error,
-            },
-            (TaskKind::Compensation, TaskOutcome::Completed { output }) => {
-                Command::CompleteCompensation {
-                    step,
-                    attempt,
-                    output,
+        match report_of(&result) {
+            Report::Commands(commands) => {
+                self.execute_all(result.instance_id, &commands, &origin_of(&result))
+                    .await
+            }
+            Report::Heartbeat => {
+                self.heartbeat(&result.instance_id, &result.step, result.attempt)
+                    .await?;
+                Ok(Vec::new())
+            }
+            Report::Nothing => Ok(Vec::new()),
+        }
+    }
+
+    /// Applies many reports at once: the commands they carry are stored in
+    /// one batch append (see [`Engine::execute_batch`]); heartbeats move
+    /// their timers one by one. Outcomes come back in the order of `results`.
+    pub async fn handle_results(&self, results: &[TaskResult]) -> Vec<Result<Vec<Event>, Error>> {
+        let mut outcomes: Vec<Option<Result<Vec<Event>, Error>>> =
+            results.iter().map(|_| None).collect();
+        let mut submissions = Vec::with_capacity(results.len());
+        let mut submitted = Vec::with_capacity(results.len());
+        for (index, result) in results.iter().enumerate() {
+            match report_of(result) {
+                Report::Commands(commands) => {
+                    submissions.push(Submission {
+                        instance: result.instance_id,
+                        commands,
+                        origin: origin_of(result),
+                    });
+                    submitted.push(index);
                 }
+                Report::Heartbeat => {
+                    outcomes[index] = Some(
+                        self.heartbeat(&result.instance_id, &result.step, result.attempt)
+                            .await
+                            .map(|()| Vec::new()),
+                    );
+                }
+                Report::Nothing => outcomes[index] = Some(Ok(Vec::new())),
             }
-            (TaskKind::Compensation, TaskOutcome::Failed { error }) => Command::FailCompensation {
-                step,
-                attempt,
-                error,
-            },
-            (TaskKind::Forward, TaskOutcome::Heartbeat { .. }) => {
-                self.heartbeat(&result.instance_id, &step, attempt).await?;
-                return Ok(Vec::new());
-            }
-            // A compensation's start and heartbeats are not events.
-            (
-                TaskKind::Compensation,
-                TaskOutcome::Started { .. } | TaskOutcome::Heartbeat { .. },
-            ) => {
-                return Ok(Vec::new());
-            }
-        };
-        let origin = Origin::actor(format!("worker:{}", result.task_id));
-        self.execute(result.instance_id, command, &origin).await
+        }
+        for (index, outcome) in submitted
+            .into_iter()
+            .zip(self.execute_batch(&submissions).await)
+        {
+            outcomes[index] = Some(outcome);
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or_else(|| Ok(Vec::new())))
+            .collect()
     }
 
     /// A heartbeat is not an event: it moves the attempt's heartbeat timer

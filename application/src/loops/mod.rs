@@ -9,7 +9,7 @@ mod timer_poller;
 mod worker;
 
 pub use outbox_relay::OutboxRelay;
-pub use result_consumer::ResultConsumer;
+pub use result_consumer::{Handled, ResultConsumer};
 pub use timer_poller::TimerPoller;
 pub use worker::{Executor, Worker};
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::Error;
 use crate::engine::Engine;
+use crate::messages::TaskResult;
 use crate::ports::{Bus, Delivery, EventStore, Subscription, TimerQueue};
 
 #[derive(Debug)]
@@ -36,50 +37,107 @@ impl<S: EventStore + TimerQueue, B: Bus> ResultConsumer<S, B> {
     /// Applies one delivery and settles it with the broker.
     pub async fn handle(
         &self,
-        delivery: <B::Results as Subscription<crate::messages::TaskResult>>::Delivery,
+        delivery: <B::Results as Subscription<TaskResult>>::Delivery,
     ) -> Result<Handled, Error> {
-        let result = delivery.message().clone();
-        match self.engine.handle_result(result).await {
-            Ok(_) | Err(Error::Rejected(_)) => {
-                delivery.ack().await?;
-                Ok(Handled::Applied)
-            }
-            Err(Error::Unavailable(_) | Error::Conflict { .. }) => {
-                delivery.requeue().await?;
-                Ok(Handled::Requeued)
-            }
-            Err(Error::NotFound { .. } | Error::Invalid { .. } | Error::Corrupt { .. }) => {
-                delivery.reject().await?;
-                Ok(Handled::DeadLettered)
-            }
-        }
+        let outcome = self.engine.handle_result(delivery.message().clone()).await;
+        settle(delivery, outcome).await
     }
 
-    /// Consumes results until the subscription ends, applying up to
-    /// `prefetch` of them at once (results of one instance that race are
-    /// decided again on conflict).
+    /// Applies deliveries together (their events in one batch append), then
+    /// settles each with the broker; returns what became of each.
+    pub async fn handle_batch(
+        &self,
+        deliveries: Vec<<B::Results as Subscription<TaskResult>>::Delivery>,
+    ) -> Vec<Result<Handled, Error>> {
+        let results: Vec<TaskResult> = deliveries
+            .iter()
+            .map(|delivery| delivery.message().clone())
+            .collect();
+        let outcomes = self.engine.handle_results(&results).await;
+        let mut handled = Vec::with_capacity(deliveries.len());
+        for (delivery, outcome) in deliveries.into_iter().zip(outcomes) {
+            handled.push(settle(delivery, outcome).await);
+        }
+        handled
+    }
+
+    /// Consumes results until the subscription ends. A reader task takes
+    /// deliveries off the bus; each round applies every delivery that
+    /// arrived meanwhile as one batch, up to `BATCH`, with up to
+    /// `BATCHES_IN_FLIGHT` rounds at once (results of one instance that race
+    /// are decided again on conflict). Under load the batches grow, so the
+    /// commits per result fall; alone, a result is applied at once.
     pub async fn run(self: Arc<Self>) -> Result<(), Error>
     where
         S: 'static,
     {
         let mut results = self.bus.consume_results(self.prefetch).await?;
-        let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(self.prefetch)));
-        while let Some(delivery) = results.next().await {
-            let Ok(delivery) = delivery else {
-                tokio::time::sleep(super::FALLBACK_WAKE).await;
-                continue;
-            };
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(usize::from(self.prefetch));
+        let reader = tokio::spawn(async move {
+            while let Some(delivery) = results.next().await {
+                match delivery {
+                    Ok(delivery) => {
+                        if sender.send(delivery).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => tokio::time::sleep(super::FALLBACK_WAKE).await,
+                }
+            }
+        });
+        let slots = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
+        loop {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 break;
             };
+            let Some(first) = receiver.recv().await else {
+                break;
+            };
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match receiver.try_recv() {
+                    Ok(delivery) => batch.push(delivery),
+                    Err(_) => break,
+                }
+            }
             let consumer = self.clone();
             tokio::spawn(async move {
-                if let Ok(Handled::Requeued) | Err(_) = consumer.handle(delivery).await {
+                let handled = consumer.handle_batch(batch).await;
+                if handled
+                    .iter()
+                    .any(|handled| matches!(handled, Ok(Handled::Requeued) | Err(_)))
+                {
                     tokio::time::sleep(super::FALLBACK_WAKE).await;
                 }
                 drop(slot);
             });
         }
+        reader.abort();
         Ok(())
+    }
+}
+
+/// Results applied in one round at most.
+const BATCH: usize = 128;
+/// Rounds applied at once.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+async fn settle<D: Delivery<TaskResult>>(
+    delivery: D,
+    outcome: Result<Vec<domain::instance::Event>, Error>,
+) -> Result<Handled, Error> {
+    match outcome {
+        Ok(_) | Err(Error::Rejected(_)) => {
+            delivery.ack().await?;
+            Ok(Handled::Applied)
+        }
+        Err(Error::Unavailable(_) | Error::Conflict { .. }) => {
+            delivery.requeue().await?;
+            Ok(Handled::Requeued)
+        }
+        Err(Error::NotFound { .. } | Error::Invalid { .. } | Error::Corrupt { .. }) => {
+            delivery.reject().await?;
+            Ok(Handled::DeadLettered)
+        }
     }
 }

@@ -1,12 +1,16 @@
-//! A worker: consumes a task queue, reports the start, runs the task with an
-//! executor, publishes the result, then acknowledges the task. A worker that
-//! dies before the ack leaves the task to be redelivered (at least once).
+//! A worker: consumes a task queue, runs the task with an executor (reporting
+//! the start if it takes a while), publishes the result, then acknowledges
+//! the task. A worker that dies before the ack leaves the task to be
+//! redelivered (at least once).
 
 use std::future::Future;
 
 use crate::Error;
 use crate::messages::{TaskMessage, TaskOutcome, TaskResult};
 use crate::ports::{Bus, Delivery, Subscription};
+
+/// How long a task runs before its worker reports that it started.
+pub const START_REPORT_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs one task: `Completed` or `Failed`.
 pub trait Executor: Send + Sync {
@@ -33,23 +37,34 @@ impl<B: Bus, E: Executor> Worker<B, E> {
         }
     }
 
-    /// Runs one delivered task to its result.
+    /// Runs one delivered task to its result. A task that finishes within
+    /// `START_REPORT_AFTER` is reported once, its final result naming this
+    /// worker (the engine records the start with it); a longer one reports
+    /// `started` when that time is up, so it shows as running.
     pub async fn handle(
         &self,
         delivery: <B::Tasks as Subscription<TaskMessage>>::Delivery,
     ) -> Result<(), Error> {
         let task = delivery.message().clone();
-        let started = TaskResult::for_task(
-            &task,
-            TaskOutcome::Started {
-                worker: self.name.clone(),
-            },
-        );
-        self.bus.publish_result(&started).await?;
-        let outcome = self.executor.execute(&task).await;
-        self.bus
-            .publish_result(&TaskResult::for_task(&task, outcome))
-            .await?;
+        let execution = self.executor.execute(&task);
+        tokio::pin!(execution);
+        let quick = tokio::select! {
+            outcome = &mut execution => Some(outcome),
+            () = tokio::time::sleep(START_REPORT_AFTER) => None,
+        };
+        let result = match quick {
+            Some(outcome) => TaskResult::for_task(&task, outcome).started_by(&self.name),
+            None => {
+                let started = TaskOutcome::Started {
+                    worker: self.name.clone(),
+                };
+                self.bus
+                    .publish_result(&TaskResult::for_task(&task, started))
+                    .await?;
+                TaskResult::for_task(&task, execution.await)
+            }
+        };
+        self.bus.publish_result(&result).await?;
         delivery.ack().await
     }
 

@@ -95,6 +95,25 @@ pub trait EventStore: Send + Sync {
         request: AppendRequest,
     ) -> impl Future<Output = Result<AppendOutcome, Error>> + Send;
 
+    /// Appends to several streams in one transaction where the store can: each
+    /// request is checked against its own expected version, and a request
+    /// whose stream moved on is refused with [`Error::Conflict`] while the
+    /// others land. An outer error means nothing was written; an inner one
+    /// concerns its request only (the default appends one by one). Outcomes
+    /// come back in the order of the requests; a stream appears only once.
+    fn append_batch(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> impl Future<Output = Result<Vec<Result<AppendOutcome, Error>>, Error>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(requests.len());
+            for request in requests {
+                outcomes.push(self.append(request).await);
+            }
+            Ok(outcomes)
+        }
+    }
+
     /// A stream's events from `after_version` on, in order.
     fn load(
         &self,

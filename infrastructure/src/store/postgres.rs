@@ -177,6 +177,115 @@ impl EventStore for PgEventStore {
         }
     }
 
+    /// One statement for every stream: each stream's version is checked on
+    /// its own, and the events, outbox rows and timers of the streams that
+    /// pass are inserted together, in one transaction and one round trip. A
+    /// racing append that slips past a check aborts the statement; then each
+    /// request is appended on its own, so the others still land.
+    async fn append_batch(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
+        if requests.len() == 1 {
+            let request = requests.into_iter().next().expect("one request");
+            return Ok(vec![self.append(request).await]);
+        }
+        let batch = BatchColumns::of(&requests);
+        let rows = sqlx::query(
+            "with expected as (
+                 select * from unnest($1::uuid[], $2::int[]) with ordinality as e(stream_id, version, n)
+             ), checked as (
+                 select e.stream_id, e.version, e.n,
+                        coalesce((select max(version) from events where stream_id = e.stream_id), 0) as actual
+                 from expected e
+             ), accepted as (
+                 select stream_id from checked where actual = version
+             ), appended as (
+                 insert into events (stream_id, version, type, schema_version, data, metadata)
+                 select v.stream_id, v.version, v.type, v.schema_version, v.data, v.metadata
+                 from unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])
+                     with ordinality as v(stream_id, version, type, schema_version, data, metadata, n)
+                 where v.stream_id in (select stream_id from accepted)
+                 order by v.n
+                 returning stream_id, global_position
+             ), outbox_rows as (
+                 insert into outbox (queue, payload, priority)
+                 select o.queue, o.payload, o.priority
+                 from unnest($9::uuid[], $10::text[], $11::jsonb[], $12::smallint[])
+                     with ordinality as o(stream_id, queue, payload, priority, n)
+                 where o.stream_id in (select stream_id from accepted)
+                 order by o.n
+                 returning 1
+             ), timer_rows as (
+                 insert into timers (instance_id, timer, due_at)
+                 select t.instance_id, t.timer, t.due_at
+                 from unnest($13::uuid[], $14::jsonb[], $15::timestamptz[]) as t(instance_id, timer, due_at)
+                 where t.instance_id in (select stream_id from accepted)
+                 returning 1
+             ), wake_relays as (
+                 select pg_notify('distorch_outbox', '') where exists (select 1 from outbox_rows)
+             ), wake_pollers as (
+                 select pg_notify('distorch_timers', '') where exists (select 1 from timer_rows)
+             ), positions as (
+                 select stream_id, max(global_position) as last_position from appended group by stream_id
+             )
+             select c.actual, p.last_position,
+                    (select count(*) from wake_relays) + (select count(*) from wake_pollers) as woken
+             from checked c left join positions p on p.stream_id = c.stream_id
+             order by c.n",
+        )
+        .bind(&batch.streams)
+        .bind(&batch.expected)
+        .bind(&batch.event_streams)
+        .bind(&batch.versions)
+        .bind(&batch.types)
+        .bind(&batch.schema_versions)
+        .bind(&batch.data)
+        .bind(&batch.metadata)
+        .bind(&batch.outbox_streams)
+        .bind(&batch.queues)
+        .bind(&batch.payloads)
+        .bind(&batch.priorities)
+        .bind(&batch.timer_instances)
+        .bind(&batch.timers)
+        .bind(&batch.due)
+        .fetch_all(&self.pool)
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                let mut outcomes = Vec::with_capacity(requests.len());
+                for request in requests {
+                    outcomes.push(self.append(request).await);
+                }
+                return Ok(outcomes);
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
+        requests
+            .iter()
+            .zip(&rows)
+            .map(|(request, row)| {
+                let expected = request.expected_version;
+                let last_position: Option<i64> =
+                    row.try_get("last_position").map_err(unavailable)?;
+                Ok(match last_position {
+                    Some(last_position) => Ok(AppendOutcome {
+                        version: expected + request.events.len() as u64,
+                        last_position,
+                    }),
+                    None => {
+                        let actual: i32 = row.try_get("actual").map_err(unavailable)?;
+                        Err(Error::Conflict {
+                            expected,
+                            actual: actual as u64,
+                        })
+                    }
+                })
+            })
+            .collect()
+    }
+
     async fn load(
         &self,
         stream_id: InstanceId,
@@ -208,5 +317,77 @@ impl EventStore for PgEventStore {
         .await
         .map_err(unavailable)?;
         rows.iter().map(record).collect()
+    }
+}
+
+/// The requests of a batch append as parallel columns for `unnest`.
+struct BatchColumns<'a> {
+    streams: Vec<Uuid>,
+    expected: Vec<i32>,
+    event_streams: Vec<Uuid>,
+    versions: Vec<i32>,
+    types: Vec<&'a str>,
+    schema_versions: Vec<i32>,
+    data: Vec<&'a Value>,
+    metadata: Vec<Value>,
+    outbox_streams: Vec<Uuid>,
+    queues: Vec<&'a str>,
+    payloads: Vec<&'a Value>,
+    priorities: Vec<i16>,
+    timer_instances: Vec<Uuid>,
+    timers: Vec<Value>,
+    due: Vec<DateTime<Utc>>,
+}
+
+impl<'a> BatchColumns<'a> {
+    fn of(requests: &'a [AppendRequest]) -> Self {
+        let mut columns = Self {
+            streams: Vec::with_capacity(requests.len()),
+            expected: Vec::with_capacity(requests.len()),
+            event_streams: Vec::new(),
+            versions: Vec::new(),
+            types: Vec::new(),
+            schema_versions: Vec::new(),
+            data: Vec::new(),
+            metadata: Vec::new(),
+            outbox_streams: Vec::new(),
+            queues: Vec::new(),
+            payloads: Vec::new(),
+            priorities: Vec::new(),
+            timer_instances: Vec::new(),
+            timers: Vec::new(),
+            due: Vec::new(),
+        };
+        for request in requests {
+            let stream = request.stream_id.0;
+            columns.streams.push(stream);
+            columns.expected.push(request.expected_version as i32);
+            for (offset, event) in request.events.iter().enumerate() {
+                columns.event_streams.push(stream);
+                columns
+                    .versions
+                    .push((request.expected_version + 1 + offset as u64) as i32);
+                columns.types.push(&event.event_type);
+                columns.schema_versions.push(event.schema_version as i32);
+                columns.data.push(&event.data);
+                columns
+                    .metadata
+                    .push(serde_json::to_value(&event.metadata).unwrap_or(Value::Null));
+            }
+            for message in &request.outbox {
+                columns.outbox_streams.push(stream);
+                columns.queues.push(&message.queue);
+                columns.payloads.push(&message.payload);
+                columns.priorities.push(i16::from(message.priority));
+            }
+            for timer in &request.timers {
+                columns.timer_instances.push(timer.instance.0);
+                columns
+                    .timers
+                    .push(serde_json::to_value(&timer.timer).unwrap_or(Value::Null));
+                columns.due.push(timer.due_at);
+            }
+        }
+        columns
     }
 }

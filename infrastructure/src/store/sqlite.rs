@@ -104,6 +104,32 @@ impl EventStore for SqliteEventStore {
         Ok(outcome)
     }
 
+    /// One transaction (one commit, one fsync) for every stream; a stream
+    /// that moved on is refused before anything of it is written.
+    async fn append_batch(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
+        let mut tx = self
+            .pool
+            .begin_with("begin immediate")
+            .await
+            .map_err(unavailable)?;
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let stream = request.stream_id.0.to_string();
+            outcomes.push(
+                match append_in_transaction(&mut tx, &stream, request).await {
+                    Err(error @ Error::Conflict { .. }) => Err(error),
+                    Err(error) => return Err(error),
+                    Ok(outcome) => Ok(outcome),
+                },
+            );
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(outcomes)
+    }
+
     async fn load(
         &self,
         stream_id: InstanceId,
