@@ -231,26 +231,29 @@ async fn run_one<S: EventStore + 'static>(
     input: &serde_json::Value,
     expected: InstanceStatus,
 ) -> anyhow::Result<()> {
-    let mut changes = engine.subscribe();
+    let mut finished = engine.subscribe_finished();
     let id = engine
         .start("bench-order", None, input.clone(), &Origin::actor("bench"))
         .await?;
-    let status = wait_final(engine, id, &mut changes).await?;
+    let status = wait_final(engine, id, &mut finished).await?;
     if status != expected {
         bail!("workflow {id} ended {status}, expected {expected}");
     }
     Ok(())
 }
 
+/// Waits for the instance's final status, as the engine announces it; reads
+/// the state only if announcements were missed (a lagging receiver).
 async fn wait_final<S: EventStore>(
     engine: &Engine<S>,
     id: InstanceId,
-    changes: &mut tokio::sync::broadcast::Receiver<InstanceId>,
+    finished: &mut tokio::sync::broadcast::Receiver<(InstanceId, InstanceStatus)>,
 ) -> anyhow::Result<InstanceStatus> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match tokio::time::timeout(Duration::from_millis(200), changes.recv()).await {
-            Ok(Ok(changed)) if changed != id => continue,
+        match tokio::time::timeout(Duration::from_millis(500), finished.recv()).await {
+            Ok(Ok((done, status))) if done == id => return Ok(status),
+            Ok(Ok(_)) => continue,
             _ => {}
         }
         let status = engine.state(id).await?.status;

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use domain::instance::effects::{dispatch_of, timers_of};
-use domain::instance::{Command, DecisionContext, Event, WorkflowInstance, decide, evolve};
+use domain::instance::{
+    Command, DecisionContext, Event, InstanceStatus, WorkflowInstance, decide, evolve,
+};
 use domain::{InstanceId, WorkflowDefinition};
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
@@ -61,6 +63,8 @@ pub struct Engine<S> {
     pub timers_written: Arc<Notify>,
     /// Every instance that got new events in this process.
     changes: broadcast::Sender<InstanceId>,
+    /// Every instance that reached a final status in this process.
+    finished: broadcast::Sender<(InstanceId, InstanceStatus)>,
 }
 
 impl<S> std::fmt::Debug for Engine<S> {
@@ -90,6 +94,7 @@ impl<S: EventStore> Engine<S> {
             outbox_written: Arc::new(Notify::new()),
             timers_written: Arc::new(Notify::new()),
             changes: broadcast::channel(1024).0,
+            finished: broadcast::channel(1024).0,
         }
     }
 
@@ -97,6 +102,12 @@ impl<S: EventStore> Engine<S> {
     /// some and should re-read the states it cares about).
     pub fn subscribe(&self) -> broadcast::Receiver<InstanceId> {
         self.changes.subscribe()
+    }
+
+    /// Instances as they reach a final status in this process, with it (a
+    /// lagging receiver misses some, as with [`Engine::subscribe`]).
+    pub fn subscribe_finished(&self) -> broadcast::Receiver<(InstanceId, InstanceStatus)> {
+        self.finished.subscribe()
     }
 
     pub fn store(&self) -> &S {
@@ -258,11 +269,10 @@ impl<S: EventStore> Engine<S> {
                         let id = state.id;
                         match outcome {
                             Ok(_) => {
-                                self.remember(state);
+                                self.stored(state);
                                 for (index, events) in settled {
                                     outcomes[index] = Some(Ok(events));
                                 }
-                                let _ = self.changes.send(id);
                             }
                             Err(Error::Conflict { .. }) => {
                                 self.forget(id);
@@ -378,14 +388,13 @@ impl<S: EventStore> Engine<S> {
         let wrote_outbox = !request.outbox.is_empty();
         let wrote_timers = !request.timers.is_empty();
         self.store.append(request).await?;
-        self.remember(state);
+        self.stored(state);
         if wrote_outbox {
             self.outbox_written.notify_one();
         }
         if wrote_timers {
             self.timers_written.notify_one();
         }
-        let _ = self.changes.send(id);
         Ok(events)
     }
 
@@ -442,6 +451,16 @@ impl<S: EventStore> Engine<S> {
                 );
         }
         Ok((next, events))
+    }
+
+    /// After an append: cache the new state and tell the subscribers.
+    fn stored(&self, state: WorkflowInstance) {
+        let (id, status) = (state.id, state.status);
+        self.remember(state);
+        let _ = self.changes.send(id);
+        if status.is_final() {
+            let _ = self.finished.send((id, status));
+        }
     }
 
     fn remember(&self, state: WorkflowInstance) {
