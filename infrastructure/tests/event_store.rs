@@ -8,7 +8,8 @@ use std::sync::Arc;
 use application::Error;
 use application::codec::encode;
 use application::ports::{
-    AppendRequest, EventStore, Metadata, OutboxMessage, OutboxQueue, ScheduledTimer, TimerQueue,
+    APPENDED_OUTBOX_LEASE, AppendRequest, EventStore, Metadata, OutboxMessage, OutboxQueue,
+    ScheduledTimer, TimerQueue,
 };
 use chrono::Utc;
 use domain::instance::{Event, Timer};
@@ -196,7 +197,7 @@ async fn a_batch_append_lands_every_stream_but_one_that_moved_on(store: impl Fix
         .unwrap();
     assert_eq!(outcomes.len(), 3);
     assert!(
-        matches!(outcomes[0], Ok(outcome) if outcome.version == 2),
+        matches!(outcomes[0], Ok(ref outcome) if outcome.version == 2),
         "{outcomes:?}"
     );
     assert!(
@@ -210,7 +211,7 @@ async fn a_batch_append_lands_every_stream_but_one_that_moved_on(store: impl Fix
         "{outcomes:?}"
     );
     assert!(
-        matches!(outcomes[2], Ok(outcome) if outcome.version == 1),
+        matches!(outcomes[2], Ok(ref outcome) if outcome.version == 1),
         "{outcomes:?}"
     );
     let (Ok(first_outcome), Ok(second_outcome)) = (&outcomes[0], &outcomes[2]) else {
@@ -229,6 +230,21 @@ async fn a_batch_append_lands_every_stream_but_one_that_moved_on(store: impl Fix
     assert_eq!(store.load(second, 0).await.unwrap().len(), 1);
     // Outbox and timer rows of the two streams that landed, none of the other.
     assert_eq!(store.side_rows().await, (2, 2));
+    let ids: Vec<i64> = [first_outcome, second_outcome]
+        .iter()
+        .flat_map(|outcome| outcome.outbox_ids.clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1]);
+    let claimed = store
+        .claim_outbox(
+            Utc::now() + chrono::Duration::seconds(11),
+            std::time::Duration::from_secs(30),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
     let timers = store
         .claim_due_timers(Utc::now(), std::time::Duration::from_secs(30), 10)
         .await
@@ -403,6 +419,7 @@ async fn leases_due_timers_to_one_claimer_at_a_time(store: impl Fixture) {
 }
 
 async fn leases_outbox_messages_in_order(store: impl Fixture) {
+    let mut appended_ids = Vec::new();
     for n in 0..3 {
         let mut request = append(new_stream(), 0, &[completed("a", 1)]);
         request.outbox.push(OutboxMessage {
@@ -410,10 +427,21 @@ async fn leases_outbox_messages_in_order(store: impl Fixture) {
             payload: json!({"n": n}),
             priority: n as u8,
         });
-        store.append(request).await.unwrap();
+        appended_ids.extend(store.append(request).await.unwrap().outbox_ids);
     }
-    let now = Utc::now();
+    assert_eq!(appended_ids.len(), 3);
     let lease = std::time::Duration::from_secs(30);
+    // Appended rows are leased to their appender at first.
+    let appended_lease = chrono::Duration::from_std(APPENDED_OUTBOX_LEASE).unwrap();
+    let during = Utc::now() + appended_lease - chrono::Duration::seconds(1);
+    assert!(
+        store
+            .claim_outbox(during, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let now = Utc::now() + appended_lease + chrono::Duration::seconds(1);
     let first = store.claim_outbox(now, lease, 2).await.unwrap();
     assert_eq!(
         first
@@ -423,6 +451,7 @@ async fn leases_outbox_messages_in_order(store: impl Fixture) {
         ["q0", "q1"]
     );
     assert_eq!(first[1].message.payload, json!({"n": 1}));
+    assert_eq!(first[1].id, appended_ids[1]);
     assert_eq!(first[1].message.priority, 1);
     let second = store.claim_outbox(now, lease, 10).await.unwrap();
     assert_eq!(second.len(), 1, "leased messages are skipped");

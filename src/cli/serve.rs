@@ -104,11 +104,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 registry,
                 clock,
             ));
-            tokio::spawn(forward_notifications(
-                pool,
-                engine.outbox_written.clone(),
-                engine.timers_written.clone(),
-            ));
+            tokio::spawn(forward_notifications(pool, engine.timers_written.clone()));
             match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {

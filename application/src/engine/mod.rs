@@ -22,7 +22,10 @@ use crate::clock::Clock;
 use crate::codec::{decode, encode};
 use crate::definitions::DefinitionRegistry;
 use crate::messages::TaskMessage;
-use crate::ports::{AppendRequest, EventStore, Metadata, OutboxMessage, ScheduledTimer};
+use crate::ports::{
+    AppendOutcome, AppendRequest, EventStore, Metadata, OutboxMessage, PendingMessage,
+    ScheduledTimer,
+};
 
 /// How often a command is decided again after losing a race.
 const CONFLICT_RETRIES: usize = 16;
@@ -63,6 +66,8 @@ pub struct Engine<S> {
     pub timers_written: Arc<Notify>,
     /// Every instance that got new events in this process.
     changes: broadcast::Sender<InstanceId>,
+    /// Outbox rows this engine appended and its relay has yet to publish.
+    appended_outbox: Mutex<Vec<PendingMessage>>,
     /// Every instance that reached a final status in this process.
     finished: broadcast::Sender<(InstanceId, InstanceStatus)>,
 }
@@ -95,6 +100,7 @@ impl<S: EventStore> Engine<S> {
             timers_written: Arc::new(Notify::new()),
             changes: broadcast::channel(1024).0,
             finished: broadcast::channel(1024).0,
+            appended_outbox: Mutex::new(Vec::new()),
         }
     }
 
@@ -102,6 +108,36 @@ impl<S: EventStore> Engine<S> {
     /// some and should re-read the states it cares about).
     pub fn subscribe(&self) -> broadcast::Receiver<InstanceId> {
         self.changes.subscribe()
+    }
+
+    /// Takes the outbox rows this engine appended since the last call: they
+    /// are leased to it (see `APPENDED_OUTBOX_LEASE`), for its relay to
+    /// publish without claiming them.
+    pub fn take_appended_outbox(&self) -> Vec<PendingMessage> {
+        std::mem::take(
+            &mut *self
+                .appended_outbox
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Hands the outbox rows of a successful append to the relay.
+    fn appended(&self, outbox: Vec<OutboxMessage>, outcome: &AppendOutcome) {
+        if outbox.is_empty() || outcome.outbox_ids.len() != outbox.len() {
+            return;
+        }
+        self.appended_outbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(
+                outcome
+                    .outbox_ids
+                    .iter()
+                    .zip(outbox)
+                    .map(|(&id, message)| PendingMessage { id, message }),
+            );
+        self.outbox_written.notify_one();
     }
 
     /// Instances as they reach a final status in this process, with it (a
@@ -257,19 +293,19 @@ impl<S: EventStore> Engine<S> {
             if request.events.is_empty() {
                 continue;
             }
+            decided.push((state, settled, request.outbox.clone()));
             requests.push(request);
-            decided.push((state, settled));
         }
         if !requests.is_empty() {
-            let wrote_outbox = requests.iter().any(|request| !request.outbox.is_empty());
             let wrote_timers = requests.iter().any(|request| !request.timers.is_empty());
             match self.store.append_batch(requests).await {
                 Ok(appended) => {
-                    for (outcome, (state, settled)) in appended.into_iter().zip(decided) {
+                    for (outcome, (state, settled, outbox)) in appended.into_iter().zip(decided) {
                         let id = state.id;
                         match outcome {
-                            Ok(_) => {
+                            Ok(outcome) => {
                                 self.stored(state);
+                                self.appended(outbox, &outcome);
                                 for (index, events) in settled {
                                     outcomes[index] = Some(Ok(events));
                                 }
@@ -286,16 +322,13 @@ impl<S: EventStore> Engine<S> {
                             }
                         }
                     }
-                    if wrote_outbox {
-                        self.outbox_written.notify_one();
-                    }
                     if wrote_timers {
                         self.timers_written.notify_one();
                     }
                 }
                 Err(error) => {
                     let reason = error.to_string();
-                    for (state, settled) in decided {
+                    for (state, settled, _) in decided {
                         self.forget(state.id);
                         for (index, _) in settled {
                             outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
@@ -385,13 +418,11 @@ impl<S: EventStore> Engine<S> {
         if events.is_empty() {
             return Ok(events);
         }
-        let wrote_outbox = !request.outbox.is_empty();
+        let outbox = request.outbox.clone();
         let wrote_timers = !request.timers.is_empty();
-        self.store.append(request).await?;
+        let outcome = self.store.append(request).await?;
         self.stored(state);
-        if wrote_outbox {
-            self.outbox_written.notify_one();
-        }
+        self.appended(outbox, &outcome);
         if wrote_timers {
             self.timers_written.notify_one();
         }

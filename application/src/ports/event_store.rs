@@ -79,13 +79,23 @@ pub struct AppendRequest {
     pub timers: Vec<ScheduledTimer>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppendOutcome {
     /// The stream's version after the append.
     pub version: u64,
     /// Global position of the last event appended.
     pub last_position: i64,
+    /// The ids of the outbox rows written, in the order of the request's
+    /// messages; empty if the store could not tell them apart (the rows are
+    /// then published by whoever claims them once their lease ran out).
+    pub outbox_ids: Vec<i64>,
 }
+
+/// Outbox rows are written leased to their appender for this long: it
+/// publishes them itself, straight after the append, without claiming them;
+/// `claim_outbox` finds them only if that lease runs out (the appender died
+/// or could not publish).
+pub const APPENDED_OUTBOX_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub trait EventStore: Send + Sync {
     /// Appends in one transaction; [`Error::Conflict`] when the stream is not

@@ -8,7 +8,7 @@ mod work_queues;
 pub use bus::{Bus, Delivery, Subscription};
 
 pub use event_store::{
-    AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent, OutboxMessage, RecordedEvent,
-    ScheduledTimer,
+    APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent,
+    OutboxMessage, RecordedEvent, ScheduledTimer,
 };
 pub use work_queues::{DueTimer, OutboxQueue, PendingMessage, TimerQueue};

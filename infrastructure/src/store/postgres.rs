@@ -1,7 +1,9 @@
 //! The PostgreSQL event store.
 
 use application::Error;
-use application::ports::{AppendOutcome, AppendRequest, EventStore, Metadata, RecordedEvent};
+use application::ports::{
+    APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, RecordedEvent,
+};
 use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use serde_json::Value;
@@ -56,6 +58,23 @@ fn record(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, Error> {
             .try_get::<DateTime<Utc>, _>("recorded_at")
             .map_err(unavailable)?,
     })
+}
+
+/// The lease appended outbox rows start with, as a PostgreSQL interval.
+fn outbox_lease() -> sqlx::postgres::types::PgInterval {
+    sqlx::postgres::types::PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: APPENDED_OUTBOX_LEASE.as_micros() as i64,
+    }
+}
+
+/// The ids of the outbox rows an append wrote, in insertion order (identity
+/// values are drawn in the order of the ordered insert); none if there are
+/// not as many as expected.
+fn outbox_ids(row: &sqlx::postgres::PgRow, expected: usize) -> Result<Vec<i64>, Error> {
+    let ids: Option<Vec<i64>> = row.try_get("outbox_ids").map_err(unavailable)?;
+    Ok(ids.filter(|ids| ids.len() == expected).unwrap_or_default())
 }
 
 /// `select ... from events` followed by the given clauses.
@@ -120,23 +139,25 @@ impl EventStore for PgEventStore {
                  where (select version from current) = $7
                  returning global_position
              ), outbox_rows as (
-                 insert into outbox (queue, payload, priority)
-                 select * from unnest($8::text[], $9::jsonb[], $10::smallint[])
+                 insert into outbox (queue, payload, priority, locked_until)
+                 select o.queue, o.payload, o.priority, now() + $14::interval
+                 from unnest($8::text[], $9::jsonb[], $10::smallint[]) with ordinality
+                     as o(queue, payload, priority, n)
                  where exists (select 1 from appended)
+                 order by o.n
+                 returning id
              ), timer_rows as (
                  insert into timers (instance_id, timer, due_at)
                  select * from unnest($11::uuid[], $12::jsonb[], $13::timestamptz[])
                  where exists (select 1 from appended)
-             ), wake_relays as (
-                 select pg_notify('distorch_outbox', '')
-                 where exists (select 1 from appended) and cardinality($8::text[]) > 0
              ), wake_pollers as (
                  select pg_notify('distorch_timers', '')
                  where exists (select 1 from appended) and cardinality($11::uuid[]) > 0
              )
              select (select max(global_position) from appended) as last_position,
                     (select version from current) as actual,
-                    (select count(*) from wake_relays) + (select count(*) from wake_pollers) as woken",
+                    (select array_agg(id order by id) from outbox_rows) as outbox_ids,
+                    (select count(*) from wake_pollers) as woken",
         )
         .bind(stream)
         .bind(&versions)
@@ -151,6 +172,7 @@ impl EventStore for PgEventStore {
         .bind(&timer_instances)
         .bind(&timers)
         .bind(&due)
+        .bind(outbox_lease())
         .fetch_one(&self.pool)
         .await;
         let row = match row {
@@ -166,6 +188,7 @@ impl EventStore for PgEventStore {
             Some(last_position) => Ok(AppendOutcome {
                 version: expected + count,
                 last_position,
+                outbox_ids: outbox_ids(&row, request.outbox.len())?,
             }),
             None => {
                 let actual: i32 = row.try_get("actual").map_err(unavailable)?;
@@ -209,28 +232,27 @@ impl EventStore for PgEventStore {
                  order by v.n
                  returning stream_id, global_position
              ), outbox_rows as (
-                 insert into outbox (queue, payload, priority)
-                 select o.queue, o.payload, o.priority
+                 insert into outbox (queue, payload, priority, locked_until)
+                 select o.queue, o.payload, o.priority, now() + $16::interval
                  from unnest($9::uuid[], $10::text[], $11::jsonb[], $12::smallint[])
                      with ordinality as o(stream_id, queue, payload, priority, n)
                  where o.stream_id in (select stream_id from accepted)
                  order by o.n
-                 returning 1
+                 returning id
              ), timer_rows as (
                  insert into timers (instance_id, timer, due_at)
                  select t.instance_id, t.timer, t.due_at
                  from unnest($13::uuid[], $14::jsonb[], $15::timestamptz[]) as t(instance_id, timer, due_at)
                  where t.instance_id in (select stream_id from accepted)
                  returning 1
-             ), wake_relays as (
-                 select pg_notify('distorch_outbox', '') where exists (select 1 from outbox_rows)
              ), wake_pollers as (
                  select pg_notify('distorch_timers', '') where exists (select 1 from timer_rows)
              ), positions as (
                  select stream_id, max(global_position) as last_position from appended group by stream_id
              )
              select c.actual, p.last_position,
-                    (select count(*) from wake_relays) + (select count(*) from wake_pollers) as woken
+                    (select array_agg(id order by id) from outbox_rows) as outbox_ids,
+                    (select count(*) from wake_pollers) as woken
              from checked c left join positions p on p.stream_id = c.stream_id
              order by c.n",
         )
@@ -249,6 +271,7 @@ impl EventStore for PgEventStore {
         .bind(&batch.timer_instances)
         .bind(&batch.timers)
         .bind(&batch.due)
+        .bind(outbox_lease())
         .fetch_all(&self.pool)
         .await;
         let rows = match rows {
@@ -262,6 +285,21 @@ impl EventStore for PgEventStore {
             }
             Err(error) => return Err(unavailable(error)),
         };
+        // The outbox ids of the streams that landed, in request order.
+        let landed: usize = requests
+            .iter()
+            .zip(&rows)
+            .filter(|(_, row)| {
+                matches!(row.try_get::<Option<i64>, _>("last_position"), Ok(Some(_)))
+            })
+            .map(|(request, _)| request.outbox.len())
+            .sum();
+        let mut ids = match rows.first() {
+            Some(row) => outbox_ids(row, landed)?,
+            None => Vec::new(),
+        }
+        .into_iter();
+        let known = ids.len() == landed;
         requests
             .iter()
             .zip(&rows)
@@ -273,6 +311,11 @@ impl EventStore for PgEventStore {
                     Some(last_position) => Ok(AppendOutcome {
                         version: expected + request.events.len() as u64,
                         last_position,
+                        outbox_ids: if known {
+                            ids.by_ref().take(request.outbox.len()).collect()
+                        } else {
+                            Vec::new()
+                        },
                     }),
                     None => {
                         let actual: i32 = row.try_get("actual").map_err(unavailable)?;

@@ -6,7 +6,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use application::Error;
-use application::ports::{AppendOutcome, AppendRequest, EventStore, Metadata, RecordedEvent};
+use application::ports::{
+    APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, RecordedEvent,
+};
 use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use serde_json::Value;
@@ -200,17 +202,23 @@ async fn append_in_transaction(
         .await
         .map_err(unavailable)?;
     }
+    let leased_until = super::sqlite_queues::lease_end(Utc::now(), APPENDED_OUTBOX_LEASE);
+    let mut outbox_ids = Vec::with_capacity(request.outbox.len());
     for message in &request.outbox {
-        sqlx::query(
-            "insert into outbox (queue, payload, priority, created_at) values (?1, ?2, ?3, ?4)",
-        )
-        .bind(&message.queue)
-        .bind(message.payload.to_string())
-        .bind(i64::from(message.priority))
-        .bind(&now)
-        .execute(&mut *connection)
-        .await
-        .map_err(unavailable)?;
+        outbox_ids.push(
+            sqlx::query_scalar(
+                "insert into outbox (queue, payload, priority, created_at, locked_until)
+                 values (?1, ?2, ?3, ?4, ?5) returning id",
+            )
+            .bind(&message.queue)
+            .bind(message.payload.to_string())
+            .bind(i64::from(message.priority))
+            .bind(&now)
+            .bind(&leased_until)
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(unavailable)?,
+        );
     }
     for timer in &request.timers {
         let encoded = serde_json::to_value(&timer.timer).unwrap_or(Value::Null);
@@ -229,5 +237,6 @@ async fn append_in_transaction(
     Ok(AppendOutcome {
         version: expected + request.events.len() as u64,
         last_position,
+        outbox_ids,
     })
 }

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::{SqliteEventStore, unavailable};
 
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> String {
-    (now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))).to_rfc3339()
+pub(super) fn lease_end(now: DateTime<Utc>, lease: Duration) -> String {
+    text(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)))
 }
 
 /// Times are stored as RFC 3339 in UTC with a fixed width, so text order is time order.
