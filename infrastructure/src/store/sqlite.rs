@@ -92,18 +92,10 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, Error> {
 
 impl EventStore for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, Error> {
-        let stream = request.stream_id.0.to_string();
-        // IMMEDIATE takes the write lock up front, so two appends never both
-        // read a version and then fail to upgrade; dropping the transaction
-        // (an error, a cancelled future) rolls it back.
-        let mut tx = self
-            .pool
-            .begin_with("begin immediate")
-            .await
-            .map_err(unavailable)?;
-        let outcome = append_in_transaction(&mut tx, &stream, &request).await?;
-        tx.commit().await.map_err(unavailable)?;
-        Ok(outcome)
+        self.append_batch(vec![request])
+            .await?
+            .pop()
+            .unwrap_or(Err(Error::Unavailable("an append decided nothing".into())))
     }
 
     /// One transaction (one commit, one fsync) for every stream; a stream
@@ -112,22 +104,15 @@ impl EventStore for SqliteEventStore {
         &self,
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
+        // IMMEDIATE takes the write lock up front, so two appends never both
+        // read a version and then fail to upgrade; dropping the transaction
+        // (an error, a cancelled future) rolls it back.
         let mut tx = self
             .pool
             .begin_with("begin immediate")
             .await
             .map_err(unavailable)?;
-        let mut outcomes = Vec::with_capacity(requests.len());
-        for request in &requests {
-            let stream = request.stream_id.0.to_string();
-            outcomes.push(
-                match append_in_transaction(&mut tx, &stream, request).await {
-                    Err(error @ Error::Conflict { .. }) => Err(error),
-                    Err(error) => return Err(error),
-                    Ok(outcome) => Ok(outcome),
-                },
-            );
-        }
+        let outcomes = append_all(&mut tx, &requests).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(outcomes)
     }
@@ -167,76 +152,122 @@ impl EventStore for SqliteEventStore {
     }
 }
 
-async fn append_in_transaction(
+/// Appends requests in the open transaction with four statements whatever
+/// their number (the versions, then the events, outbox rows and timers of
+/// the streams that pass, each as one insert over a JSON array): each
+/// statement is a round trip to sqlx's SQLite thread. A stream not at its
+/// expected version is refused before anything of it is written.
+async fn append_all(
     connection: &mut sqlx::SqliteConnection,
-    stream: &str,
-    request: &AppendRequest,
-) -> Result<AppendOutcome, Error> {
-    let expected = request.expected_version;
-    let actual: Option<i64> =
-        sqlx::query_scalar("select max(version) from events where stream_id = ?1")
-            .bind(stream)
-            .fetch_one(&mut *connection)
-            .await
-            .map_err(unavailable)?;
-    let actual = actual.unwrap_or(0) as u64;
-    if actual != expected {
-        return Err(Error::Conflict { expected, actual });
-    }
+    requests: &[AppendRequest],
+) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
+    let streams: Vec<String> = requests
+        .iter()
+        .map(|request| request.stream_id.0.to_string())
+        .collect();
+    let versions: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "select j.value, (select max(version) from events where stream_id = j.value)
+         from json_each(?1) j order by j.key",
+    )
+    .bind(serde_json::to_string(&streams).unwrap_or_default())
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(unavailable)?;
     let now = Utc::now().to_rfc3339();
-    let mut last_position = 0;
-    for (offset, event) in request.events.iter().enumerate() {
-        let metadata = serde_json::to_string(&event.metadata).unwrap_or_default();
-        last_position = sqlx::query_scalar(
+    let leased_until = super::sqlite_queues::lease_end(Utc::now(), APPENDED_OUTBOX_LEASE);
+    let (mut events, mut outbox, mut timers) = (Vec::new(), Vec::new(), Vec::new());
+    let mut accepted = Vec::with_capacity(requests.len());
+    for (request, (stream, (_, actual))) in requests.iter().zip(streams.iter().zip(&versions)) {
+        let actual = actual.unwrap_or(0) as u64;
+        if actual != request.expected_version {
+            accepted.push(Err(Error::Conflict {
+                expected: request.expected_version,
+                actual,
+            }));
+            continue;
+        }
+        accepted.push(Ok(stream));
+        for (offset, event) in request.events.iter().enumerate() {
+            events.push(serde_json::json!({
+                "s": stream,
+                "v": request.expected_version + 1 + offset as u64,
+                "t": event.event_type,
+                "sv": event.schema_version,
+                "d": event.data,
+                "m": event.metadata,
+            }));
+        }
+        for message in &request.outbox {
+            outbox.push(serde_json::json!({
+                "q": message.queue, "p": message.payload, "pr": message.priority,
+            }));
+        }
+        for timer in &request.timers {
+            timers.push(serde_json::json!({
+                "i": timer.instance.0.to_string(),
+                "t": timer.timer,
+                "d": timer.due_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            }));
+        }
+    }
+    let mut last_positions = std::collections::HashMap::new();
+    if !events.is_empty() {
+        let appended: Vec<(i64, String)> = sqlx::query_as(
             "insert into events (stream_id, version, type, schema_version, data, metadata, recorded_at)
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7) returning global_position",
+             select e.value ->> 's', e.value ->> 'v', e.value ->> 't', e.value ->> 'sv',
+                    e.value -> 'd', e.value -> 'm', ?2
+             from json_each(?1) e order by e.key
+             returning global_position, stream_id",
         )
-        .bind(stream)
-        .bind((expected + 1 + offset as u64) as i64)
-        .bind(&event.event_type)
-        .bind(i64::from(event.schema_version))
-        .bind(event.data.to_string())
-        .bind(metadata)
+        .bind(Value::Array(events).to_string())
         .bind(&now)
-        .fetch_one(&mut *connection)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(unavailable)?;
+        for (position, stream) in appended {
+            let last = last_positions.entry(stream).or_insert(position);
+            *last = (*last).max(position);
+        }
+    }
+    let mut outbox_ids: Vec<i64> = Vec::new();
+    if !outbox.is_empty() {
+        outbox_ids = sqlx::query_scalar(
+            "insert into outbox (queue, payload, priority, created_at, locked_until)
+             select o.value ->> 'q', o.value -> 'p', o.value ->> 'pr', ?2, ?3
+             from json_each(?1) o order by o.key
+             returning id",
+        )
+        .bind(Value::Array(outbox).to_string())
+        .bind(&now)
+        .bind(&leased_until)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(unavailable)?;
+        // Ids are drawn in insertion order, which is the array's.
+        outbox_ids.sort_unstable();
+    }
+    if !timers.is_empty() {
+        sqlx::query(
+            "insert into timers (instance_id, timer, due_at)
+             select t.value ->> 'i', t.value -> 't', t.value ->> 'd'
+             from json_each(?1) t order by t.key",
+        )
+        .bind(Value::Array(timers).to_string())
+        .execute(&mut *connection)
         .await
         .map_err(unavailable)?;
     }
-    let leased_until = super::sqlite_queues::lease_end(Utc::now(), APPENDED_OUTBOX_LEASE);
-    let mut outbox_ids = Vec::with_capacity(request.outbox.len());
-    for message in &request.outbox {
-        outbox_ids.push(
-            sqlx::query_scalar(
-                "insert into outbox (queue, payload, priority, created_at, locked_until)
-                 values (?1, ?2, ?3, ?4, ?5) returning id",
-            )
-            .bind(&message.queue)
-            .bind(message.payload.to_string())
-            .bind(i64::from(message.priority))
-            .bind(&now)
-            .bind(&leased_until)
-            .fetch_one(&mut *connection)
-            .await
-            .map_err(unavailable)?,
-        );
-    }
-    for timer in &request.timers {
-        let encoded = serde_json::to_value(&timer.timer).unwrap_or(Value::Null);
-        sqlx::query("insert into timers (instance_id, timer, due_at) values (?1, ?2, ?3)")
-            .bind(timer.instance.0.to_string())
-            .bind(encoded.to_string())
-            .bind(
-                timer
-                    .due_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            )
-            .execute(&mut *connection)
-            .await
-            .map_err(unavailable)?;
-    }
-    Ok(AppendOutcome {
-        version: expected + request.events.len() as u64,
-        last_position,
-        outbox_ids,
-    })
+    let mut outbox_ids = outbox_ids.into_iter();
+    Ok(requests
+        .iter()
+        .zip(accepted)
+        .map(|(request, accepted)| {
+            let stream = accepted?;
+            Ok(AppendOutcome {
+                version: request.expected_version + request.events.len() as u64,
+                last_position: last_positions.get(stream).copied().unwrap_or_default(),
+                outbox_ids: outbox_ids.by_ref().take(request.outbox.len()).collect(),
+            })
+        })
+        .collect())
 }
