@@ -1,5 +1,5 @@
 //! Helpers shared by the end-to-end tests that run the `distorch` binary
-//! (tests/serve.rs, tests/faults.rs, tests/python_worker.rs): child
+//! (tests/serve.rs, tests/faults.rs, tests/python_worker.rs, tests/crash.rs): child
 //! processes, a database and a vhost per test, a workflows folder, and the
 //! REST API calls the tests make.
 //!
@@ -123,6 +123,7 @@ pub fn serve(folder: &Path, env: &[(&str, String)]) -> Process {
 }
 
 /// `distorch worker` running `exec` for the tasks on `queue`.
+#[allow(dead_code)]
 pub fn worker(queue: &str, exec: &str, env: &[(&str, String)]) -> Process {
     let args = ["worker", "--queue", queue, "--exec", exec];
     spawn(distorch(&args), env, false)
