@@ -113,20 +113,32 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
     );
     let mut printed = 0;
     let mut decided: HashSet<String> = HashSet::new();
+    let display = Progress::on_terminal(&definition);
     let state = loop {
         let state = engine.state(id).await?;
-        for record in engine.store().load(id, printed).await? {
-            printed = record.version;
-            eprintln!(
-                "{}  {}",
-                record.metadata.occurred_at.format("%H:%M:%S%.3f"),
-                decode(&record)?.summary()
-            );
+        match &display {
+            Some(display) => display.show(&state),
+            None => {
+                for record in engine.store().load(id, printed).await? {
+                    printed = record.version;
+                    eprintln!(
+                        "{}  {}",
+                        record.metadata.occurred_at.format("%H:%M:%S%.3f"),
+                        decode(&record)?.summary()
+                    );
+                }
+            }
         }
         if state.status.is_final() {
+            if let Some(display) = &display {
+                display.finish();
+            }
             break state;
         }
-        if let Some(exit) = decide_approvals(&engine, &state, &arguments, &mut decided).await? {
+        let bars = display.as_ref().map(|display| &display.bars);
+        if let Some(exit) =
+            decide_approvals(&engine, &state, &arguments, &mut decided, bars).await?
+        {
             return Ok(exit);
         }
         tokio::select! {
@@ -179,6 +191,7 @@ async fn decide_approvals<S: EventStore>(
     state: &WorkflowInstance,
     arguments: &RunArguments,
     decided: &mut HashSet<String>,
+    display: Option<&indicatif::MultiProgress>,
 ) -> anyhow::Result<Option<ExitCode>> {
     if state.status != InstanceStatus::Running {
         return Ok(None);
@@ -195,7 +208,12 @@ async fn decide_approvals<S: EventStore>(
         } else if arguments.reject.iter().any(|s| s == id.as_str()) {
             false
         } else if std::io::stdin().is_terminal() {
-            ask(&format!("approve step `{id}`? [y/n] "))?
+            let question = format!("approve step `{id}`? [y/n] ");
+            // A prompt must not be drawn over.
+            match display {
+                Some(bars) => bars.suspend(|| ask(&question))?,
+                None => ask(&question)?,
+            }
         } else {
             eprintln!("step `{id}` waits for an approval: pass --approve {id} or --reject {id}");
             return Ok(Some(ExitCode::from(1)));
@@ -289,4 +307,75 @@ fn nanos_since_epoch() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
+}
+
+/// The live view of `run` on a terminal: a line per step with its status,
+/// redrawn as the workflow moves. Off a terminal, `run` prints plain event
+/// lines instead.
+struct Progress {
+    bars: indicatif::MultiProgress,
+    steps: Vec<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn on_terminal(definition: &domain::WorkflowDefinition) -> Option<Self> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bars =
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:<24} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        let width = definition
+            .steps
+            .iter()
+            .map(|step| step.id.as_str().len())
+            .max()
+            .unwrap_or(0);
+        let steps = definition
+            .steps
+            .iter()
+            .map(|step| {
+                let bar = bars.add(indicatif::ProgressBar::new_spinner());
+                bar.set_style(style.clone());
+                bar.set_prefix(format!("{:<width$}", step.id.as_str()));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            })
+            .collect();
+        Some(Self { bars, steps })
+    }
+
+    fn show(&self, state: &WorkflowInstance) {
+        for (bar, step) in self.steps.iter().zip(&state.steps) {
+            let mut line = step.status.to_string();
+            if step.attempt > 1 {
+                line.push_str(&format!(" (attempt {})", step.attempt));
+            }
+            match step.waiting {
+                Some(Waiting::Approval { .. }) => line.push_str(": waiting for an approval"),
+                Some(Waiting::Retry { at, .. }) => {
+                    line.push_str(&format!(": retry at {}", at.format("%H:%M:%S")));
+                }
+                Some(Waiting::Timer { until }) => {
+                    line.push_str(&format!(": until {}", until.format("%H:%M:%S")));
+                }
+                None => {}
+            }
+            if let Some(error) = &step.error {
+                line.push_str(&format!(" — {}", error.message));
+            }
+            match step.compensation {
+                domain::instance::CompensationState::NotStarted => {}
+                compensation => line.push_str(&format!(", undo: {compensation:?}")),
+            }
+            bar.set_message(line);
+        }
+    }
+
+    fn finish(&self) {
+        for bar in &self.steps {
+            bar.finish();
+        }
+    }
 }
