@@ -328,10 +328,13 @@ mod postgres {
 
     #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
     async fn one_node_at_a_time_projects(pool: PgPool) {
-        let node = node(pool.clone()).await;
-        node.start(json!({})).await;
-        // Another node holds the projection (a session lock, so no open
-        // transaction holds the log's readers back).
+        let read_models = PgReadModels::new(pool.clone());
+        let batch = application::ports::ProjectionBatch {
+            after: 0,
+            through: 1,
+            changes: Vec::new(),
+        };
+        // Another node holds the projection.
         let lock = i64::from_be_bytes(*b"distorch");
         let mut other = pool.acquire().await.unwrap();
         sqlx::query("select pg_advisory_lock($1)")
@@ -340,19 +343,20 @@ mod postgres {
             .await
             .unwrap();
         assert_eq!(
-            node.projector().run_once().await.unwrap(),
-            application::projection::Round::Busy
+            read_models.apply(&batch).await.unwrap(),
+            application::ports::ApplyOutcome::Busy
         );
-        assert_eq!(node.read_models.checkpoint().await.unwrap(), 0);
+        assert_eq!(read_models.checkpoint().await.unwrap(), 0);
         sqlx::query("select pg_advisory_unlock($1)")
             .bind(lock)
             .execute(&mut *other)
             .await
             .unwrap();
-        assert!(matches!(
-            node.projector().run_once().await.unwrap(),
-            application::projection::Round::Projected(1..)
-        ));
+        assert_eq!(
+            read_models.apply(&batch).await.unwrap(),
+            application::ports::ApplyOutcome::Applied
+        );
+        assert_eq!(read_models.checkpoint().await.unwrap(), 1);
     }
 
     #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]

@@ -5,6 +5,7 @@ mod dlq;
 mod graph;
 mod migrate;
 mod node;
+mod projections;
 mod run;
 mod serve;
 mod start;
@@ -58,6 +59,8 @@ enum Command {
     Migrate(migrate::MigrateArguments),
     /// Inspect and re-drive dead-lettered tasks (RabbitMQ).
     Dlq(dlq::DlqArguments),
+    /// Manage the read models (`rebuild` them from the event log).
+    Projections(projections::ProjectionsArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,6 +86,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Start(arguments) => start::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
+        Command::Projections(arguments) => projections::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

@@ -38,6 +38,9 @@ pub trait ProjectionWriter: Send + Sync {
     /// The position of the last event projected (0 before the first).
     fn checkpoint(&self) -> impl Future<Output = Result<i64, Error>> + Send;
 
+    /// The position of the last event in the log visible now (0 when empty).
+    fn log_head(&self) -> impl Future<Output = Result<i64, Error>> + Send;
+
     /// Writes the batch's rows and moves the checkpoint to `through`, in one
     /// transaction, only if the checkpoint is at `after` and no other node
     /// holds the projection.

@@ -96,12 +96,18 @@ impl<S: EventStore, R: ProjectionWriter + DefinitionStore> Projector<S, R> {
         })
     }
 
-    /// Projects until the log is exhausted; returns how many events.
+    /// Projects until the read models hold every event committed when it
+    /// was called; returns how many events it projected. (On PostgreSQL an
+    /// older transaction still running holds later events back for a while.)
     pub async fn catch_up(&self) -> Result<usize, Error> {
+        let head = self.read_models.log_head().await?;
         let mut total = 0;
         loop {
             match self.run_once().await? {
-                Round::Projected(0) => return Ok(total),
+                Round::Projected(0) if self.read_models.checkpoint().await? >= head => {
+                    return Ok(total);
+                }
+                Round::Projected(0) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Round::Projected(count) => total += count,
                 Round::Busy => tokio::time::sleep(Duration::from_millis(50)).await,
             }

@@ -45,6 +45,13 @@ impl ProjectionWriter for PgReadModels {
             .map_err(unavailable)
     }
 
+    async fn log_head(&self) -> Result<i64, Error> {
+        sqlx::query_scalar("select coalesce(max(global_position), 0) from events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn apply(&self, batch: &ProjectionBatch) -> Result<ApplyOutcome, Error> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")

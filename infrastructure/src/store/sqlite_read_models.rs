@@ -51,6 +51,13 @@ impl ProjectionWriter for SqliteReadModels {
             .map_err(unavailable)
     }
 
+    async fn log_head(&self) -> Result<i64, Error> {
+        sqlx::query_scalar("select coalesce(max(global_position), 0) from events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn apply(&self, batch: &ProjectionBatch) -> Result<ApplyOutcome, Error> {
         let mut tx = self
             .pool
