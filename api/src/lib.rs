@@ -5,6 +5,7 @@
 mod caller;
 mod definitions;
 mod error;
+mod starts;
 mod stats;
 mod tasks;
 mod workflows;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use application::Engine;
 use application::ports::{
-    DefinitionStore, EventStore, ProjectionWriter, ReadModelQueries, TimerQueue,
+    DefinitionStore, EventStore, IdempotencyKeys, ProjectionWriter, ReadModelQueries, TimerQueue,
 };
 use axum::Router;
 use axum::routing::get;
@@ -27,10 +28,13 @@ impl<T: EventStore + TimerQueue + 'static> Store for T {}
 
 /// The read models an API node queries (and stores definitions in).
 pub trait ReadModels:
-    ReadModelQueries + ProjectionWriter + DefinitionStore + Clone + 'static
+    ReadModelQueries + ProjectionWriter + DefinitionStore + IdempotencyKeys + Clone + 'static
 {
 }
-impl<T: ReadModelQueries + ProjectionWriter + DefinitionStore + Clone + 'static> ReadModels for T {}
+impl<T> ReadModels for T where
+    T: ReadModelQueries + ProjectionWriter + DefinitionStore + IdempotencyKeys + Clone + 'static
+{
+}
 
 /// What every handler reaches: the engine and the read models.
 #[derive(Debug)]

@@ -5,11 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use application::Engine;
-use application::catalog;
 use application::ports::{EventStore, RecordedEvent, StepRow, WorkflowFilter, WorkflowRow};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -19,28 +17,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{ApiError, App, Caller, ReadModels, Shared, Store};
+use crate::{ApiError, App, Caller, ReadModels, Shared, Store, starts};
 
 /// The most items one page holds.
 pub(crate) const MAX_PAGE: u32 = 500;
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
     Router::new()
-        .route("/", post(start::<S, R>).get(list::<S, R>))
+        .route("/", post(starts::start::<S, R>).get(list::<S, R>))
+        .route("/batch", post(starts::batch::<S, R>))
         .route("/{id}", get(show::<S, R>))
         .route("/{id}/events", get(events::<S, R>))
         .route("/{id}/pause", post(pause::<S, R>))
         .route("/{id}/resume", post(resume::<S, R>))
         .route("/{id}/cancel", post(cancel::<S, R>))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StartRequest {
-    definition: String,
-    version: Option<u32>,
-    #[serde(default)]
-    input: Value,
 }
 
 pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -53,29 +43,6 @@ pub(crate) fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
     Uuid::parse_str(id)
         .map(InstanceId)
         .map_err(|_| ApiError::BadRequest(format!("`{id}` is not a workflow id")))
-}
-
-async fn start<S: Store, R: ReadModels>(
-    State(app): Shared<S, R>,
-    caller: Caller,
-    payload: Result<Json<StartRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request = body(payload)?;
-    let registry = app.engine.definitions();
-    // Deployed on another node since this one started: load it here first.
-    if registry.get(&request.definition, request.version).is_err() {
-        catalog::load_stored(registry, &app.read_models).await?;
-    }
-    let id = app
-        .engine
-        .start(
-            &request.definition,
-            request.version,
-            request.input,
-            &caller.origin(),
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
 fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {

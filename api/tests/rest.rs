@@ -102,6 +102,25 @@ impl Api {
         self.send(&self.router, Method::GET, uri, None).await
     }
 
+    async fn post_with_key(&self, uri: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     async fn post(&self, uri: &str, body: Value) -> (StatusCode, Value) {
         self.send(&self.router, Method::POST, uri, Some(body.to_string()))
             .await
@@ -409,4 +428,72 @@ async fn lists_page_by_cursor_and_stats_count_by_status(pool: PgPool) {
     let (status, bottlenecks) = api.get("/api/v1/analytics/bottlenecks").await;
     assert_eq!(status, StatusCode::OK);
     assert!(bottlenecks["items"].is_array());
+}
+
+#[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+async fn an_idempotency_key_starts_one_workflow_and_batches_start_all_or_none(pool: PgPool) {
+    let api = Api::new(pool.clone());
+    api.deploy(EXPENSE).await;
+    let request = json!({"definition": "expense", "input": {"amount": 3}});
+    let (status, first) = api
+        .post_with_key("/api/v1/workflows", "order-7", request.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = api
+        .post_with_key("/api/v1/workflows", "order-7", request)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again["id"], first["id"]);
+    let other = json!({"definition": "expense", "input": {"amount": 4}});
+    let (status, _) = api
+        .post_with_key("/api/v1/workflows", "order-7", other)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = json!({"definition": "expense", "input": {}});
+    let (status, _) = api
+        .post_with_key("/api/v1/workflows", "order-8", refused)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fixed = json!({"definition": "expense", "input": {"amount": 8}});
+    let (status, _) = api
+        .post_with_key("/api/v1/workflows", "order-8", fixed)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a refused start leaves its key free"
+    );
+
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("select count(distinct stream_id) from events")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 2);
+    let good = json!({"definition": "expense", "input": {"amount": 1}});
+    let bad = json!({"definition": "expense", "input": {"amount": "x"}});
+    let (status, problem) = api
+        .post(
+            "/api/v1/workflows/batch",
+            json!({"workflows": [good.clone(), bad, good.clone()]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["problems"][0]["index"], 1);
+    assert_eq!(count().await, 2, "none of the batch started");
+    let too_many = json!({"workflows": vec![good.clone(); 101]});
+    let (status, _) = api.post("/api/v1/workflows/batch", too_many).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let batch = json!({"workflows": [good.clone(), good]});
+    let (status, started) = api
+        .post_with_key("/api/v1/workflows/batch", "batch-1", batch.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["ids"].as_array().unwrap().len(), 2);
+    let (_, repeated) = api
+        .post_with_key("/api/v1/workflows/batch", "batch-1", batch)
+        .await;
+    assert_eq!(repeated, started);
+    assert_eq!(count().await, 4);
 }

@@ -9,6 +9,14 @@ create table definitions (
     primary key (name, version)
 );
 
+-- Idempotency keys of start requests: the instance each started.
+create table idempotency_keys (
+    key text primary key,
+    instance_id uuid not null,
+    fingerprint text not null,
+    created_at timestamptz not null default now()
+);
+
 -- The read models: projections of the event log, rebuilt from it at will.
 create table workflow_instances (
     id uuid primary key,

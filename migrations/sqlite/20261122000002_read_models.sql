@@ -9,6 +9,14 @@ create table definitions (
     primary key (name, version)
 );
 
+-- Idempotency keys of start requests: the instance each started.
+create table idempotency_keys (
+    key text primary key,
+    instance_id text not null,
+    fingerprint text not null,
+    created_at text not null
+);
+
 -- The read models: projections of the event log, rebuilt from it at will.
 -- Times are RFC 3339 UTC text with microseconds, so they sort as text.
 create table workflow_instances (

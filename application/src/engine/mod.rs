@@ -111,15 +111,29 @@ impl<S: EventStore> Engine<S> {
         input: Value,
         origin: &Origin,
     ) -> Result<InstanceId, Error> {
-        let definition = self.definitions.get(name, version)?;
         let id = InstanceId(Uuid::now_v7());
+        self.start_as(id, name, version, input, origin).await?;
+        Ok(id)
+    }
+
+    /// Starts an instance under an id chosen by the caller (an idempotent
+    /// start); [`Error::Conflict`] when an instance with that id exists.
+    pub async fn start_as(
+        &self,
+        id: InstanceId,
+        name: &str,
+        version: Option<u32>,
+        input: Value,
+        origin: &Origin,
+    ) -> Result<(), Error> {
+        let definition = self.definitions.get(name, version)?;
         let state = WorkflowInstance::new(id, definition);
         let command = Command::StartWorkflow {
             input,
             started_by: origin.actor.clone(),
         };
         self.decide_and_append(state, &command, origin).await?;
-        Ok(id)
+        Ok(())
     }
 
     /// Runs a command; returns the events it decided (none for a duplicate).

@@ -13,8 +13,8 @@ pub use event_store::{
     ScheduledTimer,
 };
 pub use read_models::{
-    ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, ProjectionBatch,
-    ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow, StoredDefinition,
-    WorkflowFilter, WorkflowRow,
+    ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, IdempotencyKeys,
+    ProjectionBatch, ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow,
+    StoredDefinition, WorkflowFilter, WorkflowRow,
 };
 pub use work_queues::{DueTimer, OutboxQueue, PendingMessage, TimerQueue};

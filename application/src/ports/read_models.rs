@@ -215,3 +215,20 @@ pub trait DefinitionStore: Send + Sync {
         version: u32,
     ) -> impl Future<Output = Result<Option<StoredDefinition>, Error>> + Send;
 }
+
+/// `Idempotency-Key`s of start requests: the instance each one started and
+/// a fingerprint of the request it came with.
+pub trait IdempotencyKeys: Send + Sync {
+    /// Records `key` for `instance` unless it was recorded before; returns
+    /// the instance and fingerprint recorded under the key (the given ones
+    /// when new).
+    fn claim_key(
+        &self,
+        key: &str,
+        instance: InstanceId,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<(InstanceId, String), Error>> + Send;
+
+    /// Forgets a key whose start was refused, so a corrected request may use it.
+    fn release_key(&self, key: &str) -> impl Future<Output = Result<(), Error>> + Send;
+}

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use application::Error;
 use application::ports::{
-    ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, ProjectionBatch,
-    ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow, StoredDefinition,
-    WorkflowFilter, WorkflowRow,
+    ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, IdempotencyKeys,
+    ProjectionBatch, ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow,
+    StoredDefinition, WorkflowFilter, WorkflowRow,
 };
 use application::projection::{Change, ChangeKind, StepChange};
 use chrono::{DateTime, Utc};
@@ -567,5 +567,43 @@ pub async fn wake_on_appends(pool: PgPool, projector: std::sync::Arc<tokio::sync
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
         }
+    }
+}
+
+impl IdempotencyKeys for PgReadModels {
+    async fn claim_key(
+        &self,
+        key: &str,
+        instance: InstanceId,
+        fingerprint: &str,
+    ) -> Result<(InstanceId, String), Error> {
+        let row = sqlx::query(
+            "with inserted as (
+                 insert into idempotency_keys (key, instance_id, fingerprint) values ($1, $2, $3)
+                 on conflict (key) do nothing returning instance_id, fingerprint
+             )
+             select instance_id, fingerprint from inserted
+             union all select instance_id, fingerprint from idempotency_keys where key = $1
+             limit 1",
+        )
+        .bind(key)
+        .bind(instance.0)
+        .bind(fingerprint)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok((
+            InstanceId(row.try_get("instance_id").map_err(unavailable)?),
+            row.try_get("fingerprint").map_err(unavailable)?,
+        ))
+    }
+
+    async fn release_key(&self, key: &str) -> Result<(), Error> {
+        sqlx::query("delete from idempotency_keys where key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use application::Error;
 use application::ports::{
-    ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, ProjectionBatch,
-    ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow, StoredDefinition,
-    WorkflowFilter, WorkflowRow,
+    ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, IdempotencyKeys,
+    ProjectionBatch, ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow,
+    StoredDefinition, WorkflowFilter, WorkflowRow,
 };
 use application::projection::{Change, ChangeKind, StepChange};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -606,5 +606,48 @@ impl DefinitionStore for SqliteReadModels {
             .map(stored_definition)
             .transpose()
             .map_err(unavailable)
+    }
+}
+
+impl IdempotencyKeys for SqliteReadModels {
+    async fn claim_key(
+        &self,
+        key: &str,
+        instance: InstanceId,
+        fingerprint: &str,
+    ) -> Result<(InstanceId, String), Error> {
+        sqlx::query(
+            "insert into idempotency_keys (key, instance_id, fingerprint, created_at)
+             values (?1, ?2, ?3, ?4) on conflict (key) do nothing",
+        )
+        .bind(key)
+        .bind(instance.0.to_string())
+        .bind(fingerprint)
+        .bind(time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let row =
+            sqlx::query("select instance_id, fingerprint from idempotency_keys where key = ?1")
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        let id: String = row.try_get("instance_id").map_err(unavailable)?;
+        Ok((
+            InstanceId(
+                Uuid::parse_str(&id).map_err(|error| Error::Unavailable(error.to_string()))?,
+            ),
+            row.try_get("fingerprint").map_err(unavailable)?,
+        ))
+    }
+
+    async fn release_key(&self, key: &str) -> Result<(), Error> {
+        sqlx::query("delete from idempotency_keys where key = ?1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
