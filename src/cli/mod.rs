@@ -1,6 +1,7 @@
 //! Subcommands of `distorch`.
 
 mod bench;
+mod bench_reads;
 mod dlq;
 mod graph;
 mod migrate;
@@ -53,6 +54,8 @@ enum Command {
     Worker(worker::WorkerArguments),
     /// Measure the order saga: throughput, latency, CPU and memory.
     Bench(bench::BenchArguments),
+    /// Measure `GET /api/v1/workflows/{id}` under concurrent clients on seeded read models.
+    BenchReads(bench_reads::BenchReadsArguments),
     /// Start a workflow on a running node (prints its id).
     Start(start::StartArguments),
     /// Bring the database to the current schema.
@@ -83,6 +86,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Serve(arguments) => serve::run(arguments),
         Command::Worker(arguments) => worker::run(arguments),
         Command::Bench(arguments) => bench::run(arguments),
+        Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
