@@ -229,3 +229,90 @@ fn step_change(event: &Event) -> Option<(String, StepChange)> {
     };
     Some((event.step()?.to_string(), change))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::StepId;
+    use domain::instance::StepError;
+    use serde_json::json;
+
+    fn kinds(event: Event) -> Vec<ChangeKind> {
+        let id = InstanceId(uuid::Uuid::nil());
+        changes_of(id, Utc::now(), &event, None)
+            .into_iter()
+            .map(|change| change.kind)
+            .collect()
+    }
+
+    #[test]
+    fn an_operator_skip_revives_a_failed_instance_and_a_condition_skip_does_not() {
+        let skip = |reason| Event::StepSkipped {
+            step: StepId::from("a"),
+            reason,
+            output: None,
+        };
+        assert_eq!(
+            kinds(skip(SkipReason::Operator))[1],
+            ChangeKind::Revived {
+                only_if_failed: true
+            }
+        );
+        assert_eq!(kinds(skip(SkipReason::ConditionFalse)).len(), 1);
+    }
+
+    #[test]
+    fn a_retry_request_puts_the_step_back_to_pending_and_the_instance_to_running() {
+        let changes = kinds(Event::StepRetryRequested {
+            step: StepId::from("a"),
+        });
+        assert_eq!(
+            changes,
+            [
+                ChangeKind::Step {
+                    step: "a".into(),
+                    change: StepChange::RetryRequested
+                },
+                ChangeKind::Revived {
+                    only_if_failed: false
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn final_events_finish_the_instance_with_their_output_or_error() {
+        assert_eq!(
+            kinds(Event::WorkflowCompleted { output: json!(1) }),
+            [ChangeKind::Finished {
+                status: "completed",
+                output: Some(json!(1)),
+                error: None
+            }]
+        );
+        assert_eq!(
+            kinds(Event::WorkflowFailed {
+                error: "boom".into()
+            }),
+            [ChangeKind::Finished {
+                status: "failed",
+                output: None,
+                error: Some("boom".into())
+            }]
+        );
+        assert_eq!(
+            kinds(Event::StepFailed {
+                step: StepId::from("a"),
+                attempt: 2,
+                error: StepError::permanent("no"),
+            }),
+            [ChangeKind::Step {
+                step: "a".into(),
+                change: StepChange::Failed {
+                    attempt: 2,
+                    error: "no".into()
+                }
+            }]
+        );
+    }
+}
