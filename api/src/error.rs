@@ -11,6 +11,15 @@ use serde_json::json;
 pub enum ApiError {
     /// The request body or path is malformed.
     BadRequest(String),
+    /// The request is well-formed but wrong; every problem found, each with
+    /// its `line` and `column` where the input has positions.
+    Unprocessable {
+        detail: String,
+        problems: Vec<serde_json::Value>,
+    },
+    NotFound(String),
+    /// The request does not apply to the current state; says why.
+    Conflict(String),
     App(Error),
 }
 
@@ -26,6 +35,15 @@ impl ApiError {
             ApiError::BadRequest(detail) => {
                 (StatusCode::BAD_REQUEST, "bad-request", detail.clone())
             }
+            ApiError::Unprocessable { detail, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail.clone())
+            }
+            ApiError::Conflict(detail) => (StatusCode::CONFLICT, "conflict", detail.clone()),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("{what} not found"),
+            ),
             ApiError::App(error) => match error {
                 Error::Rejected(DomainError::InputRejected { .. }) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -67,12 +85,15 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             eprintln!("{status}: {self:?}");
         }
-        let body = json!({
+        let mut body = json!({
             "type": format!("https://distorch.dev/problems/{kind}"),
             "title": status.canonical_reason().unwrap_or("error"),
             "status": status.as_u16(),
             "detail": detail,
         });
+        if let ApiError::Unprocessable { problems, .. } = self {
+            body["problems"] = serde_json::Value::Array(problems);
+        }
         (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],

@@ -2,6 +2,7 @@
 //! outbox and timers written in the same transaction), and the encoding of
 //! domain events into stored records.
 
+pub mod catalog;
 pub mod clock;
 pub mod codec;
 pub mod definitions;
@@ -10,6 +11,7 @@ mod error;
 pub mod loops;
 pub mod messages;
 pub mod ports;
+pub mod projection;
 pub mod secrets;
 
 pub use engine::{Engine, Origin, Submission};

@@ -1,10 +1,12 @@
 //! Subcommands of `distorch`.
 
 mod bench;
+mod bench_reads;
 mod dlq;
 mod graph;
 mod migrate;
 mod node;
+mod projections;
 mod run;
 mod serve;
 mod start;
@@ -52,12 +54,16 @@ enum Command {
     Worker(worker::WorkerArguments),
     /// Measure the order saga: throughput, latency, CPU and memory.
     Bench(bench::BenchArguments),
+    /// Measure `GET /api/v1/workflows/{id}` under concurrent clients on seeded read models.
+    BenchReads(bench_reads::BenchReadsArguments),
     /// Start a workflow on a running node (prints its id).
     Start(start::StartArguments),
     /// Bring the database to the current schema.
     Migrate(migrate::MigrateArguments),
     /// Inspect and re-drive dead-lettered tasks (RabbitMQ).
     Dlq(dlq::DlqArguments),
+    /// Manage the read models (`rebuild` them from the event log).
+    Projections(projections::ProjectionsArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,9 +86,11 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Serve(arguments) => serve::run(arguments),
         Command::Worker(arguments) => worker::run(arguments),
         Command::Bench(arguments) => bench::run(arguments),
+        Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
+        Command::Projections(arguments) => projections::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

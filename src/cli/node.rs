@@ -8,12 +8,17 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use application::Engine;
+use application::catalog;
 use application::definitions::DefinitionRegistry;
 use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
-use application::ports::{Bus, EventStore, OutboxQueue, TimerQueue};
+use application::ports::{
+    Bus, DefinitionStore, EventStore, OutboxQueue, ProjectionWriter, TimerQueue,
+};
+use application::projection::Projector;
 use domain::definition::{HTTP_QUEUE, parse_workflow};
 use infrastructure::exec::ExecExecutor;
 use infrastructure::http::HttpExecutor;
+use tokio::sync::Notify;
 
 /// `QUEUE=COMMAND` pairs from `--exec`.
 pub fn parse_workers(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -28,11 +33,11 @@ pub fn parse_workers(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> 
         .collect()
 }
 
-/// Registers every `*.yaml`/`*.yml`/`*.json` workflow in `folder`; any
-/// invalid file stops the start with its problems.
-pub fn load_definitions(folder: &Path, registry: &DefinitionRegistry) -> anyhow::Result<usize> {
+/// Reads and validates every `*.yaml`/`*.yml`/`*.json` workflow in
+/// `folder`; any invalid file stops the start with its problems.
+pub fn read_definitions(folder: &Path) -> anyhow::Result<Vec<String>> {
     if !folder.is_dir() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let mut files: Vec<_> = std::fs::read_dir(folder)
         .with_context(|| format!("reading {}", folder.display()))?
@@ -45,24 +50,55 @@ pub fn load_definitions(folder: &Path, registry: &DefinitionRegistry) -> anyhow:
         .collect();
     files.sort();
     let mut problems = String::new();
+    let mut sources = Vec::new();
     for path in &files {
         let name = path.display().to_string();
         match super::read_source(path)
             .map_err(|message| format!("{name}:1:1: {message}\n"))
-            .and_then(|source| parse_workflow(&source).map_err(|found| found.render(&name)))
-        {
-            Ok(definition) => {
-                registry
-                    .register(definition)
-                    .with_context(|| format!("deploying {name}"))?;
-            }
+            .and_then(|source| match parse_workflow(&source) {
+                Ok(_) => Ok(source),
+                Err(found) => Err(found.render(&name)),
+            }) {
+            Ok(source) => sources.push(source),
             Err(text) => problems.push_str(&text),
         }
     }
     if !problems.is_empty() {
         bail!("invalid workflow definitions:\n{problems}");
     }
-    Ok(files.len())
+    Ok(sources)
+}
+
+/// Deploys the folder's definitions (stored, so other nodes find them), then
+/// registers every definition stored before; returns how many are known.
+pub async fn deploy_definitions<R: DefinitionStore>(
+    sources: &[String],
+    registry: &DefinitionRegistry,
+    store: &R,
+) -> anyhow::Result<usize> {
+    for source in sources {
+        catalog::deploy(registry, store, source)
+            .await
+            .map_err(|error| match error {
+                catalog::DeployError::Invalid(problems) => {
+                    anyhow::anyhow!("{}", problems.render("definition"))
+                }
+                catalog::DeployError::Refused(error) => anyhow::anyhow!("deploying: {error}"),
+            })?;
+    }
+    Ok(catalog::load_stored(registry, store).await?)
+}
+
+/// Spawns the read-model projector; `wake` forwards other nodes' appends.
+pub fn spawn_projector<S, R>(engine: &Arc<Engine<S>>, read_models: &R) -> Arc<Notify>
+where
+    S: EventStore + 'static,
+    R: ProjectionWriter + DefinitionStore + Clone + 'static,
+{
+    let projector = Projector::new(engine.clone(), read_models.clone());
+    let wake = projector.wake();
+    tokio::spawn(async move { projector.run().await });
+    wake
 }
 
 /// Spawns the relay, the timer poller, the results consumer and the workers.
@@ -117,16 +153,21 @@ pub fn spawn_workers<B: Bus>(
 }
 
 /// Serves the API until the process is stopped.
-pub async fn serve_http<S: EventStore + 'static>(
+pub async fn serve_http<S, R>(
     engine: Arc<Engine<S>>,
+    read_models: R,
     addr: SocketAddr,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    S: api::Store,
+    R: api::ReadModels,
+{
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("listening on http://{local}");
-    axum::serve(listener, api::router(engine))
+    axum::serve(listener, api::router(engine, read_models))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -15,10 +15,13 @@ use application::definitions::DefinitionRegistry;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
-    POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore, forward_notifications,
+    POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, SqliteEventStore, SqliteReadModels,
+    forward_notifications, wake_on_appends,
 };
 
-use super::node::{load_definitions, parse_workers, serve_http, spawn_loops};
+use super::node::{
+    deploy_definitions, parse_workers, read_definitions, serve_http, spawn_loops, spawn_projector,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArguments {
@@ -65,14 +68,10 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
         );
     }
     let registry = Arc::new(DefinitionRegistry::default());
-    let deployed = load_definitions(&arguments.workflows, &registry)?;
+    let sources = read_definitions(&arguments.workflows)?;
     let workers = parse_workers(&arguments.exec)?;
     let http_worker = !arguments.no_http_worker;
     let clock = Arc::new(SystemClock::default());
-    eprintln!(
-        "deployed {deployed} workflow definitions from {}",
-        arguments.workflows.display()
-    );
     eprintln!(
         "no authentication: the API is open to anyone who can reach {}",
         arguments.addr
@@ -80,6 +79,11 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
     match &arguments.database_url {
         None => {
             let store = SqliteEventStore::open(&arguments.data).await?;
+            let read_models = SqliteReadModels::new(store.pool().clone());
+            announce(
+                deploy_definitions(&sources, &registry, &read_models).await?,
+                &arguments,
+            );
             eprintln!(
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
@@ -87,7 +91,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             let engine = Arc::new(Engine::new(store, registry, clock));
             let bus = LocalBus::default();
             spawn_loops(&engine, &bus, &workers, http_worker)?;
-            serve_http(engine, arguments.addr).await
+            spawn_projector(&engine, &read_models);
+            serve_http(engine, read_models, arguments.addr).await
         }
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -99,12 +104,24 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 .run(&pool)
                 .await
                 .context("migrating PostgreSQL")?;
+            let read_models = PgReadModels::new(pool.clone());
+            announce(
+                deploy_definitions(&sources, &registry, &read_models).await?,
+                &arguments,
+            );
             let engine = Arc::new(Engine::new(
                 PgEventStore::new(pool.clone()),
                 registry,
                 clock,
             ));
-            tokio::spawn(forward_notifications(pool, engine.timers_written.clone()));
+            tokio::spawn(forward_notifications(
+                pool.clone(),
+                engine.timers_written.clone(),
+            ));
+            tokio::spawn(wake_on_appends(
+                pool,
+                spawn_projector(&engine, &read_models),
+            ));
             match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {
@@ -116,7 +133,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
                     eprintln!("PostgreSQL + RabbitMQ mode");
                     spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, arguments.addr).await
+                    serve_http(engine, read_models, arguments.addr).await
                 }
                 None => {
                     eprintln!(
@@ -124,9 +141,16 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     );
                     let bus = LocalBus::default();
                     spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, arguments.addr).await
+                    serve_http(engine, read_models, arguments.addr).await
                 }
             }
         }
     }
+}
+
+fn announce(known: usize, arguments: &ServeArguments) {
+    eprintln!(
+        "{known} workflow definitions known (deployed from {} and stored before)",
+        arguments.workflows.display()
+    );
 }

@@ -166,8 +166,22 @@ impl<S: EventStore> Engine<S> {
         input: Value,
         origin: &Origin,
     ) -> Result<InstanceId, Error> {
-        let definition = self.definitions.get(name, version)?;
         let id = InstanceId(Uuid::now_v7());
+        self.start_as(id, name, version, input, origin).await?;
+        Ok(id)
+    }
+
+    /// Starts an instance under an id chosen by the caller (an idempotent
+    /// start); [`Error::Conflict`] when an instance with that id exists.
+    pub async fn start_as(
+        &self,
+        id: InstanceId,
+        name: &str,
+        version: Option<u32>,
+        input: Value,
+        origin: &Origin,
+    ) -> Result<(), Error> {
+        let definition = self.definitions.get(name, version)?;
         let state = WorkflowInstance::new(id, definition);
         let command = Command::StartWorkflow {
             input,
@@ -175,7 +189,7 @@ impl<S: EventStore> Engine<S> {
         };
         self.decide_and_append(state, std::slice::from_ref(&command), origin)
             .await?;
-        Ok(id)
+        Ok(())
     }
 
     /// Runs a command; returns the events it decided (none for a duplicate).

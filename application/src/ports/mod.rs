@@ -3,6 +3,7 @@
 
 mod bus;
 mod event_store;
+mod read_models;
 mod work_queues;
 
 pub use bus::{Bus, Delivery, Subscription};
@@ -10,5 +11,10 @@ pub use bus::{Bus, Delivery, Subscription};
 pub use event_store::{
     APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent,
     OutboxMessage, RecordedEvent, ScheduledTimer,
+};
+pub use read_models::{
+    ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, IdempotencyKeys,
+    ProjectionBatch, ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow,
+    StoredDefinition, WorkflowFilter, WorkflowRow,
 };
 pub use work_queues::{DueTimer, OutboxQueue, PendingMessage, TimerQueue};

@@ -1,0 +1,99 @@
+//! Deployed definitions: parsed and registered in this node's registry, and
+//! stored so every node loads them at start and finds ones deployed on
+//! another node since.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use domain::WorkflowDefinition;
+use domain::definition::Problems;
+
+use crate::Error;
+use crate::definitions::DefinitionRegistry;
+use crate::ports::{DefinitionStore, StoredDefinition};
+
+/// Why a deployment was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The source is not a valid definition: every problem, with positions.
+    #[error("invalid definition ({} problems)", .0.len())]
+    Invalid(Problems),
+    #[error(transparent)]
+    Refused(#[from] Error),
+}
+
+/// Validates, stores and registers a definition from its source (YAML or JSON).
+pub async fn deploy(
+    registry: &DefinitionRegistry,
+    store: &impl DefinitionStore,
+    source: &str,
+) -> Result<Arc<WorkflowDefinition>, DeployError> {
+    let definition = domain::parse_workflow(source).map_err(DeployError::Invalid)?;
+    if let Ok(existing) = registry.get(&definition.name, Some(definition.version))
+        && existing.hash != definition.hash
+    {
+        return Err(DeployError::Refused(clash(&definition)));
+    }
+    store
+        .save_definition(&StoredDefinition {
+            name: definition.name.clone(),
+            version: definition.version,
+            hash: definition.hash.clone(),
+            description: definition.description.clone(),
+            source: source.to_owned(),
+            created_at: Utc::now(),
+        })
+        .await?;
+    Ok(registry.register(definition)?)
+}
+
+/// Registers every stored definition; returns how many.
+pub async fn load_stored(
+    registry: &DefinitionRegistry,
+    store: &impl DefinitionStore,
+) -> Result<usize, Error> {
+    let stored = store.definitions().await?;
+    for definition in &stored {
+        registry.register(parse_stored(definition)?)?;
+    }
+    Ok(stored.len())
+}
+
+/// A definition from the registry, or, when another node deployed it since
+/// this one started, from the store (and then registered here).
+pub async fn resolve(
+    registry: &DefinitionRegistry,
+    store: &impl DefinitionStore,
+    name: &str,
+    version: u32,
+) -> Result<Arc<WorkflowDefinition>, Error> {
+    if let Ok(found) = registry.get(name, Some(version)) {
+        return Ok(found);
+    }
+    match store.definition(name, version).await? {
+        Some(stored) => registry.register(parse_stored(&stored)?),
+        None => Err(Error::NotFound {
+            what: format!("definition {name} version {version}"),
+        }),
+    }
+}
+
+fn parse_stored(stored: &StoredDefinition) -> Result<WorkflowDefinition, Error> {
+    domain::parse_workflow(&stored.source).map_err(|problems| Error::Invalid {
+        reason: format!(
+            "stored definition {} version {} no longer parses: {}",
+            stored.name,
+            stored.version,
+            problems.render("definition").trim_end()
+        ),
+    })
+}
+
+pub(crate) fn clash(definition: &WorkflowDefinition) -> Error {
+    Error::Invalid {
+        reason: format!(
+            "{} version {} is already deployed with other content; give the changed definition a new version",
+            definition.name, definition.version
+        ),
+    }
+}
