@@ -3,6 +3,7 @@
 
 mod bus;
 mod event_store;
+mod probes;
 mod work_queues;
 
 pub use bus::{Bus, Delivery, Subscription};
@@ -10,5 +11,8 @@ pub use bus::{Bus, Delivery, Subscription};
 pub use event_store::{
     AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent, OutboxMessage, RecordedEvent,
     ScheduledTimer,
+};
+pub use probes::{
+    BoxFuture, BrokerProbe, ByDefinition, Check, StoreProbe, StoreSample, WaitingSteps,
 };
 pub use work_queues::{DueTimer, OutboxQueue, PendingMessage, TimerQueue};
