@@ -3,6 +3,8 @@
 //! cancel it, and liveness. Errors are RFC 9457 problem documents.
 
 mod error;
+mod http_metrics;
+mod operations;
 mod workflows;
 
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use axum::Router;
 use axum::routing::get;
 
 pub use error::ApiError;
+pub use http_metrics::track_http;
+pub use operations::operations_router;
 
 /// The whole router of a node.
 pub fn router<S: EventStore + 'static>(engine: Arc<Engine<S>>) -> Router {

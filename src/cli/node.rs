@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use application::Engine;
 use application::definitions::DefinitionRegistry;
 use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
+use application::metrics::{MeteredExecutor, Metrics, Telemetry};
 use application::ports::{Bus, EventStore, OutboxQueue, TimerQueue};
 use domain::definition::{HTTP_QUEUE, parse_workflow};
 use infrastructure::exec::ExecExecutor;
@@ -71,6 +72,7 @@ pub fn spawn_loops<S, B>(
     bus: &B,
     workers: &[(String, String)],
     http_worker: bool,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()>
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
@@ -86,13 +88,14 @@ where
             eprintln!("error: the results consumer stopped: {error}");
         }
     });
-    spawn_workers(bus, workers, http_worker)
+    spawn_workers(bus, workers, http_worker, metrics)
 }
 
 pub fn spawn_workers<B: Bus>(
     bus: &B,
     workers: &[(String, String)],
     http_worker: bool,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()> {
     let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
     for (queue, command) in workers {
@@ -100,7 +103,7 @@ pub fn spawn_workers<B: Bus>(
             bus.clone(),
             queue.clone(),
             "exec",
-            ExecExecutor::new(command.clone()),
+            MeteredExecutor::new(ExecExecutor::new(command.clone()), metrics.clone()),
         ));
         tokio::spawn(async move { worker.run().await });
     }
@@ -109,24 +112,46 @@ pub fn spawn_workers<B: Bus>(
             bus.clone(),
             HTTP_QUEUE,
             "http",
-            HttpExecutor::new()?,
+            MeteredExecutor::new(HttpExecutor::new()?, metrics.clone()),
         ));
         tokio::spawn(async move { worker.run().await });
     }
     Ok(())
 }
 
-/// Serves the API until the process is stopped.
+/// Serves the API, `/metrics` and the health probes until the process is
+/// stopped.
 pub async fn serve_http<S: EventStore + 'static>(
     engine: Arc<Engine<S>>,
+    telemetry: Telemetry,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
+    let metrics = telemetry.metrics().clone();
+    let router = api::router(engine).merge(api::operations_router(Arc::new(telemetry)));
+    serve_router(api::track_http(router, metrics), addr).await
+}
+
+/// A worker's `/metrics` and `/health/live`, on `--metrics-addr`.
+pub async fn serve_worker_metrics(metrics: Arc<Metrics>, addr: SocketAddr) -> anyhow::Result<()> {
+    let telemetry = Telemetry::new(
+        metrics,
+        Arc::new(DefinitionRegistry::default()),
+        Arc::new(application::clock::SystemClock::default()),
+    );
+    let router = api::operations_router(Arc::new(telemetry)).route(
+        "/health/live",
+        axum::routing::get(|| async { axum::Json(serde_json::json!({ "status": "up" })) }),
+    );
+    serve_router(router, addr).await
+}
+
+async fn serve_router(router: axum::Router, addr: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("listening on http://{local}");
-    axum::serve(listener, api::router(engine))
+    axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -157,12 +182,12 @@ impl application::loops::Executor for EchoExecutor {
     }
 }
 
-pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str) {
+pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>) {
     let worker = Arc::new(Worker::new(
         bus.clone(),
         queue.to_owned(),
         "echo",
-        EchoExecutor,
+        MeteredExecutor::new(EchoExecutor, metrics.clone()),
     ));
     tokio::spawn(async move { worker.run().await });
 }

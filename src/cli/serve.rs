@@ -12,10 +12,11 @@ use anyhow::{Context, bail};
 use application::Engine;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
+use application::metrics::{MeteredStore, Metrics, Telemetry};
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
-    POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore, forward_notifications,
+    POSTGRES_MIGRATIONS, PgEventStore, PgStoreProbe, SqliteEventStore, forward_notifications,
 };
 
 use super::node::{load_definitions, parse_workers, serve_http, spawn_loops};
@@ -69,6 +70,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
     let workers = parse_workers(&arguments.exec)?;
     let http_worker = !arguments.no_http_worker;
     let clock = Arc::new(SystemClock::default());
+    let metrics = Arc::new(Metrics::new());
+    let telemetry = Telemetry::new(metrics.clone(), registry.clone(), clock.clone());
     eprintln!(
         "deployed {deployed} workflow definitions from {}",
         arguments.workflows.display()
@@ -84,10 +87,11 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
             );
+            let store = MeteredStore::new(store, metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
             let bus = LocalBus::default();
-            spawn_loops(&engine, &bus, &workers, http_worker)?;
-            serve_http(engine, arguments.addr).await
+            spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+            serve_http(engine, telemetry, arguments.addr).await
         }
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -99,11 +103,9 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 .run(&pool)
                 .await
                 .context("migrating PostgreSQL")?;
-            let engine = Arc::new(Engine::new(
-                PgEventStore::new(pool.clone()),
-                registry,
-                clock,
-            ));
+            let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
+            let store = MeteredStore::new(PgEventStore::new(pool.clone()), metrics.clone());
+            let engine = Arc::new(Engine::new(store, registry, clock));
             tokio::spawn(forward_notifications(
                 pool,
                 engine.outbox_written.clone(),
@@ -119,16 +121,17 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         .await
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
                     eprintln!("PostgreSQL + RabbitMQ mode");
-                    spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, arguments.addr).await
+                    spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+                    let telemetry = telemetry.with_broker(Arc::new(bus));
+                    serve_http(engine, telemetry, arguments.addr).await
                 }
                 None => {
                     eprintln!(
                         "PostgreSQL mode with an in-process queue (set AMQP_URL for RabbitMQ)"
                     );
                     let bus = LocalBus::default();
-                    spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, arguments.addr).await
+                    spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+                    serve_http(engine, telemetry, arguments.addr).await
                 }
             }
         }

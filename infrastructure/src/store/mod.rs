@@ -3,12 +3,14 @@
 
 mod postgres;
 mod postgres_listener;
+mod postgres_probe;
 mod postgres_queues;
 mod sqlite;
 mod sqlite_queues;
 
 pub use postgres::PgEventStore;
 pub use postgres_listener::forward_notifications;
+pub use postgres_probe::PgStoreProbe;
 pub use sqlite::SqliteEventStore;
 
 use application::Error;
