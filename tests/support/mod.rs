@@ -123,6 +123,7 @@ pub fn serve(folder: &Path, env: &[(&str, String)]) -> Process {
 }
 
 /// `distorch worker` running `exec` for the tasks on `queue`.
+#[allow(dead_code)]
 pub fn worker(queue: &str, exec: &str, env: &[(&str, String)]) -> Process {
     let args = ["worker", "--queue", queue, "--exec", exec];
     spawn(distorch(&args), env, false)
