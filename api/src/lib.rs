@@ -5,6 +5,8 @@
 mod caller;
 mod definitions;
 mod error;
+mod http_metrics;
+mod operations;
 mod starts;
 mod stats;
 mod tasks;
@@ -21,6 +23,8 @@ use axum::routing::get;
 
 pub use caller::Caller;
 pub use error::ApiError;
+pub use http_metrics::track_http;
+pub use operations::operations_router;
 
 /// The event store an API node commands through.
 pub trait Store: EventStore + TimerQueue + 'static {}

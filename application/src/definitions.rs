@@ -40,6 +40,18 @@ impl DefinitionRegistry {
         Ok(definition)
     }
 
+    /// Every deployed version of every definition.
+    pub fn all(&self) -> Vec<Arc<WorkflowDefinition>> {
+        let by_name = self
+            .by_name
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_name
+            .values()
+            .flat_map(|versions| versions.values().cloned())
+            .collect()
+    }
+
     /// A version of a definition, or its latest when `version` is `None`.
     pub fn get(&self, name: &str, version: Option<u32>) -> Result<Arc<WorkflowDefinition>, Error> {
         let by_name = self

@@ -10,6 +10,7 @@ pub mod engine;
 mod error;
 pub mod loops;
 pub mod messages;
+pub mod metrics;
 pub mod ports;
 pub mod projection;
 pub mod secrets;

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
+use application::metrics::{MeteredStore, Metrics, Telemetry};
 use application::ports::{EventStore, OutboxQueue, TimerQueue};
 use application::{Engine, Origin};
 use domain::InstanceId;
 use domain::instance::InstanceStatus;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
-use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore};
+use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, PgStoreProbe, SqliteEventStore};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -55,6 +56,9 @@ pub struct BenchArguments {
     /// Make `confirm` fail without retry, so three compensations run.
     #[arg(long)]
     failing: bool,
+    /// Run the engine on the bare store: no metrics counted, none scraped.
+    #[arg(long)]
+    no_metrics: bool,
     /// PostgreSQL server; the bench creates and drops its own database there.
     #[arg(
         long,
@@ -92,8 +96,9 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
             let store = SqliteEventStore::open(&dir.join("bench.db")).await?;
             let engine = Arc::new(Engine::new(store, registry, clock));
             let bus = LocalBus::default();
-            spawn_loops(&engine, &bus, &[], false)?;
-            spawn_echo_worker(&bus, "bench");
+            let metrics = Arc::new(Metrics::new());
+            spawn_loops(&engine, &bus, &[], false, &metrics)?;
+            spawn_echo_worker(&bus, "bench", &metrics);
             println!("mode: embedded (SQLite + in-process queue and worker)");
             measure(&engine, &arguments, &[]).await?;
             std::fs::remove_dir_all(dir).ok();
@@ -119,25 +124,30 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
                     .await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
                 println!("raw single-row commits: {:.0}/s", commit_rate(&pool).await?);
-                let engine = Arc::new(Engine::new(PgEventStore::new(pool), registry, clock));
                 let bus = RabbitBus::connect(RabbitConfig {
                     url: amqp_url.clone(),
                     connection_name: "distorch-bench".into(),
                 })
                 .await?;
-                spawn_loops(&engine, &bus, &[], false)?;
-                let mut worker = Command::new(std::env::current_exe()?)
-                    .args(["worker", "--echo", "bench"])
-                    .env("AMQP_URL", &amqp_url)
-                    .stderr(Stdio::null())
-                    .spawn()?;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                println!(
-                    "mode: cluster (PostgreSQL + RabbitMQ, worker in process {})",
-                    worker.id()
-                );
-                let result = measure(&engine, &arguments, &[worker.id()]).await;
-                stop(&mut worker);
+                let metrics = Arc::new(Metrics::new());
+                let store = PgEventStore::new(pool.clone());
+                let result = if arguments.no_metrics {
+                    println!("metrics: off");
+                    let engine = Arc::new(Engine::new(store, registry, clock));
+                    on_cluster(&engine, &bus, &metrics, &amqp_url, &arguments).await
+                } else {
+                    let telemetry =
+                        Telemetry::new(metrics.clone(), registry.clone(), clock.clone())
+                            .with_store(Arc::new(PgStoreProbe::new(pool)))
+                            .with_broker(Arc::new(bus.clone()));
+                    let scrapes = tokio::spawn(scrape_every(telemetry, SCRAPE_INTERVAL));
+                    println!("metrics: on, scraped every {}s", SCRAPE_INTERVAL.as_secs());
+                    let store = MeteredStore::new(store, metrics.clone());
+                    let engine = Arc::new(Engine::new(store, registry, clock));
+                    let result = on_cluster(&engine, &bus, &metrics, &amqp_url, &arguments).await;
+                    scrapes.abort();
+                    result
+                };
                 drop(bus);
                 result
             }
@@ -152,6 +162,40 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Scrapes as often as the deploy kit's Prometheus does (`deploy/prometheus`).
+const SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
+
+async fn scrape_every(telemetry: Telemetry, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        std::hint::black_box(telemetry.render().await);
+    }
+}
+
+/// The cluster run: the node's loops here, the worker in its own process.
+async fn on_cluster<S: EventStore + OutboxQueue + TimerQueue + 'static>(
+    engine: &Arc<Engine<S>>,
+    bus: &RabbitBus,
+    metrics: &Arc<Metrics>,
+    amqp_url: &str,
+    arguments: &BenchArguments,
+) -> anyhow::Result<()> {
+    spawn_loops(engine, bus, &[], false, metrics)?;
+    let mut worker = Command::new(std::env::current_exe()?)
+        .args(["worker", "--echo", "bench"])
+        .env("AMQP_URL", amqp_url)
+        .stderr(Stdio::null())
+        .spawn()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "mode: cluster (PostgreSQL + RabbitMQ, worker in process {})",
+        worker.id()
+    );
+    let result = measure(engine, arguments, &[worker.id()]).await;
+    stop(&mut worker);
+    result
 }
 
 async fn measure<S: EventStore + OutboxQueue + TimerQueue + 'static>(

@@ -11,6 +11,7 @@ use application::Engine;
 use application::catalog;
 use application::definitions::DefinitionRegistry;
 use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
+use application::metrics::{MeteredExecutor, Metrics, Telemetry};
 use application::ports::{
     Bus, DefinitionStore, EventStore, OutboxQueue, ProjectionWriter, TimerQueue,
 };
@@ -107,6 +108,7 @@ pub fn spawn_loops<S, B>(
     bus: &B,
     workers: &[(String, String)],
     http_worker: bool,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()>
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
@@ -122,13 +124,14 @@ where
             eprintln!("error: the results consumer stopped: {error}");
         }
     });
-    spawn_workers(bus, workers, http_worker)
+    spawn_workers(bus, workers, http_worker, metrics)
 }
 
 pub fn spawn_workers<B: Bus>(
     bus: &B,
     workers: &[(String, String)],
     http_worker: bool,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()> {
     let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
     for (queue, command) in workers {
@@ -136,7 +139,7 @@ pub fn spawn_workers<B: Bus>(
             bus.clone(),
             queue.clone(),
             "exec",
-            ExecExecutor::new(command.clone()),
+            MeteredExecutor::new(ExecExecutor::new(command.clone()), metrics.clone()),
         ));
         tokio::spawn(async move { worker.run().await });
     }
@@ -145,29 +148,52 @@ pub fn spawn_workers<B: Bus>(
             bus.clone(),
             HTTP_QUEUE,
             "http",
-            HttpExecutor::new()?,
+            MeteredExecutor::new(HttpExecutor::new()?, metrics.clone()),
         ));
         tokio::spawn(async move { worker.run().await });
     }
     Ok(())
 }
 
-/// Serves the API until the process is stopped.
+/// Serves the API, `/metrics` and the health probes until the process is
+/// stopped.
 pub async fn serve_http<S, R>(
     engine: Arc<Engine<S>>,
     read_models: R,
+    telemetry: Telemetry,
     addr: SocketAddr,
 ) -> anyhow::Result<()>
 where
     S: api::Store,
     R: api::ReadModels,
 {
+    let metrics = telemetry.metrics().clone();
+    let router =
+        api::router(engine, read_models).merge(api::operations_router(Arc::new(telemetry)));
+    serve_router(api::track_http(router, metrics), addr).await
+}
+
+/// A worker's `/metrics` and `/health/live`, on `--metrics-addr`.
+pub async fn serve_worker_metrics(metrics: Arc<Metrics>, addr: SocketAddr) -> anyhow::Result<()> {
+    let telemetry = Telemetry::new(
+        metrics,
+        Arc::new(DefinitionRegistry::default()),
+        Arc::new(application::clock::SystemClock::default()),
+    );
+    let router = api::operations_router(Arc::new(telemetry)).route(
+        "/health/live",
+        axum::routing::get(|| async { axum::Json(serde_json::json!({ "status": "up" })) }),
+    );
+    serve_router(router, addr).await
+}
+
+async fn serve_router(router: axum::Router, addr: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("listening on http://{local}");
-    axum::serve(listener, api::router(engine, read_models))
+    axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -198,12 +224,12 @@ impl application::loops::Executor for EchoExecutor {
     }
 }
 
-pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str) {
+pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>) {
     let worker = Arc::new(Worker::new(
         bus.clone(),
         queue.to_owned(),
         "echo",
-        EchoExecutor,
+        MeteredExecutor::new(EchoExecutor, metrics.clone()),
     ));
     tokio::spawn(async move { worker.run().await });
 }

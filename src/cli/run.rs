@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use application::clock::SystemClock;
 use application::codec::decode;
 use application::definitions::DefinitionRegistry;
+use application::metrics::Metrics;
 use application::ports::EventStore;
 use application::{Engine, Error, Origin};
 use domain::definition::{HTTP_QUEUE, StepKind, parse_workflow};
@@ -92,7 +93,7 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
         Arc::new(SystemClock::default()),
     ));
     let bus = LocalBus::default();
-    spawn_loops(&engine, &bus, &workers, true)?;
+    spawn_loops(&engine, &bus, &workers, true, &Arc::new(Metrics::new()))?;
 
     let mut changes = engine.subscribe();
     let origin = Origin::actor("cli");

@@ -12,11 +12,12 @@ use anyhow::{Context, bail};
 use application::Engine;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
+use application::metrics::{MeteredStore, Metrics, Telemetry};
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
-    POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, SqliteEventStore, SqliteReadModels,
-    forward_notifications, wake_on_appends,
+    POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, PgStoreProbe, SqliteEventStore,
+    SqliteReadModels, forward_notifications, wake_on_appends,
 };
 
 use super::node::{
@@ -72,6 +73,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
     let workers = parse_workers(&arguments.exec)?;
     let http_worker = !arguments.no_http_worker;
     let clock = Arc::new(SystemClock::default());
+    let metrics = Arc::new(Metrics::new());
+    let telemetry = Telemetry::new(metrics.clone(), registry.clone(), clock.clone());
     eprintln!(
         "no authentication: the API is open to anyone who can reach {}",
         arguments.addr
@@ -88,11 +91,12 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
             );
+            let store = MeteredStore::new(store, metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
             let bus = LocalBus::default();
-            spawn_loops(&engine, &bus, &workers, http_worker)?;
+            spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
             spawn_projector(&engine, &read_models);
-            serve_http(engine, read_models, arguments.addr).await
+            serve_http(engine, read_models, telemetry, arguments.addr).await
         }
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -109,11 +113,9 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 deploy_definitions(&sources, &registry, &read_models).await?,
                 &arguments,
             );
-            let engine = Arc::new(Engine::new(
-                PgEventStore::new(pool.clone()),
-                registry,
-                clock,
-            ));
+            let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
+            let store = MeteredStore::new(PgEventStore::new(pool.clone()), metrics.clone());
+            let engine = Arc::new(Engine::new(store, registry, clock));
             tokio::spawn(forward_notifications(
                 pool.clone(),
                 engine.timers_written.clone(),
@@ -132,16 +134,17 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         .await
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
                     eprintln!("PostgreSQL + RabbitMQ mode");
-                    spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, read_models, arguments.addr).await
+                    spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+                    let telemetry = telemetry.with_broker(Arc::new(bus));
+                    serve_http(engine, read_models, telemetry, arguments.addr).await
                 }
                 None => {
                     eprintln!(
                         "PostgreSQL mode with an in-process queue (set AMQP_URL for RabbitMQ)"
                     );
                     let bus = LocalBus::default();
-                    spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, read_models, arguments.addr).await
+                    spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+                    serve_http(engine, read_models, telemetry, arguments.addr).await
                 }
             }
         }

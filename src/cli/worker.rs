@@ -1,12 +1,15 @@
 //! `distorch worker`: a worker process on RabbitMQ, running a command per
 //! task (`--exec`) or the built-in HTTP executor (`--http`).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use application::metrics::Metrics;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 
-use super::node::{spawn_echo_worker, spawn_workers};
+use super::node::{serve_worker_metrics, spawn_echo_worker, spawn_workers};
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArguments {
@@ -26,6 +29,9 @@ pub struct WorkerArguments {
     /// Answer every task of this queue at once with `{}` (for benchmarks).
     #[arg(long, value_name = "QUEUE")]
     echo: Option<String>,
+    /// Serve this worker's task metrics at `http://ADDR/metrics`.
+    #[arg(long, env = "DISTORCH_METRICS_ADDR", value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 pub fn run(arguments: WorkerArguments) -> anyhow::Result<ExitCode> {
@@ -51,9 +57,10 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
     let bus = RabbitBus::connect(config)
         .await
         .context("connecting to RabbitMQ (AMQP_URL)")?;
-    spawn_workers(&bus, &workers, arguments.http)?;
+    let metrics = Arc::new(Metrics::new());
+    spawn_workers(&bus, &workers, arguments.http, &metrics)?;
     if let Some(queue) = &arguments.echo {
-        spawn_echo_worker(&bus, queue);
+        spawn_echo_worker(&bus, queue, &metrics);
         eprintln!("answering queue `{queue}` at once");
     }
     for (queue, command) in &workers {
@@ -62,6 +69,11 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
     if arguments.http {
         eprintln!("working on queue `http` with the HTTP executor");
     }
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    match arguments.metrics_addr {
+        Some(addr) => serve_worker_metrics(metrics, addr).await,
+        None => {
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod bus;
 mod event_store;
+mod probes;
 mod read_models;
 mod work_queues;
 
@@ -11,6 +12,9 @@ pub use bus::{Bus, Delivery, Subscription};
 pub use event_store::{
     APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent,
     OutboxMessage, RecordedEvent, ScheduledTimer,
+};
+pub use probes::{
+    BoxFuture, BrokerProbe, ByDefinition, Check, StoreProbe, StoreSample, WaitingSteps,
 };
 pub use read_models::{
     ApplyOutcome, Bottleneck, DefinitionDurations, DefinitionStore, DurationStats, IdempotencyKeys,

@@ -23,6 +23,8 @@ pub struct WorkflowDefinition {
     pub input_schema: Option<InputSchema>,
     /// Deadline of a whole instance, counted from its start.
     pub timeout: Option<Duration>,
+    /// How long an instance may run before it counts as late (`sla:`).
+    pub sla: Option<Duration>,
     /// Steps in topological order (ties kept in the order they were written).
     pub steps: Vec<StepDefinition>,
     pub output: Option<Template>,

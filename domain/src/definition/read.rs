@@ -266,6 +266,7 @@ pub(super) fn read_workflow(node: &Node, reader: &mut Reader) -> Option<Workflow
         .get("defaults")
         .and_then(|node| read_defaults(node, reader));
     let timeout = fields.optional("timeout", reader);
+    let sla = fields.optional("sla", reader);
     let steps = match fields.get("steps") {
         Some(node) => read_steps(node, reader),
         None => {
@@ -282,6 +283,7 @@ pub(super) fn read_workflow(node: &Node, reader: &mut Reader) -> Option<Workflow
             "input",
             "defaults",
             "timeout",
+            "sla",
             "steps",
             "output",
         ],
@@ -298,6 +300,7 @@ pub(super) fn read_workflow(node: &Node, reader: &mut Reader) -> Option<Workflow
         input,
         defaults,
         timeout,
+        sla,
         steps: steps.unwrap_or(Located {
             at,
             value: StepsSpec::default(),

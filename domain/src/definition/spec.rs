@@ -80,6 +80,9 @@ pub struct WorkflowSpec {
     pub defaults: Option<DefaultsSpec>,
     /// Deadline of a whole instance: past it, the instance compensates.
     pub timeout: Option<Located<DurationSpec>>,
+    /// Service level: an instance still running this long after its start is
+    /// recorded as `WorkflowSlaBreached` (and alerted on); it keeps running.
+    pub sla: Option<Located<DurationSpec>>,
     /// The steps, keyed by step id. The order is for display only; `needs` orders execution.
     pub steps: Located<StepsSpec>,
     /// The instance's output, rendered when every step has settled.

@@ -102,12 +102,35 @@ impl Actor {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "timer", rename_all = "snake_case")]
 pub enum Timer {
-    StepRetry { step: StepId, attempt: u32 },
-    StepDeadline { step: StepId, attempt: u32 },
-    Heartbeat { step: StepId, attempt: u32 },
-    ApprovalDeadline { step: StepId, attempt: u32 },
-    Wake { step: StepId, attempt: u32 },
+    StepRetry {
+        step: StepId,
+        attempt: u32,
+    },
+    StepDeadline {
+        step: StepId,
+        attempt: u32,
+    },
+    Heartbeat {
+        step: StepId,
+        attempt: u32,
+    },
+    ApprovalDeadline {
+        step: StepId,
+        attempt: u32,
+    },
+    Wake {
+        step: StepId,
+        attempt: u32,
+    },
     WorkflowDeadline,
-    CompensationRetry { step: StepId, attempt: u32 },
-    CompensationDeadline { step: StepId, attempt: u32 },
+    /// The workflow's `sla:` ran out.
+    WorkflowSla,
+    CompensationRetry {
+        step: StepId,
+        attempt: u32,
+    },
+    CompensationDeadline {
+        step: StepId,
+        attempt: u32,
+    },
 }

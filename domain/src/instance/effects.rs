@@ -15,10 +15,14 @@ pub fn timers_of(event: &Event) -> Vec<(Timer, DateTime<Utc>)> {
     let mut timers = Vec::new();
     match event {
         Event::WorkflowStarted {
-            deadline: Some(deadline),
-            ..
+            deadline, sla_due, ..
         } => {
-            timers.push((Timer::WorkflowDeadline, *deadline));
+            if let Some(deadline) = deadline {
+                timers.push((Timer::WorkflowDeadline, *deadline));
+            }
+            if let Some(due) = sla_due {
+                timers.push((Timer::WorkflowSla, *due));
+            }
         }
         Event::StepScheduled {
             step,

@@ -18,6 +18,14 @@ pub enum Event {
         started_by: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deadline: Option<DateTime<Utc>>,
+        /// When the instance breaches its `sla:` if it is still running then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sla_due: Option<DateTime<Utc>>,
+    },
+    /// The instance was still running when its `sla:` ran out; it goes on.
+    WorkflowSlaBreached {
+        /// The `sla:` it ran past, in seconds.
+        sla_seconds: u64,
     },
     StepScheduled {
         step: StepId,
@@ -146,6 +154,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::WorkflowStarted { .. } => "WorkflowStarted",
+            Event::WorkflowSlaBreached { .. } => "WorkflowSlaBreached",
             Event::StepScheduled { .. } => "StepScheduled",
             Event::StepStarted { .. } => "StepStarted",
             Event::StepCompleted { .. } => "StepCompleted",

@@ -174,6 +174,7 @@ impl WorkflowInstance {
                 self.status = InstanceStatus::CompensationFailed;
             }
             (Event::WorkflowCancelled, _) => self.status = InstanceStatus::Cancelled,
+            (Event::WorkflowSlaBreached { .. }, _) => self.sla_breached = true,
             // An event about a step the definition lacks cannot come from this
             // definition's decisions; it is counted and otherwise ignored.
             (_, None) => {}

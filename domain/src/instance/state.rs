@@ -156,6 +156,8 @@ pub struct WorkflowInstance {
     pub cancel_requested: bool,
     pub output: Option<Value>,
     pub error: Option<String>,
+    /// Whether the instance ran past its `sla:` (recorded once).
+    pub sla_breached: bool,
     /// Events applied so far: the stream version.
     pub version: u64,
 }
@@ -174,6 +176,7 @@ impl WorkflowInstance {
             cancel_requested: false,
             output: None,
             error: None,
+            sla_breached: false,
             version: 0,
         }
     }

@@ -3,6 +3,7 @@
 
 mod postgres;
 mod postgres_listener;
+mod postgres_probe;
 mod postgres_queues;
 mod postgres_read_models;
 mod sqlite;
@@ -11,6 +12,7 @@ mod sqlite_read_models;
 
 pub use postgres::PgEventStore;
 pub use postgres_listener::forward_notifications;
+pub use postgres_probe::PgStoreProbe;
 pub use postgres_read_models::{PgReadModels, wake_on_appends};
 pub use sqlite::SqliteEventStore;
 pub use sqlite_read_models::SqliteReadModels;

@@ -112,6 +112,7 @@ pub(super) fn build(
         .as_ref()
         .and_then(|output| builder.template(&output.0, Reach::Any, "`output`"));
     let timeout = spec.timeout.as_ref().map(|timeout| timeout.value.0);
+    let sla = spec.sla.as_ref().map(|sla| sla.value.0);
 
     let problems = std::mem::take(&mut builder.reader.problems);
     if let Some(problems) = Problems::from_vec(problems) {
@@ -131,6 +132,7 @@ pub(super) fn build(
         hash,
         input_schema,
         timeout,
+        sla,
         steps,
         output,
         index,

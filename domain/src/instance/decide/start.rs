@@ -26,6 +26,7 @@ impl Transition {
             input: input.clone(),
             started_by: started_by.to_owned(),
             deadline: definition.timeout.map(|timeout| self.after(timeout)),
+            sla_due: definition.sla.map(|sla| self.after(sla)),
         });
         Ok(())
     }

@@ -68,6 +68,14 @@ impl Transition {
                     });
                 }
             }
+            Timer::WorkflowSla => {
+                let sla = self.state.definition.sla;
+                if let Some(sla) = sla.filter(|_| !status.is_final() && !self.state.sla_breached) {
+                    self.emit(Event::WorkflowSlaBreached {
+                        sla_seconds: sla.as_secs(),
+                    });
+                }
+            }
             Timer::CompensationRetry { step, attempt } => {
                 let index = self.step_index(step)?;
                 let applies = status == InstanceStatus::Compensating
