@@ -7,6 +7,7 @@ pub mod codec;
 pub mod definitions;
 pub mod engine;
 mod error;
+pub mod feed;
 pub mod loops;
 pub mod messages;
 pub mod ports;

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use application::Engine;
 use application::definitions::DefinitionRegistry;
+use application::feed::{EventFeed, FeedConfig, FeedSignal};
 use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
-use application::ports::{Bus, EventStore, OutboxQueue, TimerQueue};
+use application::ports::{Bus, EventStore, LogHead, OutboxQueue, TimerQueue};
 use domain::definition::{HTTP_QUEUE, parse_workflow};
 use infrastructure::exec::ExecExecutor;
 use infrastructure::http::HttpExecutor;
@@ -116,9 +117,40 @@ pub fn spawn_workers<B: Bus>(
     Ok(())
 }
 
+/// Starts the node's event feed: one tail of the log, woken by `signal`.
+/// Without a database that signals appends (the embedded mode), the
+/// engine's own change notices wake it.
+pub fn spawn_feed<S>(
+    engine: &Arc<Engine<S>>,
+    signal: Arc<FeedSignal>,
+    signalled_by_store: bool,
+) -> Arc<EventFeed<S>>
+where
+    S: EventStore + LogHead + Clone + 'static,
+{
+    if !signalled_by_store {
+        let mut changes = engine.subscribe();
+        let signal = signal.clone();
+        tokio::spawn(async move {
+            while !matches!(
+                changes.recv().await,
+                Err(tokio::sync::broadcast::error::RecvError::Closed)
+            ) {
+                signal.committed(None);
+            }
+        });
+    }
+    let store = Arc::new(engine.store().clone());
+    let feed = Arc::new(EventFeed::new(store, signal, FeedConfig::default()));
+    let tail = feed.clone();
+    tokio::spawn(async move { tail.run().await });
+    feed
+}
+
 /// Serves the API until the process is stopped.
-pub async fn serve_http<S: EventStore + 'static>(
+pub async fn serve_http<S: EventStore + LogHead + 'static>(
     engine: Arc<Engine<S>>,
+    feed: Arc<EventFeed<S>>,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -126,7 +158,7 @@ pub async fn serve_http<S: EventStore + 'static>(
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("listening on http://{local}");
-    axum::serve(listener, api::router(engine))
+    axum::serve(listener, api::router(engine, feed))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -12,13 +12,14 @@ use anyhow::{Context, bail};
 use application::Engine;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
+use application::feed::FeedSignal;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
     POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore, forward_notifications,
 };
 
-use super::node::{load_definitions, parse_workers, serve_http, spawn_loops};
+use super::node::{load_definitions, parse_workers, serve_http, spawn_feed, spawn_loops};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArguments {
@@ -85,9 +86,10 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 arguments.data.display()
             );
             let engine = Arc::new(Engine::new(store, registry, clock));
+            let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             let bus = LocalBus::default();
             spawn_loops(&engine, &bus, &workers, http_worker)?;
-            serve_http(engine, arguments.addr).await
+            serve_http(engine, feed, arguments.addr).await
         }
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -104,11 +106,14 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 registry,
                 clock,
             ));
+            let signal = Arc::new(FeedSignal::default());
             tokio::spawn(forward_notifications(
                 pool,
                 engine.outbox_written.clone(),
                 engine.timers_written.clone(),
+                signal.clone(),
             ));
+            let feed = spawn_feed(&engine, signal, true);
             match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {
@@ -120,7 +125,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
                     eprintln!("PostgreSQL + RabbitMQ mode");
                     spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, arguments.addr).await
+                    serve_http(engine, feed, arguments.addr).await
                 }
                 None => {
                     eprintln!(
@@ -128,7 +133,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     );
                     let bus = LocalBus::default();
                     spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, arguments.addr).await
+                    serve_http(engine, feed, arguments.addr).await
                 }
             }
         }

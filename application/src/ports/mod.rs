@@ -3,6 +3,7 @@
 
 mod bus;
 mod event_store;
+mod log_head;
 mod work_queues;
 
 pub use bus::{Bus, Delivery, Subscription};
@@ -11,4 +12,5 @@ pub use event_store::{
     AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent, OutboxMessage, RecordedEvent,
     ScheduledTimer,
 };
+pub use log_head::LogHead;
 pub use work_queues::{DueTimer, OutboxQueue, PendingMessage, TimerQueue};

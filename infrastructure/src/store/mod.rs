@@ -3,8 +3,10 @@
 
 mod postgres;
 mod postgres_listener;
+mod postgres_log_head;
 mod postgres_queues;
 mod sqlite;
+mod sqlite_log_head;
 mod sqlite_queues;
 
 pub use postgres::PgEventStore;

@@ -71,6 +71,7 @@ macro_rules! select_events {
 impl EventStore for PgEventStore {
     /// One statement, so one round trip and its own transaction: the version
     /// check, the events, the outbox rows, the timers and the notifications
+    /// (`distorch_events` carries the last position, for the event feeds)
     /// land together or not at all. The events are inserted only if the
     /// stream is at the expected version; the side tables only if the events
     /// were; a racing append that slips past the check hits the unique
@@ -133,10 +134,14 @@ impl EventStore for PgEventStore {
              ), wake_pollers as (
                  select pg_notify('distorch_timers', '')
                  where exists (select 1 from appended) and cardinality($11::uuid[]) > 0
+             ), wake_feeds as (
+                 select pg_notify('distorch_events', max(global_position)::text)
+                 from appended having count(*) > 0
              )
              select (select max(global_position) from appended) as last_position,
                     (select version from current) as actual,
-                    (select count(*) from wake_relays) + (select count(*) from wake_pollers) as woken",
+                    (select count(*) from wake_relays) + (select count(*) from wake_pollers)
+                        + (select count(*) from wake_feeds) as woken",
         )
         .bind(stream)
         .bind(&versions)

@@ -1,22 +1,28 @@
-//! LISTEN/NOTIFY: appends on any node wake the relay and the timer poller of
-//! this node, so they sleep instead of polling.
+//! LISTEN/NOTIFY: appends on any node wake the relay, the timer poller and
+//! the event feed of this node, so they sleep instead of polling.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use application::feed::FeedSignal;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 
-/// Forwards `distorch_outbox` and `distorch_timers` notifications to the
-/// given wake-ups, reconnecting after a lost connection (and waking both
-/// then, since notifications sent meanwhile are lost).
-pub async fn forward_notifications(pool: PgPool, outbox: Arc<Notify>, timers: Arc<Notify>) {
+/// Forwards `distorch_outbox`, `distorch_timers` and `distorch_events`
+/// notifications to the given wake-ups, reconnecting after a lost connection
+/// (and waking all then, since notifications sent meanwhile are lost).
+pub async fn forward_notifications(
+    pool: PgPool,
+    outbox: Arc<Notify>,
+    timers: Arc<Notify>,
+    events: Arc<FeedSignal>,
+) {
     loop {
         let listener = async {
             let mut listener = PgListener::connect_with(&pool).await?;
             listener
-                .listen_all(["distorch_outbox", "distorch_timers"])
+                .listen_all(["distorch_outbox", "distorch_timers", "distorch_events"])
                 .await?;
             Ok::<_, sqlx::Error>(listener)
         };
@@ -24,9 +30,11 @@ pub async fn forward_notifications(pool: PgPool, outbox: Arc<Notify>, timers: Ar
             Ok(mut listener) => {
                 outbox.notify_one();
                 timers.notify_one();
+                events.committed(None);
                 while let Ok(notification) = listener.recv().await {
                     match notification.channel() {
                         "distorch_outbox" => outbox.notify_one(),
+                        "distorch_events" => events.committed(notification.payload().parse().ok()),
                         _ => timers.notify_one(),
                     }
                 }
