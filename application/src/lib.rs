@@ -2,6 +2,7 @@
 //! outbox and timers written in the same transaction), and the encoding of
 //! domain events into stored records.
 
+pub mod auth;
 pub mod clock;
 pub mod codec;
 pub mod definitions;
