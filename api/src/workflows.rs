@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use application::Engine;
 use application::ports::EventStore;
-use application::{Engine, Origin};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ApiError;
+use crate::auth::Caller;
 
 type Shared<S> = State<Arc<Engine<S>>>;
 
@@ -38,9 +39,7 @@ struct StartRequest {
 }
 
 fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    payload
-        .map(|Json(value)| value)
-        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    payload.map(|Json(value)| value).map_err(ApiError::from)
 }
 
 fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
@@ -51,12 +50,17 @@ fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
 
 async fn start<S: EventStore>(
     State(engine): Shared<S>,
+    caller: Caller,
     payload: Result<Json<StartRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(payload)?;
-    let origin = Origin::actor("api");
     let id = engine
-        .start(&request.definition, request.version, request.input, &origin)
+        .start(
+            &request.definition,
+            request.version,
+            request.input,
+            &caller.origin(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
@@ -71,26 +75,29 @@ async fn show<S: EventStore>(
 
 async fn operate<S: EventStore>(
     engine: &Engine<S>,
+    caller: &Caller,
     id: &str,
     command: Command,
 ) -> Result<Json<Value>, ApiError> {
     let id = instance_id(id)?;
-    engine.execute(id, command, &Origin::actor("api")).await?;
+    engine.execute(id, command, &caller.origin()).await?;
     Ok(Json(view(&engine.state(id).await?)))
 }
 
 async fn pause<S: EventStore>(
     State(engine): Shared<S>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    operate(&engine, &id, Command::Pause).await
+    operate(&engine, &caller, &id, Command::Pause).await
 }
 
 async fn resume<S: EventStore>(
     State(engine): Shared<S>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    operate(&engine, &id, Command::Resume).await
+    operate(&engine, &caller, &id, Command::Resume).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,11 +113,12 @@ fn yes() -> bool {
 
 async fn cancel<S: EventStore>(
     State(engine): Shared<S>,
+    caller: Caller,
     Path(id): Path<String>,
     payload: Option<Json<CancelRequest>>,
 ) -> Result<Json<Value>, ApiError> {
     let compensate = payload.is_none_or(|Json(request)| request.compensate);
-    operate(&engine, &id, Command::Cancel { compensate }).await
+    operate(&engine, &caller, &id, Command::Cancel { compensate }).await
 }
 
 /// The state as JSON: status, output, and each step's status and attempts.

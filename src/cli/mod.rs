@@ -1,5 +1,6 @@
 //! Subcommands of `distorch`.
 
+mod apikey;
 mod bench;
 mod dlq;
 mod graph;
@@ -58,6 +59,8 @@ enum Command {
     Migrate(migrate::MigrateArguments),
     /// Inspect and re-drive dead-lettered tasks (RabbitMQ).
     Dlq(dlq::DlqArguments),
+    /// Create, list and revoke API keys.
+    Apikey(apikey::ApiKeyArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,6 +86,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Start(arguments) => start::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
+        Command::Apikey(arguments) => apikey::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

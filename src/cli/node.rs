@@ -151,6 +151,7 @@ where
 pub async fn serve_http<S: EventStore + LogHead + 'static>(
     engine: Arc<Engine<S>>,
     feed: Arc<EventFeed<S>>,
+    config: api::ApiConfig,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -158,7 +159,7 @@ pub async fn serve_http<S: EventStore + LogHead + 'static>(
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("listening on http://{local}");
-    axum::serve(listener, api::router(engine, feed))
+    axum::serve(listener, api::router(engine, feed, config))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

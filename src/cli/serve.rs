@@ -8,11 +8,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
+use api::{ApiConfig, Authentication, JwtVerifier, Limits};
 use application::Engine;
+use application::auth::ApiKeys;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
 use application::feed::FeedSignal;
+use application::ports::ApiKeyStore;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
@@ -47,6 +52,101 @@ pub struct ServeArguments {
     /// Listen on a non-loopback address without authentication.
     #[arg(long)]
     insecure: bool,
+    /// Accept JWT bearer tokens signed with this HS256 secret.
+    #[arg(long, env = "DISTORCH_JWT_HS256_SECRET", hide_env_values = true)]
+    jwt_hs256_secret: Option<String>,
+    /// Accept JWT bearer tokens signed by the RS256 key whose public half
+    /// is in this PEM file.
+    #[arg(
+        long,
+        env = "DISTORCH_JWT_RS256_PUBLIC_KEY",
+        conflicts_with = "jwt_hs256_secret"
+    )]
+    jwt_rs256_public_key: Option<PathBuf>,
+    /// Requests per second each caller may sustain.
+    #[arg(long, env = "DISTORCH_RATE_LIMIT", default_value_t = 100.0)]
+    rate_limit: f64,
+    /// Requests a caller may make at once after being idle.
+    #[arg(long, env = "DISTORCH_RATE_BURST", default_value_t = 200)]
+    rate_burst: u32,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "DISTORCH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Seconds a request may take to answer (streams excepted).
+    #[arg(long, env = "DISTORCH_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+}
+
+impl ServeArguments {
+    fn jwt(&self) -> anyhow::Result<Option<JwtVerifier>> {
+        if let Some(secret) = &self.jwt_hs256_secret {
+            return Ok(Some(JwtVerifier::hs256(secret.as_bytes())));
+        }
+        let Some(path) = &self.jwt_rs256_public_key else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        JwtVerifier::rs256(&pem)
+            .map(Some)
+            .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            requests_per_second: self.rate_limit,
+            burst: self.rate_burst,
+            body_bytes: self.max_body_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout),
+        }
+    }
+
+    /// Authentication is on when a JWT key is configured or the store holds
+    /// an active API key. Without it the node runs open on loopback only,
+    /// unless `--insecure` says a proxy in front authenticates.
+    async fn api_config<K>(&self, keys: K) -> anyhow::Result<ApiConfig>
+    where
+        K: ApiKeyStore + 'static,
+    {
+        let jwt = self.jwt()?;
+        let keys = ApiKeys::new(keys);
+        let active = keys
+            .list()
+            .await?
+            .iter()
+            .filter(|key| key.revoked_at.is_none())
+            .count();
+        let authentication = if jwt.is_some() || active > 0 {
+            eprintln!(
+                "authentication: {active} active API keys{}",
+                if jwt.is_some() {
+                    ", JWT bearer tokens"
+                } else {
+                    ""
+                }
+            );
+            Authentication::Required {
+                keys: Some(Arc::new(keys)),
+                jwt: jwt.map(Arc::new),
+            }
+        } else if self.addr.ip().is_loopback() || self.insecure {
+            eprintln!(
+                "no authentication (no API key, no JWT key): the API is open to anyone who can reach {}",
+                self.addr
+            );
+            Authentication::Open
+        } else {
+            bail!(
+                "refusing to serve on {} without authentication; create a key with \
+                 `distorch apikey create --role admin`, configure a JWT key, listen on \
+                 127.0.0.1, or pass --insecure if a proxy in front authenticates",
+                self.addr
+            );
+        };
+        Ok(ApiConfig {
+            authentication,
+            limits: self.limits(),
+        })
+    }
 }
 
 pub fn run(arguments: ServeArguments) -> anyhow::Result<ExitCode> {
@@ -58,13 +158,6 @@ pub fn run(arguments: ServeArguments) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
-    if !arguments.addr.ip().is_loopback() && !arguments.insecure {
-        bail!(
-            "refusing to serve on {} without authentication (API keys come with the API work); \
-             listen on 127.0.0.1, or pass --insecure if a proxy in front authenticates",
-            arguments.addr
-        );
-    }
     let registry = Arc::new(DefinitionRegistry::default());
     let deployed = load_definitions(&arguments.workflows, &registry)?;
     let workers = parse_workers(&arguments.exec)?;
@@ -74,13 +167,10 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
         "deployed {deployed} workflow definitions from {}",
         arguments.workflows.display()
     );
-    eprintln!(
-        "no authentication: the API is open to anyone who can reach {}",
-        arguments.addr
-    );
     match &arguments.database_url {
         None => {
             let store = SqliteEventStore::open(&arguments.data).await?;
+            let config = arguments.api_config(store.clone()).await?;
             eprintln!(
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
@@ -89,7 +179,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             let bus = LocalBus::default();
             spawn_loops(&engine, &bus, &workers, http_worker)?;
-            serve_http(engine, feed, arguments.addr).await
+            serve_http(engine, feed, config, arguments.addr).await
         }
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -101,6 +191,9 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 .run(&pool)
                 .await
                 .context("migrating PostgreSQL")?;
+            let api_config = arguments
+                .api_config(PgEventStore::new(pool.clone()))
+                .await?;
             let engine = Arc::new(Engine::new(
                 PgEventStore::new(pool.clone()),
                 registry,
@@ -125,7 +218,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
                     eprintln!("PostgreSQL + RabbitMQ mode");
                     spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, feed, arguments.addr).await
+                    serve_http(engine, feed, api_config, arguments.addr).await
                 }
                 None => {
                     eprintln!(
@@ -133,7 +226,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     );
                     let bus = LocalBus::default();
                     spawn_loops(&engine, &bus, &workers, http_worker)?;
-                    serve_http(engine, feed, arguments.addr).await
+                    serve_http(engine, feed, api_config, arguments.addr).await
                 }
             }
         }

@@ -3,6 +3,8 @@
 //! Each test binary compiles this module on its own, so items only some
 //! use allow `dead_code`.
 
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use application::clock::SystemClock;
@@ -43,6 +45,16 @@ impl App {
     /// tail runs on its own unless `tail` is false (the test then runs or
     /// steps it).
     pub async fn new(pool: PgPool, config: FeedConfig, tail: bool) -> Self {
+        Self::with(pool, config, tail, |_| api::ApiConfig::default()).await
+    }
+
+    /// As [`App::new`], with the API configured from the store.
+    pub async fn with(
+        pool: PgPool,
+        config: FeedConfig,
+        tail: bool,
+        api_config: impl FnOnce(&PgEventStore) -> api::ApiConfig,
+    ) -> Self {
         let registry = Arc::new(DefinitionRegistry::default());
         for source in DEFINITIONS {
             registry
@@ -50,6 +62,7 @@ impl App {
                 .unwrap();
         }
         let store = PgEventStore::new(pool.clone());
+        let store_for_api = store.clone();
         let engine = Arc::new(Engine::new(
             store.clone(),
             registry,
@@ -67,7 +80,7 @@ impl App {
             let tail = feed.clone();
             tokio::spawn(async move { tail.run().await });
         }
-        let router = api::router(engine.clone(), feed.clone());
+        let router = api::router(engine.clone(), feed.clone(), api_config(&store_for_api));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });
