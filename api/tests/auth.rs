@@ -271,3 +271,24 @@ async fn a_body_over_the_limit_is_refused_with_413(pool: PgPool) {
     let small = send(json!({ "blob": "x" })).await.unwrap();
     assert_eq!(small.status(), 201);
 }
+
+#[test]
+fn rs256_tokens_verify_with_the_public_key_alone() {
+    // A key pair made for this test only (openssl genpkey -algorithm RSA).
+    let private = include_bytes!("fixtures/jwt-rs256-private.pem");
+    let public = include_bytes!("fixtures/jwt-rs256-public.pem");
+    let verifier = JwtVerifier::rs256(public).unwrap();
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let claims = json!({ "sub": "svc", "role": "approver", "exp": exp });
+    let signed = encode(
+        &Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &EncodingKey::from_rsa_pem(private).unwrap(),
+    )
+    .unwrap();
+    let caller = verifier.verify(&signed).unwrap();
+    assert_eq!((caller.id.as_str(), caller.role), ("jwt:svc", Role::Approver));
+    let hmac = encode(&Header::default(), &claims, &EncodingKey::from_secret(public)).unwrap();
+    assert_eq!(verifier.verify(&hmac), None, "an HS256 token signed with the public key");
+    assert!(JwtVerifier::rs256(b"not a key").is_err());
+}
