@@ -2,6 +2,7 @@
 
 mod apikey;
 mod bench;
+mod bench_feeds;
 mod dlq;
 mod graph;
 mod migrate;
