@@ -287,8 +287,20 @@ fn rs256_tokens_verify_with_the_public_key_alone() {
     )
     .unwrap();
     let caller = verifier.verify(&signed).unwrap();
-    assert_eq!((caller.id.as_str(), caller.role), ("jwt:svc", Role::Approver));
-    let hmac = encode(&Header::default(), &claims, &EncodingKey::from_secret(public)).unwrap();
-    assert_eq!(verifier.verify(&hmac), None, "an HS256 token signed with the public key");
+    assert_eq!(
+        (caller.id.as_str(), caller.role),
+        ("jwt:svc", Role::Approver)
+    );
+    let hmac = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(public),
+    )
+    .unwrap();
+    assert_eq!(
+        verifier.verify(&hmac),
+        None,
+        "an HS256 token signed with the public key"
+    );
     assert!(JwtVerifier::rs256(b"not a key").is_err());
 }

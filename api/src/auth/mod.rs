@@ -106,10 +106,7 @@ pub(crate) async fn guard(
                 return ApiError::Forbidden(format!(
                     "the {} role may not do this (it needs `{}`)",
                     caller.role,
-                    serde_json::to_value(required)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or("?")
+                    required.as_str()
                 ))
                 .into_response();
             }

@@ -41,13 +41,13 @@ impl Role {
 
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
-        match (self, permission) {
-            (_, Public | Read) => true,
-            (Role::Admin, _) => true,
-            (Role::Operator, Operate) => true,
-            (Role::Approver, Approve) => true,
-            _ => false,
-        }
+        matches!(
+            (self, permission),
+            (_, Public | Read)
+                | (Role::Admin, _)
+                | (Role::Operator, Operate)
+                | (Role::Approver, Approve)
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +56,18 @@ impl Role {
             Role::Operator => "operator",
             Role::Approver => "approver",
             Role::Admin => "admin",
+        }
+    }
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Public => "public",
+            Permission::Read => "read",
+            Permission::Operate => "operate",
+            Permission::Approve => "approve",
+            Permission::Administer => "administer",
         }
     }
 }
