@@ -304,3 +304,25 @@ fn rs256_tokens_verify_with_the_public_key_alone() {
     );
     assert!(JwtVerifier::rs256(b"not a key").is_err());
 }
+
+#[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+async fn a_request_over_the_time_limit_gets_503(pool: PgPool) {
+    // No time at all: any handler that waits for the database is too slow.
+    let limits = Limits {
+        request_timeout: std::time::Duration::ZERO,
+        ..Limits::default()
+    };
+    let app = App::with(pool, FeedConfig::default(), true, |_| ApiConfig {
+        limits,
+        ..ApiConfig::default()
+    })
+    .await;
+    let id = app.start("beta").await.0;
+    let slow = call(&app, &Method::GET, &format!("/api/v1/workflows/{id}"), None).await;
+    assert_problem(
+        &slow,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "no time to answer",
+    );
+}
