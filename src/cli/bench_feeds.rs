@@ -65,7 +65,11 @@ async fn measure(
         .await?;
     POSTGRES_MIGRATIONS.run(&pool).await?;
     let clock = Arc::new(SystemClock::default());
-    let engine = Arc::new(Engine::new(PgEventStore::new(pool.clone()), registry, clock));
+    let engine = Arc::new(Engine::new(
+        PgEventStore::new(pool.clone()),
+        registry,
+        clock,
+    ));
     let signal = Arc::new(FeedSignal::default());
     tokio::spawn(forward_notifications(
         pool,
