@@ -98,12 +98,16 @@ async fn measure(
     );
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let (stop, stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(None);
     let client = reqwest::Client::new();
     let mut subscribers = Vec::new();
     for _ in 0..bench.subscribers {
         let response = client.get(&url).send().await?.error_for_status()?;
-        subscribers.push(tokio::spawn(subscribe(response, stopped.clone())));
+        subscribers.push(tokio::spawn(subscribe(
+            response,
+            stopped.clone(),
+            !bench.types.is_empty(),
+        )));
     }
     println!(
         "mode: feeds ({} SSE subscribers, types={:?}, {} workflows/s for {} s, PostgreSQL, in-process worker)",
@@ -129,9 +133,13 @@ async fn measure(
         start.await??;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    // Let the last workflows finish and the feed drain.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    stop.send(true)?;
+    // Let the last workflows finish, then wait until every subscriber has
+    // the log's last event (at most a minute).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let last: i64 = sqlx::query_scalar("select coalesce(max(global_position), 0) from events")
+        .fetch_one(engine.store().pool())
+        .await?;
+    stop.send(Some(last))?;
     let mut delays = Vec::new();
     let mut per_subscriber = Vec::new();
     for subscriber in subscribers {
@@ -162,14 +170,33 @@ async fn measure(
     Ok(())
 }
 
-/// Reads one SSE response until told to stop; the delay of each event.
-async fn subscribe(mut response: reqwest::Response, mut stopped: watch::Receiver<bool>) -> Seen {
+/// Reads one SSE response until it has the event at the position it is
+/// told to stop at (or a minute after being told); the delay of each event.
+/// With a `types` filter the stop position may never come: it stops a few
+/// seconds after being told.
+async fn subscribe(
+    mut response: reqwest::Response,
+    mut stop_at: watch::Receiver<Option<i64>>,
+    filtered: bool,
+) -> Seen {
     let mut seen = Vec::new();
     let mut buffer = String::new();
+    let mut last = 0i64;
+    let mut deadline = None;
     loop {
+        let target = *stop_at.borrow();
+        if target.is_some_and(|target| last >= target) {
+            return seen;
+        }
         let chunk = tokio::select! {
             chunk = response.chunk() => chunk,
-            _ = stopped.changed() => return seen,
+            changed = stop_at.changed(), if deadline.is_none() => {
+                if changed.is_err() { return seen; }
+                let grace = if filtered { 5 } else { 60 };
+                deadline = Some(tokio::time::Instant::now() + Duration::from_secs(grace));
+                continue;
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => return seen,
         };
         let Ok(Some(chunk)) = chunk else {
             return seen;
@@ -177,7 +204,11 @@ async fn subscribe(mut response: reqwest::Response, mut stopped: watch::Receiver
         let arrived = Utc::now();
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
-            if let Some(recorded) = recorded_at(&buffer[..end]) {
+            let frame = &buffer[..end];
+            if let Some(id) = frame.lines().find_map(|line| line.strip_prefix("id: ")) {
+                last = id.trim().parse().unwrap_or(last);
+            }
+            if let Some(recorded) = recorded_at(frame) {
                 let delay = (arrived - recorded).num_microseconds().unwrap_or(0);
                 seen.push(delay as f32 / 1000.0);
             }
