@@ -1,8 +1,11 @@
 //! API errors as RFC 9457 problem documents: one enum, one status table;
 //! internal detail is logged, never sent.
 
+use std::time::Duration;
+
 use application::Error;
-use axum::http::{StatusCode, header};
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::instance::DomainError;
 use serde_json::json;
@@ -20,8 +23,33 @@ pub enum ApiError {
     NotFound(String),
     /// The request does not apply to the current state; says why.
     Conflict(String),
+    /// No credential, or one that is not valid.
+    Unauthorized(String),
+    /// A valid caller without the permission the route needs.
+    Forbidden(String),
+    /// The caller's rate limit is spent for now.
+    RateLimited {
+        retry_after: Duration,
+    },
+    PayloadTooLarge(String),
+    /// The request took longer than the node allows.
+    Timeout,
     App(Error),
 }
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(rejection.body_text())
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    }
+}
+
+/// The challenge of RFC 6750 that tells a client how to authenticate.
+const CHALLENGE: &str = r#"Bearer realm="distorch""#;
+const CHALLENGE_SCOPE: &str = r#"Bearer realm="distorch", error="insufficient_scope""#;
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
@@ -43,6 +71,28 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "not-found",
                 format!("{what} not found"),
+            ),
+            ApiError::Unauthorized(detail) => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated", detail.clone())
+            }
+            ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, "forbidden", detail.clone()),
+            ApiError::RateLimited { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                format!(
+                    "too many requests; retry in {} s",
+                    retry_seconds(*retry_after)
+                ),
+            ),
+            ApiError::PayloadTooLarge(detail) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                detail.clone(),
+            ),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long; retry later".into(),
             ),
             ApiError::App(error) => match error {
                 Error::Rejected(DomainError::InputRejected { .. }) => (
@@ -91,14 +141,39 @@ impl IntoResponse for ApiError {
             "status": status.as_u16(),
             "detail": detail,
         });
-        if let ApiError::Unprocessable { problems, .. } = self {
-            body["problems"] = serde_json::Value::Array(problems);
+        if let ApiError::Unprocessable { problems, .. } = &self {
+            body["problems"] = serde_json::Value::Array(problems.clone());
         }
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(CHALLENGE),
+                );
+            }
+            ApiError::Forbidden(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(CHALLENGE_SCOPE),
+                );
+            }
+            ApiError::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, retry_seconds(*retry_after).into());
+            }
+            _ => {}
+        }
+        response
     }
+}
+
+/// Whole seconds, at least one (`Retry-After` has no fractions).
+fn retry_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

@@ -1,11 +1,15 @@
 //! DisTorch's HTTP interface: REST under `/api/v1`, reading from the read
-//! models (and the log for histories), commanding through the engine.
-//! Errors are RFC 9457 problem documents.
+//! models (and the log for histories), commanding through the engine, the
+//! event feeds (SSE and WebSocket), every route behind authentication, a
+//! permission table and limits. Errors are RFC 9457 problem documents.
 
+pub mod auth;
 mod caller;
 mod definitions;
 mod error;
+mod feeds;
 mod http_metrics;
+mod limits;
 mod operations;
 mod starts;
 mod stats;
@@ -15,20 +19,26 @@ mod workflows;
 use std::sync::Arc;
 
 use application::Engine;
+use application::feed::EventFeed;
 use application::ports::{
-    DefinitionStore, EventStore, IdempotencyKeys, ProjectionWriter, ReadModelQueries, TimerQueue,
+    DefinitionStore, EventStore, IdempotencyKeys, LogHead, ProjectionWriter, ReadModelQueries,
+    TimerQueue,
 };
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 
+pub use auth::{Authentication, JwtVerifier};
 pub use caller::Caller;
 pub use error::ApiError;
 pub use http_metrics::track_http;
+pub use limits::Limits;
 pub use operations::operations_router;
 
 /// The event store an API node commands through.
-pub trait Store: EventStore + TimerQueue + 'static {}
-impl<T: EventStore + TimerQueue + 'static> Store for T {}
+pub trait Store: EventStore + TimerQueue + LogHead + 'static {}
+impl<T: EventStore + TimerQueue + LogHead + 'static> Store for T {}
 
 /// The read models an API node queries (and stores definitions in).
 pub trait ReadModels:
@@ -49,8 +59,25 @@ pub struct App<S, R> {
 
 type Shared<S, R> = axum::extract::State<Arc<App<S, R>>>;
 
-/// The whole router of a node.
-pub fn router<S: Store, R: ReadModels>(engine: Arc<Engine<S>>, read_models: R) -> Router {
+/// How a node's API admits callers.
+#[derive(Clone, Debug, Default)]
+pub struct ApiConfig {
+    pub authentication: Authentication,
+    pub limits: Limits,
+}
+
+/// The whole router of a node. Every route passes the guard (see
+/// [`auth::routes::ROUTES`]); a request over the time limit gets a 503.
+pub fn router<S: Store, R: ReadModels>(
+    engine: Arc<Engine<S>>,
+    read_models: R,
+    feed: Arc<EventFeed<S>>,
+    config: ApiConfig,
+) -> Router {
+    let guard = Arc::new(auth::Guard {
+        limiter: limits::RateLimiter::new(&config.limits),
+        authentication: config.authentication,
+    });
     let app = Arc::new(App {
         engine,
         read_models,
@@ -60,9 +87,16 @@ pub fn router<S: Store, R: ReadModels>(engine: Arc<Engine<S>>, read_models: R) -
         .nest("/api/v1/workflows", workflows::router())
         .nest("/api/v1/tasks", tasks::router())
         .merge(stats::router())
+        .merge(feeds::router(feed))
         .route(
             "/health/live",
             get(|| async { axum::Json(serde_json::json!({ "status": "up" })) }),
         )
         .with_state(app)
+        .route_layer(from_fn_with_state(guard, auth::guard))
+        .layer(DefaultBodyLimit::max(config.limits.body_bytes))
+        .layer(from_fn_with_state(
+            config.limits.request_timeout,
+            limits::timeout,
+        ))
 }

@@ -34,9 +34,7 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
 }
 
 pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    payload
-        .map(|Json(value)| value)
-        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    payload.map(|Json(value)| value).map_err(ApiError::from)
 }
 
 pub(crate) fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
@@ -108,8 +106,18 @@ async fn show<S: Store, R: ReadModels>(
     let id = instance_id(&id)?;
     let reads = &app.read_models;
     let (row, steps) = tokio::try_join!(reads.workflow(id), reads.steps(id))?;
-    let row = row.ok_or_else(|| ApiError::NotFound(format!("workflow {id}")))?;
-    Ok(Json(workflow_json(&row, Some(&steps))))
+    match row {
+        Some(row) => Ok(Json(workflow_json(&row, Some(&steps)))),
+        // Not projected yet (a read straight after the start): read your
+        // own write from the log rather than answer 404.
+        None => match app.engine.state(id).await {
+            Ok(state) => Ok(Json(view(&state))),
+            Err(application::Error::NotFound { .. }) => {
+                Err(ApiError::NotFound(format!("workflow {id}")))
+            }
+            Err(error) => Err(error.into()),
+        },
+    }
 }
 
 /// A workflow from the read model; with its steps when given.

@@ -49,9 +49,19 @@ impl Api {
             Arc::new(DefinitionRegistry::default()),
             Arc::new(SystemClock::default()),
         ));
-        let read_models = PgReadModels::new(pool);
+        let read_models = PgReadModels::new(pool.clone());
+        let feed = Arc::new(application::feed::EventFeed::new(
+            Arc::new(PgEventStore::new(pool)),
+            Arc::new(application::feed::FeedSignal::default()),
+            application::feed::FeedConfig::default(),
+        ));
         Self {
-            router: api::router(engine.clone(), read_models.clone()),
+            router: api::router(
+                engine.clone(),
+                read_models.clone(),
+                feed,
+                api::ApiConfig::default(),
+            ),
             projector: Projector::new(engine, read_models),
         }
     }
@@ -278,7 +288,7 @@ async fn a_workflow_runs_through_task_reports_and_an_approval(pool: PgPool) {
         .get(&format!("/api/v1/workflows/{id}/events?limit=2"))
         .await;
     assert_eq!(history["items"][0]["type"], "WorkflowStarted");
-    assert_eq!(history["items"][0]["actor"], "api");
+    assert_eq!(history["items"][0]["actor"], "anonymous");
     let after = history["next_after"].as_u64().unwrap();
     let (_, rest) = api
         .get(&format!(

@@ -2,12 +2,14 @@
 //! outbox and timers written in the same transaction), and the encoding of
 //! domain events into stored records.
 
+pub mod auth;
 pub mod catalog;
 pub mod clock;
 pub mod codec;
 pub mod definitions;
 pub mod engine;
 mod error;
+pub mod feed;
 pub mod loops;
 pub mod messages;
 pub mod metrics;

@@ -67,9 +67,11 @@ insert into projection_checkpoints (name, position) values ('read_models', 0);
 -- Wakes projectors on every node after any append.
 create function notify_events_appended() returns trigger language plpgsql as $$
 begin
-    perform pg_notify('distorch_events', '');
+    -- The last position appended: feeds know how far the log reaches.
+    perform pg_notify('distorch_events', (select max(global_position)::text from appended));
     return null;
 end;
 $$;
 create trigger events_appended after insert on events
+    referencing new table as appended
     for each statement execute function notify_events_appended();

@@ -41,6 +41,8 @@ enum Mode {
     Cluster,
     /// SQLite + in-process queue and worker.
     Embedded,
+    /// SSE subscribers while workflows run at `--rate` (PostgreSQL, in-process worker).
+    Feeds,
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +61,18 @@ pub struct BenchArguments {
     /// Run the engine on the bare store: no metrics counted, none scraped.
     #[arg(long)]
     no_metrics: bool,
+    /// Feeds mode: SSE subscribers.
+    #[arg(long, default_value_t = 500)]
+    subscribers: usize,
+    /// Feeds mode: workflows started per second.
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+    /// Feeds mode: seconds of load.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Feeds mode: the event types each subscriber asks for (`types=`), all when empty.
+    #[arg(long, default_value = "")]
+    feed_types: String,
     /// PostgreSQL server; the bench creates and drops its own database there.
     #[arg(
         long,
@@ -90,6 +104,16 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
     )?;
     let clock = Arc::new(SystemClock::default());
     match arguments.mode {
+        Mode::Feeds => {
+            let bench = super::bench_feeds::FeedBench {
+                database_url: arguments.database_url.clone(),
+                subscribers: arguments.subscribers,
+                rate: arguments.rate.max(1),
+                seconds: arguments.seconds,
+                types: arguments.feed_types.clone(),
+            };
+            super::bench_feeds::run(bench, registry).await?;
+        }
         Mode::Embedded => {
             let dir = std::env::temp_dir().join(format!("distorch-bench-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
@@ -422,7 +446,7 @@ fn resident_megabytes() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-fn replace_last_segment(url: &str, segment: &str) -> anyhow::Result<String> {
+pub(super) fn replace_last_segment(url: &str, segment: &str) -> anyhow::Result<String> {
     let (base, _) = url
         .rsplit_once('/')
         .with_context(|| format!("{url} has no path"))?;

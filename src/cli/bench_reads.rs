@@ -84,7 +84,22 @@ async fn bench(arguments: &BenchReadsArguments, database: &str) -> anyhow::Resul
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let router = api::router(engine, PgReadModels::new(pool));
+    // No feed tail runs: the bench reads workflows only.
+    let feed = Arc::new(application::feed::EventFeed::new(
+        Arc::new(PgEventStore::new(pool.clone())),
+        Arc::new(application::feed::FeedSignal::default()),
+        application::feed::FeedConfig::default(),
+    ));
+    // The clients all come from here: no rate limit in the way.
+    let config = api::ApiConfig {
+        limits: api::Limits {
+            requests_per_second: 1e9,
+            burst: u32::MAX,
+            ..api::Limits::default()
+        },
+        ..api::ApiConfig::default()
+    };
+    let router = api::router(engine, PgReadModels::new(pool), feed, config);
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let client = reqwest::Client::builder()

@@ -1,6 +1,8 @@
 //! Subcommands of `distorch`.
 
+mod apikey;
 mod bench;
+mod bench_feeds;
 mod bench_reads;
 mod dlq;
 mod graph;
@@ -64,6 +66,8 @@ enum Command {
     Dlq(dlq::DlqArguments),
     /// Manage the read models (`rebuild` them from the event log).
     Projections(projections::ProjectionsArguments),
+    /// Create, list and revoke API keys.
+    Apikey(apikey::ApiKeyArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -91,6 +95,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
         Command::Projections(arguments) => projections::run(arguments),
+        Command::Apikey(arguments) => apikey::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

@@ -10,10 +10,11 @@ use anyhow::{Context, bail};
 use application::Engine;
 use application::catalog;
 use application::definitions::DefinitionRegistry;
+use application::feed::{EventFeed, FeedConfig, FeedSignal};
 use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
 use application::metrics::{MeteredExecutor, Metrics, Telemetry};
 use application::ports::{
-    Bus, DefinitionStore, EventStore, OutboxQueue, ProjectionWriter, TimerQueue,
+    Bus, DefinitionStore, EventStore, LogHead, OutboxQueue, ProjectionWriter, TimerQueue,
 };
 use application::projection::Projector;
 use domain::definition::{HTTP_QUEUE, parse_workflow};
@@ -155,11 +156,43 @@ pub fn spawn_workers<B: Bus>(
     Ok(())
 }
 
+/// Starts the node's event feed: one tail of the log, woken by `signal`.
+/// Without a database that signals appends (the embedded mode), the
+/// engine's own change notices wake it.
+pub fn spawn_feed<S>(
+    engine: &Arc<Engine<S>>,
+    signal: Arc<FeedSignal>,
+    signalled_by_store: bool,
+) -> Arc<EventFeed<S>>
+where
+    S: EventStore + LogHead + Clone + 'static,
+{
+    if !signalled_by_store {
+        let mut changes = engine.subscribe();
+        let signal = signal.clone();
+        tokio::spawn(async move {
+            while !matches!(
+                changes.recv().await,
+                Err(tokio::sync::broadcast::error::RecvError::Closed)
+            ) {
+                signal.committed(None);
+            }
+        });
+    }
+    let store = Arc::new(engine.store().clone());
+    let feed = Arc::new(EventFeed::new(store, signal, FeedConfig::default()));
+    let tail = feed.clone();
+    tokio::spawn(async move { tail.run().await });
+    feed
+}
+
 /// Serves the API, `/metrics` and the health probes until the process is
 /// stopped.
 pub async fn serve_http<S, R>(
     engine: Arc<Engine<S>>,
     read_models: R,
+    feed: Arc<EventFeed<S>>,
+    config: api::ApiConfig,
     telemetry: Telemetry,
     addr: SocketAddr,
 ) -> anyhow::Result<()>
@@ -168,8 +201,8 @@ where
     R: api::ReadModels,
 {
     let metrics = telemetry.metrics().clone();
-    let router =
-        api::router(engine, read_models).merge(api::operations_router(Arc::new(telemetry)));
+    let router = api::router(engine, read_models, feed, config)
+        .merge(api::operations_router(Arc::new(telemetry)));
     serve_router(api::track_http(router, metrics), addr).await
 }
 

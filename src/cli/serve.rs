@@ -8,11 +8,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
+use api::{ApiConfig, Authentication, JwtVerifier, Limits};
 use application::Engine;
+use application::auth::ApiKeys;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
+use application::feed::FeedSignal;
 use application::metrics::{MeteredStore, Metrics, Telemetry};
+use application::ports::ApiKeyStore;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
@@ -21,7 +27,8 @@ use infrastructure::store::{
 };
 
 use super::node::{
-    deploy_definitions, parse_workers, read_definitions, serve_http, spawn_loops, spawn_projector,
+    deploy_definitions, parse_workers, read_definitions, serve_http, spawn_feed, spawn_loops,
+    spawn_projector,
 };
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +57,101 @@ pub struct ServeArguments {
     /// Listen on a non-loopback address without authentication.
     #[arg(long)]
     insecure: bool,
+    /// Accept JWT bearer tokens signed with this HS256 secret.
+    #[arg(long, env = "DISTORCH_JWT_HS256_SECRET", hide_env_values = true)]
+    jwt_hs256_secret: Option<String>,
+    /// Accept JWT bearer tokens signed by the RS256 key whose public half
+    /// is in this PEM file.
+    #[arg(
+        long,
+        env = "DISTORCH_JWT_RS256_PUBLIC_KEY",
+        conflicts_with = "jwt_hs256_secret"
+    )]
+    jwt_rs256_public_key: Option<PathBuf>,
+    /// Requests per second each caller may sustain.
+    #[arg(long, env = "DISTORCH_RATE_LIMIT", default_value_t = 100.0)]
+    rate_limit: f64,
+    /// Requests a caller may make at once after being idle.
+    #[arg(long, env = "DISTORCH_RATE_BURST", default_value_t = 200)]
+    rate_burst: u32,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "DISTORCH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Seconds a request may take to answer (streams excepted).
+    #[arg(long, env = "DISTORCH_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+}
+
+impl ServeArguments {
+    fn jwt(&self) -> anyhow::Result<Option<JwtVerifier>> {
+        if let Some(secret) = &self.jwt_hs256_secret {
+            return Ok(Some(JwtVerifier::hs256(secret.as_bytes())));
+        }
+        let Some(path) = &self.jwt_rs256_public_key else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        JwtVerifier::rs256(&pem)
+            .map(Some)
+            .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            requests_per_second: self.rate_limit,
+            burst: self.rate_burst,
+            body_bytes: self.max_body_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout),
+        }
+    }
+
+    /// Authentication is on when a JWT key is configured or the store holds
+    /// an active API key. Without it the node runs open on loopback only,
+    /// unless `--insecure` says a proxy in front authenticates.
+    async fn api_config<K>(&self, keys: K) -> anyhow::Result<ApiConfig>
+    where
+        K: ApiKeyStore + 'static,
+    {
+        let jwt = self.jwt()?;
+        let keys = ApiKeys::new(keys);
+        let active = keys
+            .list()
+            .await?
+            .iter()
+            .filter(|key| key.revoked_at.is_none())
+            .count();
+        let authentication = if jwt.is_some() || active > 0 {
+            eprintln!(
+                "authentication: {active} active API keys{}",
+                if jwt.is_some() {
+                    ", JWT bearer tokens"
+                } else {
+                    ""
+                }
+            );
+            Authentication::Required {
+                keys: Some(Arc::new(keys)),
+                jwt: jwt.map(Arc::new),
+            }
+        } else if self.addr.ip().is_loopback() || self.insecure {
+            eprintln!(
+                "no authentication (no API key, no JWT key): the API is open to anyone who can reach {}",
+                self.addr
+            );
+            Authentication::Open
+        } else {
+            bail!(
+                "refusing to serve on {} without authentication; create a key with \
+                 `distorch apikey create --role admin`, configure a JWT key, listen on \
+                 127.0.0.1, or pass --insecure if a proxy in front authenticates",
+                self.addr
+            );
+        };
+        Ok(ApiConfig {
+            authentication,
+            limits: self.limits(),
+        })
+    }
 }
 
 pub fn run(arguments: ServeArguments) -> anyhow::Result<ExitCode> {
@@ -61,13 +163,6 @@ pub fn run(arguments: ServeArguments) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
-    if !arguments.addr.ip().is_loopback() && !arguments.insecure {
-        bail!(
-            "refusing to serve on {} without authentication (API keys come with the API work); \
-             listen on 127.0.0.1, or pass --insecure if a proxy in front authenticates",
-            arguments.addr
-        );
-    }
     let registry = Arc::new(DefinitionRegistry::default());
     let sources = read_definitions(&arguments.workflows)?;
     let workers = parse_workers(&arguments.exec)?;
@@ -75,10 +170,6 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
     let clock = Arc::new(SystemClock::default());
     let metrics = Arc::new(Metrics::new());
     let telemetry = Telemetry::new(metrics.clone(), registry.clone(), clock.clone());
-    eprintln!(
-        "no authentication: the API is open to anyone who can reach {}",
-        arguments.addr
-    );
     match &arguments.database_url {
         None => {
             let store = SqliteEventStore::open(&arguments.data).await?;
@@ -87,16 +178,18 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 deploy_definitions(&sources, &registry, &read_models).await?,
                 &arguments,
             );
+            let config = arguments.api_config(store.clone()).await?;
             eprintln!(
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
             );
             let store = MeteredStore::new(store, metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
+            let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             let bus = LocalBus::default();
             spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
             spawn_projector(&engine, &read_models);
-            serve_http(engine, read_models, telemetry, arguments.addr).await
+            serve_http(engine, read_models, feed, config, telemetry, arguments.addr).await
         }
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -113,17 +206,23 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 deploy_definitions(&sources, &registry, &read_models).await?,
                 &arguments,
             );
+            let api_config = arguments
+                .api_config(PgEventStore::new(pool.clone()))
+                .await?;
             let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
             let store = MeteredStore::new(PgEventStore::new(pool.clone()), metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
+            let signal = Arc::new(FeedSignal::default());
             tokio::spawn(forward_notifications(
                 pool.clone(),
                 engine.timers_written.clone(),
+                signal.clone(),
             ));
             tokio::spawn(wake_on_appends(
                 pool,
                 spawn_projector(&engine, &read_models),
             ));
+            let feed = spawn_feed(&engine, signal, true);
             match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {
@@ -136,7 +235,15 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     eprintln!("PostgreSQL + RabbitMQ mode");
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
                     let telemetry = telemetry.with_broker(Arc::new(bus));
-                    serve_http(engine, read_models, telemetry, arguments.addr).await
+                    serve_http(
+                        engine,
+                        read_models,
+                        feed,
+                        api_config,
+                        telemetry,
+                        arguments.addr,
+                    )
+                    .await
                 }
                 None => {
                     eprintln!(
@@ -144,7 +251,15 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     );
                     let bus = LocalBus::default();
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
-                    serve_http(engine, read_models, telemetry, arguments.addr).await
+                    serve_http(
+                        engine,
+                        read_models,
+                        feed,
+                        api_config,
+                        telemetry,
+                        arguments.addr,
+                    )
+                    .await
                 }
             }
         }

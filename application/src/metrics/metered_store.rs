@@ -13,11 +13,11 @@ use super::Metrics;
 use super::observe::Observed;
 use crate::Error;
 use crate::ports::{
-    AppendOutcome, AppendRequest, DueTimer, EventStore, OutboxQueue, PendingMessage, RecordedEvent,
-    TimerQueue,
+    AppendOutcome, AppendRequest, DueTimer, EventStore, LogHead, OutboxQueue, PendingMessage,
+    RecordedEvent, TimerQueue,
 };
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct MeteredStore<S> {
     inner: S,
     metrics: Arc<Metrics>,
@@ -97,6 +97,12 @@ impl<S: EventStore> EventStore for MeteredStore<S> {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send {
         self.inner.read_all(after_position, limit)
+    }
+}
+
+impl<S: LogHead> LogHead for MeteredStore<S> {
+    fn head(&self) -> impl Future<Output = Result<i64, Error>> + Send {
+        self.inner.head()
     }
 }
 

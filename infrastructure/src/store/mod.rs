@@ -2,11 +2,15 @@
 //! Both pass the same conformance suite (`infrastructure/tests/event_store.rs`).
 
 mod postgres;
+mod postgres_api_keys;
 mod postgres_listener;
+mod postgres_log_head;
 mod postgres_probe;
 mod postgres_queues;
 mod postgres_read_models;
 mod sqlite;
+mod sqlite_api_keys;
+mod sqlite_log_head;
 mod sqlite_queues;
 mod sqlite_read_models;
 

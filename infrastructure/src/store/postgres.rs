@@ -90,6 +90,7 @@ macro_rules! select_events {
 impl EventStore for PgEventStore {
     /// One statement, so one round trip and its own transaction: the version
     /// check, the events, the outbox rows, the timers and the notifications
+    /// (the events table's trigger sends `distorch_events` with the last position)
     /// land together or not at all. The events are inserted only if the
     /// stream is at the expected version; the side tables only if the events
     /// were; a racing append that slips past the check hits the unique

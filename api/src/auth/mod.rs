@@ -1,0 +1,148 @@
+//! Authentication and authorisation as one layer: the caller is found from
+//! an API key or a JWT (`Authorization: Bearer ...`, or `X-API-Key`), the
+//! route's permission comes from [`routes::ROUTES`], then the caller's rate
+//! limit is taken. Handlers get the caller with the [`Caller`] extractor.
+
+mod jwt;
+pub mod routes;
+
+use std::sync::Arc;
+
+use application::auth::{KeyVerifier, Permission, Principal, is_api_key};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub use jwt::JwtVerifier;
+
+use crate::ApiError;
+use crate::limits::RateLimiter;
+
+/// How callers prove who they are.
+#[derive(Clone, Default)]
+pub enum Authentication {
+    /// No authentication: every caller is `anonymous` with every permission.
+    #[default]
+    Open,
+    Required {
+        keys: Option<Arc<dyn KeyVerifier>>,
+        jwt: Option<Arc<JwtVerifier>>,
+    },
+}
+
+impl std::fmt::Debug for Authentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Authentication::Open => f.write_str("Open"),
+            Authentication::Required { keys, jwt } => f
+                .debug_struct("Required")
+                .field("api_keys", &keys.is_some())
+                .field("jwt", jwt)
+                .finish(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Guard {
+    pub authentication: Authentication,
+    pub limiter: RateLimiter,
+}
+
+/// The credential a request presents, if any.
+fn credential(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key") {
+        return key.to_str().ok();
+    }
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, value) = authorization.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
+}
+
+impl Guard {
+    /// `Ok(None)` when no credential was presented.
+    async fn caller(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+        let Authentication::Required { keys, jwt } = &self.authentication else {
+            return Ok(Some(Principal::anonymous()));
+        };
+        let Some(presented) = credential(headers) else {
+            return Ok(None);
+        };
+        let found = match (is_api_key(presented), keys, jwt) {
+            (true, Some(keys), _) => keys.verify(presented).await?,
+            (false, _, Some(jwt)) => jwt.verify(presented),
+            _ => None,
+        };
+        found
+            .map(Some)
+            .ok_or_else(|| ApiError::Unauthorized("the credential is not valid".into()))
+    }
+}
+
+/// The layer: 401 without a valid credential, 403 without the permission,
+/// 429 over the rate limit; otherwise the caller rides along to the handler.
+pub(crate) async fn guard(
+    State(guard): State<Arc<Guard>>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let route = matched.as_ref().map_or("", MatchedPath::as_str);
+    let required = routes::required(request.method(), route);
+    let caller = match guard.caller(request.headers()).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    match caller {
+        None if required == Permission::Public => {}
+        None => {
+            return ApiError::Unauthorized("an API key or a bearer token is required".into())
+                .into_response();
+        }
+        Some(caller) => {
+            if !caller.role.allows(required) {
+                return ApiError::Forbidden(format!(
+                    "the {} role may not do this (it needs `{}`)",
+                    caller.role,
+                    required.as_str()
+                ))
+                .into_response();
+            }
+            // Limits are per key: a node that runs open has no keys, and one
+            // bucket shared by every anonymous client would throttle them all.
+            let anonymous = caller.id == Principal::anonymous().id;
+            if !anonymous && let Err(retry_after) = guard.limiter.take(&caller.id) {
+                return ApiError::RateLimited { retry_after }.into_response();
+            }
+            request.extensions_mut().insert(caller);
+        }
+    }
+    next.run(request).await
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    pub fn origin(&self) -> application::Origin {
+        self.0.origin()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("an API key or a bearer token is required".into())
+            })
+    }
+}

@@ -1,0 +1,252 @@
+//! The event feeds: Server-Sent Events at `/api/v1/events/stream` and
+//! `/api/v1/workflows/{id}/stream`, the same over WebSocket at `/ws/events`.
+//! Each event carries its global position (`id:` in SSE); a client resumes
+//! after it with `Last-Event-ID` (or `?after=`), with no gap and no duplicate.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::feed::{EventFeed, FeedFilter, FeedItem, FeedStart, FeedSubscription};
+use application::ports::{EventStore, LogHead, RecordedEvent};
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use domain::InstanceId;
+use futures_lite::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ApiError;
+
+/// How often an idle SSE connection gets a comment, so proxies keep it.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The WebSocket close code for a subscriber let go for lagging: "try again later".
+const CLOSE_LAGGED: u16 = 1013;
+
+type Feed<S> = State<Arc<EventFeed<S>>>;
+
+pub fn router<S, T>(feed: Arc<EventFeed<S>>) -> Router<T>
+where
+    S: EventStore + LogHead + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/v1/events/stream", get(stream_all::<S>))
+        .route("/api/v1/workflows/{id}/stream", get(stream_workflow::<S>))
+        .route("/ws/events", get(websocket::<S>))
+        .with_state(feed)
+}
+
+/// `?workflow=ID&definition=NAME&types=A,B&after=POSITION`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    workflow: Option<String>,
+    definition: Option<String>,
+    types: Option<String>,
+    after: Option<i64>,
+}
+
+impl FeedQuery {
+    fn parse(query: Result<Query<Self>, QueryRejection>) -> Result<Self, ApiError> {
+        query
+            .map(|Query(query)| query)
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+
+    fn filter(&self) -> Result<FeedFilter, ApiError> {
+        Ok(FeedFilter {
+            workflow: self.workflow.as_deref().map(instance_id).transpose()?,
+            definition: self.definition.clone(),
+            types: self
+                .types
+                .iter()
+                .flat_map(|types| types.split(','))
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect::<HashSet<_>>(),
+        })
+    }
+
+    /// `Last-Event-ID` (sent by a reconnecting client) wins over `?after=`.
+    fn start(&self, headers: &HeaderMap, default: FeedStart) -> Result<FeedStart, ApiError> {
+        let header = headers
+            .get("last-event-id")
+            .map(|value| {
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|text| text.trim().parse::<i64>().ok())
+                    .filter(|position| *position >= 0)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest("Last-Event-ID must be a log position".into())
+                    })
+            })
+            .transpose()?;
+        match header.or(self.after) {
+            Some(position) if position < 0 => Err(ApiError::BadRequest(
+                "`after` must be a log position".into(),
+            )),
+            Some(position) => Ok(FeedStart::After(position)),
+            None => Ok(default),
+        }
+    }
+}
+
+fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
+    Uuid::parse_str(id)
+        .map(InstanceId)
+        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not a workflow id")))
+}
+
+async fn stream_all<S: EventStore + LogHead + 'static>(
+    State(feed): Feed<S>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = FeedQuery::parse(query)?;
+    let start = query.start(&headers, FeedStart::Live)?;
+    Ok(sse(feed.subscribe(query.filter()?, start)))
+}
+
+/// One workflow's events, from its start unless resumed.
+async fn stream_workflow<S: EventStore + LogHead + 'static>(
+    State(feed): Feed<S>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let id = instance_id(&id)?;
+    let query = FeedQuery::parse(query)?;
+    if query.workflow.is_some() {
+        return Err(ApiError::BadRequest(
+            "the workflow is in the path; `workflow` is not a filter here".into(),
+        ));
+    }
+    if feed.store().load(id, 0).await?.is_empty() {
+        return Err(application::Error::NotFound {
+            what: format!("workflow {id}"),
+        }
+        .into());
+    }
+    let start = query.start(&headers, FeedStart::After(0))?;
+    let filter = FeedFilter {
+        workflow: Some(id),
+        ..query.filter()?
+    };
+    Ok(sse(feed.subscribe(filter, start)))
+}
+
+/// The JSON of an event, as both feeds send it.
+fn event_json(event: &RecordedEvent) -> Value {
+    json!({
+        "position": event.position,
+        "type": event.event_type,
+        "stream_id": event.stream_id,
+        "version": event.version,
+        "data": event.data,
+        "metadata": event.metadata,
+        "recorded_at": event.recorded_at,
+    })
+}
+
+fn lagged_json(resume_after: i64) -> Value {
+    json!({ "type": "lagged", "resume_after": resume_after })
+}
+
+fn sse<S: EventStore + LogHead + 'static>(subscription: FeedSubscription<S>) -> Response {
+    Sse::new(sse_events(subscription))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
+}
+
+/// The subscription as SSE events; it ends after a `lagged` event or when
+/// the store fails (the client resumes after the last id it got).
+fn sse_events<S: EventStore + LogHead + 'static>(
+    subscription: FeedSubscription<S>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_lite::stream::unfold(Some(subscription), |state| async move {
+        let mut subscription = state?;
+        match subscription.next().await {
+            Ok(Some(FeedItem::Event(event))) => {
+                let sent = Event::default()
+                    .id(event.position.to_string())
+                    .event(&event.event_type)
+                    .data(event_json(&event).to_string());
+                Some((Ok(sent), Some(subscription)))
+            }
+            Ok(Some(FeedItem::Lagged { resume_after })) => {
+                let sent = Event::default()
+                    .id(resume_after.to_string())
+                    .event("lagged")
+                    .data(lagged_json(resume_after).to_string());
+                Some((Ok(sent), None))
+            }
+            Ok(None) => None,
+            Err(error) => {
+                eprintln!("error: an event stream ended: {error}");
+                None
+            }
+        }
+    })
+}
+
+async fn websocket<S: EventStore + LogHead + 'static>(
+    State(feed): Feed<S>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let query = FeedQuery::parse(query)?;
+    let start = query.start(&headers, FeedStart::Live)?;
+    let subscription = feed.subscribe(query.filter()?, start);
+    Ok(upgrade.on_upgrade(move |socket| forward(socket, subscription)))
+}
+
+/// Sends each event as a JSON text message until the client leaves; a
+/// lagging client gets a `lagged` message and a close with code 1013.
+async fn forward<S: EventStore + LogHead + 'static>(
+    mut socket: WebSocket,
+    mut subscription: FeedSubscription<S>,
+) {
+    loop {
+        let item = tokio::select! {
+            item = subscription.next() => item,
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => continue,
+            },
+        };
+        let message = match item {
+            Ok(Some(FeedItem::Event(event))) => event_json(&event),
+            Ok(Some(FeedItem::Lagged { resume_after })) => {
+                let _ = socket
+                    .send(Message::Text(lagged_json(resume_after).to_string().into()))
+                    .await;
+                let close = CloseFrame {
+                    code: CLOSE_LAGGED,
+                    reason: "lagged; resume after the last position".into(),
+                };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return;
+            }
+            Ok(None) | Err(_) => return,
+        };
+        if socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}

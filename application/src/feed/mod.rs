@@ -1,0 +1,165 @@
+//! The live feed of the global log: one shared tail per node reads what was
+//! committed (gap-safe, through [`EventStore::read_all`]) when woken and fans
+//! it out to every subscriber through one bounded ring. Subscribers resume
+//! after a position by reading the store until they meet the ring.
+
+mod definitions;
+mod filter;
+mod subscription;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast};
+
+use crate::Error;
+use crate::ports::{EventStore, LogHead, RecordedEvent};
+
+use definitions::DefinitionIndex;
+pub use filter::FeedFilter;
+pub use subscription::{FeedItem, FeedStart, FeedSubscription};
+
+/// How long the tail waits at first when the log holds committed events it
+/// may not read yet (an older transaction still runs), doubling to the max.
+const HELD_BACK_FIRST_WAIT: Duration = Duration::from_millis(2);
+const HELD_BACK_MAX_WAIT: Duration = Duration::from_millis(200);
+
+/// Wakes the tail: an append committed, on this node or another.
+#[derive(Debug, Default)]
+pub struct FeedSignal {
+    notify: Notify,
+    /// The highest position known committed (from notifications that carry it).
+    committed: AtomicI64,
+}
+
+impl FeedSignal {
+    /// An append committed, up to `position` when known.
+    pub fn committed(&self, position: Option<i64>) {
+        if let Some(position) = position {
+            self.committed.fetch_max(position, Ordering::SeqCst);
+        }
+        self.notify.notify_one();
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FeedConfig {
+    /// Events the ring holds; a subscriber further behind is disconnected.
+    pub capacity: usize,
+    /// Events read from the store at once.
+    pub batch: usize,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 4096,
+            batch: 512,
+        }
+    }
+}
+
+pub struct EventFeed<S> {
+    store: Arc<S>,
+    signal: Arc<FeedSignal>,
+    ring: broadcast::Sender<Arc<RecordedEvent>>,
+    /// The last position published; negative before the first read.
+    position: AtomicI64,
+    definitions: DefinitionIndex,
+    config: FeedConfig,
+}
+
+impl<S> std::fmt::Debug for EventFeed<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventFeed")
+            .field("position", &self.position.load(Ordering::SeqCst))
+            .field("subscribers", &self.ring.receiver_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: EventStore + LogHead> EventFeed<S> {
+    pub fn new(store: Arc<S>, signal: Arc<FeedSignal>, config: FeedConfig) -> Self {
+        Self {
+            store,
+            signal,
+            ring: broadcast::channel(config.capacity.max(1)).0,
+            position: AtomicI64::new(-1),
+            definitions: DefinitionIndex::default(),
+            config,
+        }
+    }
+
+    /// Reads what was committed since the last read and publishes it; returns
+    /// how many events it published. The first call starts at the log's head.
+    pub async fn run_once(&self) -> Result<usize, Error> {
+        let mut position = self.position.load(Ordering::SeqCst);
+        if position < 0 {
+            position = self.store.head().await?;
+            self.position.store(position, Ordering::SeqCst);
+        }
+        let events = self.store.read_all(position, self.config.batch).await?;
+        let published = events.len();
+        for event in events {
+            self.definitions.learn(&event);
+            position = event.position;
+            // No subscriber is not an error: the event is simply not wanted.
+            let _ = self.ring.send(Arc::new(event));
+        }
+        self.position.store(position, Ordering::SeqCst);
+        Ok(published)
+    }
+
+    /// Tails the log forever: reads while there is something to read, then
+    /// sleeps until an append is signalled. A notification names the position
+    /// it committed; while the readable log is behind it, an older transaction
+    /// holds it back and the tail retries after a short, growing wait.
+    pub async fn run(&self) {
+        let mut wait = HELD_BACK_FIRST_WAIT;
+        loop {
+            match self.run_once().await {
+                Ok(0) if self.held_back() => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(HELD_BACK_MAX_WAIT);
+                }
+                Ok(0) => {
+                    wait = HELD_BACK_FIRST_WAIT;
+                    self.signal.notify.notified().await;
+                }
+                Ok(_) => wait = HELD_BACK_FIRST_WAIT,
+                Err(error) => {
+                    eprintln!("error: the event feed cannot read the log: {error}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    fn held_back(&self) -> bool {
+        self.signal.committed.load(Ordering::SeqCst) > self.position.load(Ordering::SeqCst)
+    }
+
+    /// Subscribes with a filter, from a start.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        filter: FeedFilter,
+        start: FeedStart,
+    ) -> FeedSubscription<S> {
+        FeedSubscription::new(self.clone(), filter, start)
+    }
+
+    /// The last position the tail published; negative before its first read.
+    pub fn position(&self) -> i64 {
+        self.position.load(Ordering::SeqCst)
+    }
+
+    /// How many subscribers are connected.
+    pub fn subscribers(&self) -> usize {
+        self.ring.receiver_count()
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}

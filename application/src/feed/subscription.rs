@@ -1,0 +1,160 @@
+//! One subscriber of the feed: catches up from the store when it resumes
+//! after a position, then follows the shared ring. Each event is delivered
+//! once, in log order: what it read from the store is skipped in the ring.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::Error;
+use crate::ports::{EventStore, LogHead, RecordedEvent};
+
+use super::{EventFeed, FeedFilter};
+
+/// Where a subscription begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedStart {
+    /// With what is committed from now on.
+    Live,
+    /// With the first event after this position (a client's `Last-Event-ID`).
+    After(i64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeedItem {
+    Event(Arc<RecordedEvent>),
+    /// The subscriber fell further behind than the ring holds and is let go;
+    /// it resumes after this position (the last event it was given or that
+    /// its filter passed over). Nothing follows.
+    Lagged {
+        resume_after: i64,
+    },
+}
+
+enum Phase {
+    CatchUp,
+    Live(broadcast::Receiver<Arc<RecordedEvent>>),
+    Ended,
+}
+
+pub struct FeedSubscription<S> {
+    feed: Arc<EventFeed<S>>,
+    filter: FeedFilter,
+    phase: Phase,
+    pending: VecDeque<Arc<RecordedEvent>>,
+    /// The last position given or passed over.
+    last_seen: i64,
+}
+
+impl<S> std::fmt::Debug for FeedSubscription<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedSubscription")
+            .field("filter", &self.filter)
+            .field("last_seen", &self.last_seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: EventStore + LogHead> FeedSubscription<S> {
+    pub(super) fn new(feed: Arc<EventFeed<S>>, filter: FeedFilter, start: FeedStart) -> Self {
+        let (phase, last_seen) = match start {
+            FeedStart::After(position) => (Phase::CatchUp, position.max(0)),
+            FeedStart::Live => {
+                // Subscribe before reading the tail's position: whatever it
+                // publishes later is above that position and in the ring.
+                let receiver = feed.ring.subscribe();
+                let position = feed.position.load(Ordering::SeqCst).max(0);
+                (Phase::Live(receiver), position)
+            }
+        };
+        Self {
+            feed,
+            filter,
+            phase,
+            pending: VecDeque::new(),
+            last_seen,
+        }
+    }
+
+    /// The last position given or passed over.
+    pub fn last_seen(&self) -> i64 {
+        self.last_seen
+    }
+
+    /// The next event that passes the filter; `None` once the feed ended.
+    /// A store failure ends nothing: the caller may retry or let the client
+    /// resume after [`Self::last_seen`].
+    pub async fn next(&mut self) -> Result<Option<FeedItem>, Error> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                let store = self.feed.store.as_ref();
+                if !self
+                    .filter
+                    .matches(&event, store, &self.feed.definitions)
+                    .await?
+                {
+                    self.last_seen = event.position;
+                    continue;
+                }
+                self.last_seen = event.position;
+                return Ok(Some(FeedItem::Event(event)));
+            }
+            match &mut self.phase {
+                Phase::Ended => return Ok(None),
+                Phase::CatchUp => self.catch_up().await?,
+                Phase::Live(receiver) => match receiver.recv().await {
+                    Ok(event) if event.position <= self.last_seen => {}
+                    Ok(event) => self.pending.push_back(event),
+                    Err(RecvError::Lagged(_)) => {
+                        self.phase = Phase::Ended;
+                        return Ok(Some(FeedItem::Lagged {
+                            resume_after: self.last_seen,
+                        }));
+                    }
+                    Err(RecvError::Closed) => self.phase = Phase::Ended,
+                },
+            }
+        }
+    }
+
+    /// Reads the next batch from the store. Near the end of the log, joins
+    /// the ring and reads once more: what the tail published before the join
+    /// is committed and so in that read; what it publishes after is in the ring.
+    async fn catch_up(&mut self) -> Result<(), Error> {
+        let batch = self.feed.config.batch;
+        let after = self.last_seen;
+        let events = self.read(after, batch).await?;
+        let full = events.len() == batch;
+        let after = events.last().map_or(after, |event| event.position);
+        self.pending.extend(events);
+        if full {
+            return Ok(());
+        }
+        let receiver = self.feed.ring.subscribe();
+        let events = self.read(after, batch).await?;
+        if events.len() < batch {
+            self.phase = Phase::Live(receiver);
+        }
+        self.pending.extend(events);
+        Ok(())
+    }
+
+    /// A workflow's own stream when the filter names one (small, and read in
+    /// commit order); the global log otherwise.
+    async fn read(&self, after: i64, limit: usize) -> Result<Vec<Arc<RecordedEvent>>, Error> {
+        let store = self.feed.store.as_ref();
+        let events = match self.filter.workflow {
+            Some(id) => store
+                .load(id, 0)
+                .await?
+                .into_iter()
+                .filter(|event| event.position > after)
+                .take(limit)
+                .collect(),
+            None => store.read_all(after, limit).await?,
+        };
+        Ok(events.into_iter().map(Arc::new).collect())
+    }
+}

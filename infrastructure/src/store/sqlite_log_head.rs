@@ -1,0 +1,16 @@
+//! The head of the SQLite log: one writer at a time, so the newest event.
+
+use application::Error;
+use application::ports::LogHead;
+
+use super::{SqliteEventStore, unavailable};
+
+impl LogHead for SqliteEventStore {
+    async fn head(&self) -> Result<i64, Error> {
+        let head: Option<i64> = sqlx::query_scalar("select max(global_position) from events")
+            .fetch_one(self.pool())
+            .await
+            .map_err(unavailable)?;
+        Ok(head.unwrap_or(0))
+    }
+}

@@ -1,0 +1,60 @@
+//! API keys on both stores: a created key verifies as its role, a wrong or
+//! revoked one does not, and only the digest of the secret is stored.
+
+use application::auth::{ApiKeys, Role};
+use application::clock::SystemClock;
+use application::ports::ApiKeyStore;
+use infrastructure::store::{PgEventStore, SqliteEventStore};
+use sqlx::PgPool;
+
+async fn keys_verify_until_revoked<K: ApiKeyStore>(store: K) {
+    let clock = SystemClock::default();
+    let keys = ApiKeys::new(store);
+    let issued = keys.create(Role::Operator, "ci", &clock).await.unwrap();
+    let other = keys.create(Role::Viewer, "dash", &clock).await.unwrap();
+    assert!(
+        issued
+            .key
+            .starts_with(&format!("dtk_{}_", issued.record.id))
+    );
+    assert!(!issued.key.contains(&hex(&issued.record.secret_sha256)));
+
+    let caller = keys.verify(&issued.key).await.unwrap().unwrap();
+    assert_eq!(caller.role, Role::Operator);
+    assert_eq!(caller.id, format!("apikey:{}", issued.record.id));
+    let mut wrong = issued.key.clone();
+    wrong.pop();
+    wrong.push('x');
+    for presented in [wrong.as_str(), "dtk_nope_secret", "dtk_", "bearer"] {
+        assert_eq!(keys.verify(presented).await.unwrap(), None, "{presented}");
+    }
+
+    keys.revoke(&issued.record.id, &clock).await.unwrap();
+    assert_eq!(keys.verify(&issued.key).await.unwrap(), None);
+    assert!(keys.revoke(&issued.record.id, &clock).await.is_err());
+    assert!(keys.verify(&other.key).await.unwrap().is_some());
+    let listed = keys.list().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let revoked = listed.iter().find(|k| k.id == issued.record.id).unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(revoked.name, "ci");
+    assert_eq!(revoked.secret_sha256, issued.record.secret_sha256);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+async fn postgres_keys_verify_until_revoked(pool: PgPool) {
+    keys_verify_until_revoked(PgEventStore::new(pool)).await;
+}
+
+#[tokio::test]
+async fn sqlite_keys_verify_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&dir.path().join("keys.db"))
+        .await
+        .unwrap();
+    keys_verify_until_revoked(store).await;
+}

@@ -1,0 +1,104 @@
+//! `distorch apikey create|list|revoke`: API keys in the node's database
+//! (PostgreSQL with `DATABASE_URL`, else the embedded SQLite file). A new
+//! key is printed once, on stdout; only its digest is stored.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use application::auth::{ApiKeys, Role};
+use application::clock::SystemClock;
+use application::ports::ApiKeyStore;
+use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore};
+
+#[derive(Debug, clap::Args)]
+pub struct ApiKeyArguments {
+    #[command(subcommand)]
+    command: ApiKeyCommand,
+    /// PostgreSQL; without it, the embedded SQLite file.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// The SQLite file of the embedded mode.
+    #[arg(long, default_value = "distorch.db", global = true)]
+    data: PathBuf,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key with a role (viewer, operator, approver, admin); prints it once.
+    Create {
+        #[arg(long)]
+        role: Role,
+        /// What the key is for (shown by `list`).
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by its id; it stops working at once.
+    Revoke { id: String },
+}
+
+pub fn run(arguments: ApiKeyArguments) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match &arguments.database_url {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url)
+                    .await
+                    .context("connecting to PostgreSQL (DATABASE_URL)")?;
+                POSTGRES_MIGRATIONS
+                    .run(&pool)
+                    .await
+                    .context("migrating PostgreSQL")?;
+                execute(PgEventStore::new(pool), arguments.command).await
+            }
+            None => {
+                execute(
+                    SqliteEventStore::open(&arguments.data).await?,
+                    arguments.command,
+                )
+                .await
+            }
+        }
+    })
+}
+
+async fn execute<K: ApiKeyStore>(store: K, command: ApiKeyCommand) -> anyhow::Result<ExitCode> {
+    let keys = ApiKeys::new(store);
+    let clock = SystemClock::default();
+    match command {
+        ApiKeyCommand::Create { role, name } => {
+            let issued = keys.create(role, &name, &clock).await?;
+            eprintln!(
+                "created API key {} ({role}); it is shown this once:",
+                issued.record.id
+            );
+            println!("{}", issued.key);
+        }
+        ApiKeyCommand::List => {
+            println!(
+                "{:<16}  {:<8}  {:<25}  {:<25}  name",
+                "id", "role", "created", "revoked"
+            );
+            for key in keys.list().await? {
+                let revoked = key.revoked_at.map(|at| at.to_rfc3339()).unwrap_or_default();
+                println!(
+                    "{:<16}  {:<8}  {:<25}  {:<25}  {}",
+                    key.id,
+                    key.role.as_str(),
+                    key.created_at.to_rfc3339(),
+                    revoked,
+                    key.name
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            keys.revoke(&id, &clock).await?;
+            eprintln!("revoked API key {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
