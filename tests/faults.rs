@@ -247,7 +247,7 @@ impl Cluster {
 
 /// Runs `inject` three times while workflows start and run, then expects
 /// every one of them to complete.
-async fn survives<F, Fut>(name: &str, inject: F)
+async fn survives<F, Fut>(name: &str, faults_at: &[Duration], inject: F)
 where
     F: Fn(String, String) -> Fut,
     Fut: std::future::Future<Output = usize>,
@@ -257,7 +257,7 @@ where
     let started = Arc::new(AtomicUsize::new(0));
     let starting = cluster.start_workflows(started.clone());
     let mut hits = Vec::new();
-    for at in FAULTS_AT {
+    for &at in faults_at {
         tokio::time::sleep_until((began + at).into()).await;
         let unstarted = WORKFLOWS - started.load(Ordering::Relaxed);
         let unfinished = cluster.unfinished().await;
@@ -289,7 +289,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_connections_closed_mid_run() {
-    survives("broker", |vhost, _| async move {
+    survives("broker", &FAULTS_AT, |vhost, _| async move {
         let closed = tokio::task::spawn_blocking(move || {
             rabbitmqctl(&["close_all_connections", "-p", &vhost, "test"])
         })
@@ -306,11 +306,35 @@ async fn broker_connections_closed_mid_run() {
     .await;
 }
 
+/// Stops the RabbitMQ application and starts it again mid-run. It takes the
+/// whole shared broker away, so it cannot run beside the other tests:
+/// `scripts/test` runs it alone, after them (`--run-ignored only`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared broker: scripts/test runs it alone, after the rest"]
+async fn broker_restarted_mid_run() {
+    survives(
+        "broker-restart",
+        &[Duration::from_millis(700)],
+        |_, _| async move {
+            tokio::task::spawn_blocking(|| {
+                rabbitmqctl(&["stop_app"]);
+                std::thread::sleep(Duration::from_secs(2));
+                rabbitmqctl(&["start_app"]);
+                rabbitmqctl(&["await_startup"]);
+            })
+            .await
+            .unwrap();
+            1
+        },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_connections_terminated_mid_run() {
     let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
     let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-    survives("database", |_, database| {
+    survives("database", &FAULTS_AT, |_, database| {
         let admin = admin.clone();
         async move {
             let terminated: Vec<bool> = sqlx::query_scalar(
