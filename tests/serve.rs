@@ -111,3 +111,68 @@ async fn nodes_on_postgres_and_rabbitmq_survive_one_of_them_being_killed() {
     services.remove().await;
     std::fs::remove_dir_all(folder).ok();
 }
+
+/// `distorch deploy` sends a definition to a running node, which then starts
+/// it; an invalid one is refused with every problem at its line and column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn definitions_deployed_with_the_cli_can_be_started() {
+    let folder = workflows_folder("serve-deploy", "chain", CHAIN);
+    let data = folder.join("node.db");
+    let node = spawn(
+        distorch(&[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--workflows",
+            folder.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--exec",
+            "work=echo '{}'",
+        ]),
+        &[],
+        true,
+    );
+    let url = node.url.clone().unwrap();
+    let fresh = folder.join("fresh.yaml");
+    std::fs::write(
+        &fresh,
+        "name: fresh\nversion: 1\nsteps:\n  only: { type: task, queue: work }\n",
+    )
+    .unwrap();
+    let broken = folder.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "name: broken\nversion: 1\nsteps:\n  only: { type: task, queue: work, needs: [ghost] }\n",
+    )
+    .unwrap();
+    let deploy = |file: &std::path::Path| {
+        let file = file.to_str().unwrap().to_owned();
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            distorch(&["deploy", &file, "--server", &url])
+                .output()
+                .unwrap()
+        })
+    };
+
+    let deployed = deploy(&fresh).await.unwrap();
+    let said = String::from_utf8_lossy(&deployed.stdout);
+    assert!(deployed.status.success(), "{said} {deployed:?}");
+    assert!(said.contains("deployed fresh version 1"), "{said}");
+
+    let refused = deploy(&broken).await.unwrap();
+    let complaint = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{complaint}");
+    assert!(
+        complaint.contains("broken.yaml:4:") && complaint.contains("ghost"),
+        "{complaint}"
+    );
+
+    let client = reqwest::Client::new();
+    let id = start(&client, &url, "fresh", json!({})).await;
+    let statuses = wait_until_final(&client, &url, &[id], Duration::from_secs(30)).await;
+    assert_eq!(statuses, ["completed"]);
+    drop(node);
+    std::fs::remove_dir_all(folder).ok();
+}

@@ -4,6 +4,7 @@ mod apikey;
 mod bench;
 mod bench_feeds;
 mod bench_reads;
+mod deploy;
 mod dlq;
 mod graph;
 mod migrate;
@@ -60,6 +61,8 @@ enum Command {
     BenchReads(bench_reads::BenchReadsArguments),
     /// Start a workflow on a running node (prints its id).
     Start(start::StartArguments),
+    /// Deploy workflow definitions to a running node (stored, then startable on every node).
+    Deploy(deploy::DeployArguments),
     /// Bring the database to the current schema.
     Migrate(migrate::MigrateArguments),
     /// Inspect and re-drive dead-lettered tasks (RabbitMQ).
@@ -92,6 +95,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Bench(arguments) => bench::run(arguments),
         Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),
+        Command::Deploy(arguments) => deploy::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
         Command::Projections(arguments) => projections::run(arguments),
