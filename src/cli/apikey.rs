@@ -46,7 +46,7 @@ pub fn run(arguments: ApiKeyArguments) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         match &arguments.database_url {
             Some(url) => {
-                let pool = sqlx::PgPool::connect(url)
+                let pool = sqlx::PgPool::connect_with(infrastructure::store::pg_options(url)?)
                     .await
                     .context("connecting to PostgreSQL (DATABASE_URL)")?;
                 POSTGRES_MIGRATIONS

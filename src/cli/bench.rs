@@ -130,9 +130,11 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
         Mode::Cluster => {
             let suffix = format!("{}", std::process::id());
             let database = format!("distorch_bench_{suffix}");
-            let admin = sqlx::PgPool::connect(&arguments.database_url)
-                .await
-                .context("PostgreSQL")?;
+            let admin = sqlx::PgPool::connect_with(infrastructure::store::pg_options(
+                &arguments.database_url,
+            )?)
+            .await
+            .context("PostgreSQL")?;
             sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
                 .execute(&admin)
                 .await?;
@@ -144,7 +146,7 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
             let outcome = async {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(16)
-                    .connect(&database_url)
+                    .connect_with(infrastructure::store::pg_options(&database_url)?)
                     .await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
                 println!("raw single-row commits: {:.0}/s", commit_rate(&pool).await?);

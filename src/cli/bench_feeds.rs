@@ -38,7 +38,7 @@ type Seen = Vec<f32>;
 
 pub async fn run(bench: FeedBench, registry: Arc<DefinitionRegistry>) -> anyhow::Result<()> {
     let database = format!("distorch_bench_feeds_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&bench.database_url)
+    let admin = sqlx::PgPool::connect_with(infrastructure::store::pg_options(&bench.database_url)?)
         .await
         .context("PostgreSQL")?;
     sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
@@ -61,7 +61,7 @@ async fn measure(
 ) -> anyhow::Result<()> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(16)
-        .connect(database_url)
+        .connect_with(infrastructure::store::pg_options(database_url)?)
         .await?;
     POSTGRES_MIGRATIONS.run(&pool).await?;
     let clock = Arc::new(SystemClock::default());

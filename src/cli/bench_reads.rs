@@ -41,9 +41,10 @@ pub fn run(arguments: BenchReadsArguments) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let database = format!("distorch_bench_reads_{}", std::process::id());
-        let admin = sqlx::PgPool::connect(&arguments.database_url)
-            .await
-            .context("PostgreSQL")?;
+        let admin =
+            sqlx::PgPool::connect_with(infrastructure::store::pg_options(&arguments.database_url)?)
+                .await
+                .context("PostgreSQL")?;
         sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
             .execute(&admin)
             .await?;
@@ -64,7 +65,9 @@ async fn bench(arguments: &BenchReadsArguments, database: &str) -> anyhow::Resul
     };
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(32)
-        .connect(&format!("{base}/{database}"))
+        .connect_with(infrastructure::store::pg_options(&format!(
+            "{base}/{database}"
+        ))?)
         .await?;
     POSTGRES_MIGRATIONS.run(&pool).await?;
     let seeding = Instant::now();

@@ -43,7 +43,7 @@ pub fn run(arguments: ProjectionsArguments) -> anyhow::Result<ExitCode> {
     let projected = runtime.block_on(async {
         match &arguments.database_url {
             Some(url) => {
-                let pool = sqlx::PgPool::connect(url)
+                let pool = sqlx::PgPool::connect_with(infrastructure::store::pg_options(url)?)
                     .await
                     .context("connecting to PostgreSQL (DATABASE_URL)")?;
                 POSTGRES_MIGRATIONS

@@ -194,7 +194,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
         Some(url) => {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(16)
-                .connect(url)
+                .connect_with(infrastructure::store::pg_options(url)?)
                 .await
                 .context("connecting to PostgreSQL (DATABASE_URL)")?;
             POSTGRES_MIGRATIONS
