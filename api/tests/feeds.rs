@@ -181,7 +181,12 @@ async fn a_slow_consumer_is_let_go_with_a_position_it_resumes_from(pool: PgPool)
     assert_eq!(positions(&received), expected);
 }
 
+/// Known to time out waiting for the live event when the whole suite runs
+/// in parallel (the gap-safe reader waits for the oldest transaction on the
+/// whole server), under investigation; `scripts/test` runs it alone, after
+/// the rest (`--run-ignored only`), where it passes.
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+#[ignore = "flaky beside the parallel suite: scripts/test runs it alone, after the rest"]
 async fn the_websocket_feed_carries_the_same_events(pool: PgPool) {
     let app = App::new(pool, FeedConfig::default(), true).await;
     app.start("alpha").await;
