@@ -278,8 +278,9 @@ impl<S: EventStore> Engine<S> {
             let mut behind = false;
             for &index in &indices {
                 let submission = &submissions[index];
+                // A refused submission leaves the state as it was for the next.
                 match self.decide_into(
-                    &state,
+                    state.clone(),
                     &submission.commands,
                     &submission.origin,
                     now,
@@ -428,7 +429,7 @@ impl<S: EventStore> Engine<S> {
             timers: Vec::new(),
         };
         let (state, events) =
-            self.decide_into(&state, commands, origin, self.clock.now(), &mut request)?;
+            self.decide_into(state, commands, origin, self.clock.now(), &mut request)?;
         if events.is_empty() {
             return Ok(events);
         }
@@ -449,13 +450,15 @@ impl<S: EventStore> Engine<S> {
     /// `request` is left as it was.
     fn decide_into(
         &self,
-        state: &WorkflowInstance,
+        state: WorkflowInstance,
         commands: &[Command],
         origin: &Origin,
         now: chrono::DateTime<chrono::Utc>,
         request: &mut AppendRequest,
     ) -> Result<(WorkflowInstance, Vec<Event>), Error> {
-        let mut next = state.clone();
+        let id = state.id;
+        let definition = state.definition.clone();
+        let mut next = state;
         let mut events = Vec::new();
         for command in commands {
             let context = DecisionContext::new(now, self.clock.entropy());
@@ -463,8 +466,6 @@ impl<S: EventStore> Engine<S> {
             next = decided.iter().fold(next, evolve);
             events.extend(decided);
         }
-        let id = state.id;
-        let definition = &state.definition;
         let correlation_id = origin.correlation_id.unwrap_or(id.0);
         for event in &events {
             let metadata = Metadata {
@@ -475,7 +476,7 @@ impl<S: EventStore> Engine<S> {
                 actor: origin.actor.clone(),
             };
             request.events.push(encode(event, metadata));
-            if let Some(dispatch) = dispatch_of(definition, event) {
+            if let Some(dispatch) = dispatch_of(&definition, event) {
                 let task = TaskMessage::new(id, &definition.name, dispatch);
                 request.outbox.push(OutboxMessage {
                     queue: task.queue.clone(),

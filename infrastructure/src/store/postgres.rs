@@ -88,122 +88,23 @@ macro_rules! select_events {
 }
 
 impl EventStore for PgEventStore {
-    /// One statement, so one round trip and its own transaction: the version
-    /// check, the events, the outbox rows, the timers and the notifications
-    /// (the events table's trigger sends `distorch_events` with the last position)
-    /// land together or not at all. The events are inserted only if the
-    /// stream is at the expected version; the side tables only if the events
-    /// were; a racing append that slips past the check hits the unique
-    /// `(stream_id, version)` and aborts the whole statement.
+    /// One statement, so one round trip and its own transaction (see
+    /// [`PgEventStore::append_all`]).
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, Error> {
-        let stream = request.stream_id.0;
         let expected = request.expected_version;
-        let count = request.events.len() as u64;
-        let events = &request.events;
-        let versions: Vec<i32> = (0..events.len())
-            .map(|offset| (expected + 1 + offset as u64) as i32)
-            .collect();
-        let types: Vec<&str> = events
-            .iter()
-            .map(|event| event.event_type.as_str())
-            .collect();
-        let schema_versions: Vec<i32> = events
-            .iter()
-            .map(|event| event.schema_version as i32)
-            .collect();
-        let data: Vec<&Value> = events.iter().map(|event| &event.data).collect();
-        let metadata: Vec<Value> = events
-            .iter()
-            .map(|event| serde_json::to_value(&event.metadata).unwrap_or(Value::Null))
-            .collect();
-        let queues: Vec<&str> = request.outbox.iter().map(|m| m.queue.as_str()).collect();
-        let payloads: Vec<&Value> = request.outbox.iter().map(|m| &m.payload).collect();
-        let priorities: Vec<i16> = request
-            .outbox
-            .iter()
-            .map(|m| i16::from(m.priority))
-            .collect();
-        let timer_instances: Vec<Uuid> = request.timers.iter().map(|t| t.instance.0).collect();
-        let timers: Vec<Value> = request
-            .timers
-            .iter()
-            .map(|t| serde_json::to_value(&t.timer).unwrap_or(Value::Null))
-            .collect();
-        let due: Vec<DateTime<Utc>> = request.timers.iter().map(|t| t.due_at).collect();
-        let row = sqlx::query(
-            "with current as (
-                 select coalesce(max(version), 0) as version from events where stream_id = $1
-             ), appended as (
-                 insert into events (stream_id, version, type, schema_version, data, metadata)
-                 select $1, v.* from unnest($2::int[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[])
-                     as v(version, type, schema_version, data, metadata)
-                 where (select version from current) = $7
-                 returning global_position
-             ), outbox_rows as (
-                 insert into outbox (queue, payload, priority, locked_until)
-                 select o.queue, o.payload, o.priority, now() + $14::interval
-                 from unnest($8::text[], $9::jsonb[], $10::smallint[]) with ordinality
-                     as o(queue, payload, priority, n)
-                 where exists (select 1 from appended)
-                 order by o.n
-                 returning id
-             ), timer_rows as (
-                 insert into timers (instance_id, timer, due_at)
-                 select * from unnest($11::uuid[], $12::jsonb[], $13::timestamptz[])
-                 where exists (select 1 from appended)
-             ), wake_pollers as (
-                 select pg_notify('distorch_timers', '')
-                 where exists (select 1 from appended) and cardinality($11::uuid[]) > 0
-             )
-             select (select max(global_position) from appended) as last_position,
-                    (select version from current) as actual,
-                    (select array_agg(id order by id) from outbox_rows) as outbox_ids,
-                    (select count(*) from wake_pollers) as woken",
-        )
-        .bind(stream)
-        .bind(&versions)
-        .bind(&types)
-        .bind(&schema_versions)
-        .bind(&data)
-        .bind(&metadata)
-        .bind(expected as i32)
-        .bind(&queues)
-        .bind(&payloads)
-        .bind(&priorities)
-        .bind(&timer_instances)
-        .bind(&timers)
-        .bind(&due)
-        .bind(outbox_lease())
-        .fetch_one(&self.pool)
-        .await;
-        let row = match row {
-            Ok(row) => row,
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                let actual = self.current_version(stream).await?;
-                return Err(Error::Conflict { expected, actual });
-            }
-            Err(error) => return Err(unavailable(error)),
-        };
-        let last_position: Option<i64> = row.try_get("last_position").map_err(unavailable)?;
-        match last_position {
-            Some(last_position) => Ok(AppendOutcome {
-                version: expected + count,
-                last_position,
-                outbox_ids: outbox_ids(&row, request.outbox.len())?,
+        let stream = request.stream_id.0;
+        match self.append_all(std::slice::from_ref(&request)).await? {
+            Some(mut outcomes) => outcomes
+                .pop()
+                .unwrap_or(Err(Error::Unavailable("an append returned no row".into()))),
+            None => Err(Error::Conflict {
+                expected,
+                actual: self.current_version(stream).await?,
             }),
-            None => {
-                let actual: i32 = row.try_get("actual").map_err(unavailable)?;
-                Err(Error::Conflict {
-                    expected,
-                    actual: actual as u64,
-                })
-            }
         }
     }
 
-    /// One statement for every stream: each stream's version is checked on
-    /// its own, and the events, outbox rows and timers of the streams that
-    /// pass are inserted together, in one transaction and one round trip. A
+    /// One statement for every stream (see [`PgEventStore::append_all`]). A
     /// racing append that slips past a check aborts the statement; then each
     /// request is appended on its own, so the others still land.
     async fn append_batch(
@@ -214,7 +115,66 @@ impl EventStore for PgEventStore {
             let request = requests.into_iter().next().expect("one request");
             return Ok(vec![self.append(request).await]);
         }
-        let batch = BatchColumns::of(&requests);
+        match self.append_all(&requests).await? {
+            Some(outcomes) => Ok(outcomes),
+            None => {
+                let mut outcomes = Vec::with_capacity(requests.len());
+                for request in requests {
+                    outcomes.push(self.append(request).await);
+                }
+                Ok(outcomes)
+            }
+        }
+    }
+
+    async fn load(
+        &self,
+        stream_id: InstanceId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = sqlx::query(select_events!(
+            " where stream_id = $1 and version > $2 order by version"
+        ))
+        .bind(stream_id.0)
+        .bind(after_version as i32)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn read_all(
+        &self,
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = sqlx::query(select_events!(
+            " where global_position > $1 and tx < pg_snapshot_xmin(pg_current_snapshot())
+              order by global_position limit $2"
+        ))
+        .bind(after_position)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(record).collect()
+    }
+}
+
+impl PgEventStore {
+    /// Appends to every stream of `requests` in one statement: each stream's
+    /// version is checked on its own, and the events, outbox rows (leased to
+    /// this appender), timers and notifications of the streams that pass are
+    /// inserted together, in one transaction and one round trip (the events
+    /// table's trigger sends `distorch_events` with the last position). A
+    /// stream not at its expected version gets [`Error::Conflict`]. `None`
+    /// when a racing append slipped past a check and hit the unique
+    /// `(stream_id, version)`: then nothing was written.
+    async fn append_all(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Option<Vec<Result<AppendOutcome, Error>>>, Error> {
+        let batch = BatchColumns::of(requests);
         let rows = sqlx::query(
             "with expected as (
                  select * from unnest($1::uuid[], $2::int[]) with ordinality as e(stream_id, version, n)
@@ -277,13 +237,7 @@ impl EventStore for PgEventStore {
         .await;
         let rows = match rows {
             Ok(rows) => rows,
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                let mut outcomes = Vec::with_capacity(requests.len());
-                for request in requests {
-                    outcomes.push(self.append(request).await);
-                }
-                return Ok(outcomes);
-            }
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(None),
             Err(error) => return Err(unavailable(error)),
         };
         // The outbox ids of the streams that landed, in request order.
@@ -301,7 +255,7 @@ impl EventStore for PgEventStore {
         }
         .into_iter();
         let known = ids.len() == landed;
-        requests
+        let outcomes = requests
             .iter()
             .zip(&rows)
             .map(|(request, row)| {
@@ -327,40 +281,8 @@ impl EventStore for PgEventStore {
                     }
                 })
             })
-            .collect()
-    }
-
-    async fn load(
-        &self,
-        stream_id: InstanceId,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, Error> {
-        let rows = sqlx::query(select_events!(
-            " where stream_id = $1 and version > $2 order by version"
-        ))
-        .bind(stream_id.0)
-        .bind(after_version as i32)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter().map(record).collect()
-    }
-
-    async fn read_all(
-        &self,
-        after_position: i64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, Error> {
-        let rows = sqlx::query(select_events!(
-            " where global_position > $1 and tx < pg_snapshot_xmin(pg_current_snapshot())
-              order by global_position limit $2"
-        ))
-        .bind(after_position)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter().map(record).collect()
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Some(outcomes))
     }
 }
 
