@@ -214,21 +214,28 @@ async fn websocket<S: EventStore + LogHead + 'static>(
 
 /// Sends each event as a JSON text message until the client leaves; a
 /// lagging client gets a `lagged` message and a close with code 1013.
+///
+/// The subscription is read in a task of its own: [`FeedSubscription::next`]
+/// is not cancel-safe (an event taken from the store and dropped with the
+/// future would be lost), so it must never be the losing branch of a
+/// `select!` against the client's messages.
 async fn forward<S: EventStore + LogHead + 'static>(
     mut socket: WebSocket,
-    mut subscription: FeedSubscription<S>,
+    subscription: FeedSubscription<S>,
 ) {
+    let (items, mut received) = tokio::sync::mpsc::channel(64);
+    let pump = tokio::spawn(pump(subscription, items));
     loop {
         let item = tokio::select! {
-            item = subscription.next() => item,
+            item = received.recv() => item,
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => continue,
             },
         };
         let message = match item {
-            Ok(Some(FeedItem::Event(event))) => event_json(&event),
-            Ok(Some(FeedItem::Lagged { resume_after })) => {
+            Some(FeedItem::Event(event)) => event_json(&event),
+            Some(FeedItem::Lagged { resume_after }) => {
                 let _ = socket
                     .send(Message::Text(lagged_json(resume_after).to_string().into()))
                     .await;
@@ -237,16 +244,44 @@ async fn forward<S: EventStore + LogHead + 'static>(
                     reason: "lagged; resume after the last position".into(),
                 };
                 let _ = socket.send(Message::Close(Some(close))).await;
-                return;
+                break;
             }
-            Ok(None) | Err(_) => return,
+            None => break,
         };
         if socket
             .send(Message::Text(message.to_string().into()))
             .await
             .is_err()
         {
-            return;
+            break;
+        }
+    }
+    pump.abort();
+}
+
+/// Moves a subscription's items into a channel until the feed ends, fails
+/// or the receiving side is gone.
+async fn pump<S: EventStore + LogHead + 'static>(
+    mut subscription: FeedSubscription<S>,
+    items: tokio::sync::mpsc::Sender<FeedItem>,
+) {
+    loop {
+        let item = tokio::select! {
+            item = subscription.next() => item,
+            // The client left: the pending read is dropped with the task.
+            () = items.closed() => return,
+        };
+        match item {
+            Ok(Some(item)) => {
+                if items.send(item).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(error) => {
+                eprintln!("error: a WebSocket event feed ended: {error}");
+                return;
+            }
         }
     }
 }

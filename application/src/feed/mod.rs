@@ -66,6 +66,9 @@ pub struct EventFeed<S> {
     ring: broadcast::Sender<Arc<RecordedEvent>>,
     /// The last position published; negative before the first read.
     position: AtomicI64,
+    /// Where the tail began: the log's head when first asked (see
+    /// [`EventFeed::origin`]).
+    origin: tokio::sync::OnceCell<i64>,
     definitions: DefinitionIndex,
     config: FeedConfig,
 }
@@ -86,17 +89,30 @@ impl<S: EventStore + LogHead> EventFeed<S> {
             signal,
             ring: broadcast::channel(config.capacity.max(1)).0,
             position: AtomicI64::new(-1),
+            origin: tokio::sync::OnceCell::new(),
             definitions: DefinitionIndex::default(),
             config,
         }
     }
 
+    /// Where the tail starts: the log's head, read once, by the tail's first
+    /// read or a subscriber's catch-up, whichever comes first. Nothing at or
+    /// below it is ever published to the ring, so a subscriber that catches
+    /// up from the store must read after the origin was fixed: then every
+    /// event at or below it was readable before that read.
+    pub(crate) async fn origin(&self) -> Result<i64, Error> {
+        self.origin
+            .get_or_try_init(|| self.store.head())
+            .await
+            .copied()
+    }
+
     /// Reads what was committed since the last read and publishes it; returns
-    /// how many events it published. The first call starts at the log's head.
+    /// how many events it published. The first call starts at the origin.
     pub async fn run_once(&self) -> Result<usize, Error> {
         let mut position = self.position.load(Ordering::SeqCst);
         if position < 0 {
-            position = self.store.head().await?;
+            position = self.origin().await?;
             self.position.store(position, Ordering::SeqCst);
         }
         let events = self.store.read_all(position, self.config.batch).await?;

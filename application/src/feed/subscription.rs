@@ -34,6 +34,8 @@ pub enum FeedItem {
 }
 
 enum Phase {
+    /// Live, before the tail fixed its origin: catches up from there.
+    FromOrigin,
     CatchUp,
     Live(broadcast::Receiver<Arc<RecordedEvent>>),
     Ended,
@@ -65,8 +67,11 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
                 // Subscribe before reading the tail's position: whatever it
                 // publishes later is above that position and in the ring.
                 let receiver = feed.ring.subscribe();
-                let position = feed.position.load(Ordering::SeqCst).max(0);
-                (Phase::Live(receiver), position)
+                match feed.position.load(Ordering::SeqCst) {
+                    // The tail has not started: catch up from its origin.
+                    ..0 => (Phase::FromOrigin, 0),
+                    position => (Phase::Live(receiver), position),
+                }
             }
         };
         Self {
@@ -103,6 +108,10 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
             }
             match &mut self.phase {
                 Phase::Ended => return Ok(None),
+                Phase::FromOrigin => {
+                    self.last_seen = self.feed.origin().await?;
+                    self.phase = Phase::CatchUp;
+                }
                 Phase::CatchUp => self.catch_up().await?,
                 Phase::Live(receiver) => match receiver.recv().await {
                     Ok(event) if event.position <= self.last_seen => {}
@@ -123,6 +132,8 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
     /// the ring and reads once more: what the tail published before the join
     /// is committed and so in that read; what it publishes after is in the ring.
     async fn catch_up(&mut self) -> Result<(), Error> {
+        // What the tail will never publish must be readable by these reads.
+        self.feed.origin().await?;
         let batch = self.feed.config.batch;
         let after = self.last_seen;
         let events = self.read(after, batch).await?;

@@ -27,10 +27,22 @@ pub async fn forward_notifications(pool: PgPool, timers: Arc<Notify>, events: Ar
             Ok(mut listener) => {
                 timers.notify_one();
                 events.committed(None);
-                while let Ok(notification) = listener.recv().await {
-                    match notification.channel() {
-                        "distorch_events" => events.committed(notification.payload().parse().ok()),
-                        _ => timers.notify_one(),
+                // `try_recv` (unlike `recv`) tells of a lost connection: it
+                // reconnects on the next call, and whatever was notified in
+                // between is lost, so both are woken to look for themselves.
+                loop {
+                    match listener.try_recv().await {
+                        Ok(Some(notification)) => match notification.channel() {
+                            "distorch_events" => {
+                                events.committed(notification.payload().parse().ok())
+                            }
+                            _ => timers.notify_one(),
+                        },
+                        Ok(None) => {
+                            timers.notify_one();
+                            events.committed(None);
+                        }
+                        Err(_) => break,
                     }
                 }
             }
