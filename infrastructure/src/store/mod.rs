@@ -15,9 +15,9 @@ mod sqlite_queues;
 mod sqlite_read_models;
 
 pub use postgres::PgEventStore;
-pub use postgres_listener::forward_notifications;
+pub use postgres_listener::{forward_notifications, wake_on_appends};
 pub use postgres_probe::PgStoreProbe;
-pub use postgres_read_models::{PgReadModels, wake_on_appends};
+pub use postgres_read_models::PgReadModels;
 pub use sqlite::SqliteEventStore;
 pub use sqlite_read_models::SqliteReadModels;
 

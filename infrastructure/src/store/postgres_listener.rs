@@ -50,3 +50,27 @@ pub async fn forward_notifications(pool: PgPool, timers: Arc<Notify>, events: Ar
         }
     }
 }
+
+/// Wakes `projector` after every append on any node (`distorch_events`,
+/// sent by a trigger on `events`), reconnecting after a lost connection and
+/// waking it then, since notifications sent meanwhile are lost.
+pub async fn wake_on_appends(pool: PgPool, projector: Arc<Notify>) {
+    loop {
+        let listener = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen("distorch_events").await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match listener.await {
+            Ok(mut listener) => {
+                projector.notify_one();
+                // `Ok(None)`: the connection was lost (and is remade by the
+                // next call); what was notified meanwhile is lost, so wake.
+                while listener.try_recv().await.is_ok() {
+                    projector.notify_one();
+                }
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Stored definitions and the idempotency keys of starts (PostgreSQL).
+
+use application::Error;
+use application::ports::{DefinitionStore, IdempotencyKeys, StoredDefinition};
+use domain::InstanceId;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use crate::store::unavailable;
+
+use super::PgReadModels;
+
+fn stored_definition(row: &PgRow) -> Result<StoredDefinition, sqlx::Error> {
+    Ok(StoredDefinition {
+        name: row.try_get("name")?,
+        version: row.try_get::<i32, _>("version")? as u32,
+        hash: row.try_get("hash")?,
+        description: row.try_get("description")?,
+        source: row.try_get("source")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl DefinitionStore for PgReadModels {
+    async fn save_definition(&self, definition: &StoredDefinition) -> Result<(), Error> {
+        // Inserted, or already there: then its hash must match.
+        let hash: String = sqlx::query_scalar(
+            "with inserted as (
+                 insert into definitions (name, version, hash, description, source, created_at)
+                 values ($1, $2, $3, $4, $5, $6) on conflict (name, version) do nothing
+                 returning hash
+             )
+             select hash from inserted
+             union all select hash from definitions where name = $1 and version = $2
+             limit 1",
+        )
+        .bind(&definition.name)
+        .bind(definition.version as i32)
+        .bind(&definition.hash)
+        .bind(&definition.description)
+        .bind(&definition.source)
+        .bind(definition.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if hash == definition.hash {
+            Ok(())
+        } else {
+            Err(Error::Invalid {
+                reason: format!(
+                    "{} version {} is already deployed with other content; give the changed definition a new version",
+                    definition.name, definition.version
+                ),
+            })
+        }
+    }
+
+    async fn definitions(&self) -> Result<Vec<StoredDefinition>, Error> {
+        let rows = sqlx::query(
+            "select name, version, hash, description, source, created_at from definitions
+             order by name, version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(stored_definition)
+            .collect::<Result<_, _>>()
+            .map_err(unavailable)
+    }
+
+    async fn definition(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<StoredDefinition>, Error> {
+        let row = sqlx::query(
+            "select name, version, hash, description, source, created_at from definitions
+             where name = $1 and version = $2",
+        )
+        .bind(name)
+        .bind(version as i32)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref()
+            .map(stored_definition)
+            .transpose()
+            .map_err(unavailable)
+    }
+}
+
+impl IdempotencyKeys for PgReadModels {
+    async fn claim_key(
+        &self,
+        key: &str,
+        instance: InstanceId,
+        fingerprint: &str,
+    ) -> Result<(InstanceId, String), Error> {
+        let row = sqlx::query(
+            "with inserted as (
+                 insert into idempotency_keys (key, instance_id, fingerprint) values ($1, $2, $3)
+                 on conflict (key) do nothing returning instance_id, fingerprint
+             )
+             select instance_id, fingerprint from inserted
+             union all select instance_id, fingerprint from idempotency_keys where key = $1
+             limit 1",
+        )
+        .bind(key)
+        .bind(instance.0)
+        .bind(fingerprint)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok((
+            InstanceId(row.try_get("instance_id").map_err(unavailable)?),
+            row.try_get("fingerprint").map_err(unavailable)?,
+        ))
+    }
+
+    async fn release_key(&self, key: &str) -> Result<(), Error> {
+        sqlx::query("delete from idempotency_keys where key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
