@@ -59,6 +59,7 @@ mod tests {
         assert_eq!(new.event_type, "StepCompleted");
         let record = RecordedEvent {
             position: 1,
+            transaction: 0,
             stream_id: domain::InstanceId(uuid::Uuid::nil()),
             version: 1,
             event_type: new.event_type,

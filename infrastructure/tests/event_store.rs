@@ -299,8 +299,8 @@ async fn lets_exactly_one_of_two_racing_appends_win(store: impl Fixture) {
 }
 
 /// Writers append to their own streams while a reader follows the global
-/// log; the reader must see every event exactly once, in increasing order,
-/// even though transactions commit out of position order.
+/// log; the reader must see every event exactly once, in increasing read
+/// order, even though transactions commit out of position order.
 async fn reads_the_global_log_without_gaps_under_concurrent_writers(store: impl Fixture) {
     const WRITERS: usize = 8;
     const APPENDS: usize = 25;
@@ -335,7 +335,7 @@ async fn reads_the_global_log_without_gaps_under_concurrent_writers(store: impl 
         seen.extend(
             batch
                 .into_iter()
-                .map(|event| (event.stream_id, event.version, event.position)),
+                .map(|event| (event.stream_id, event.version, event.read_order())),
         );
     }
     for writer in writers {
@@ -348,7 +348,7 @@ async fn reads_the_global_log_without_gaps_under_concurrent_writers(store: impl 
     );
     assert!(
         seen.windows(2).all(|pair| pair[0].2 < pair[1].2),
-        "positions went backwards"
+        "the read order went backwards"
     );
     let distinct: HashSet<_> = seen
         .iter()
@@ -504,3 +504,68 @@ conformance!(
     leases_due_timers_to_one_claimer_at_a_time,
     leases_outbox_messages_in_order,
 );
+
+/// Positions are drawn before the writing transaction gets its id, so a
+/// transaction can hold a lower position than one that started after it
+/// and commit last. A reader that went by position passed over its event
+/// for good; in the log's read order (transaction, then position) it comes
+/// after everything read before. PostgreSQL only: SQLite has one writer.
+#[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+async fn an_event_of_a_lower_position_that_commits_last_is_not_passed_over(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    // The late writer draws its position first (drawing it does not hold
+    // back readers: no transaction of it is running yet).
+    let low: i64 =
+        sqlx::query_scalar("select nextval(pg_get_serial_sequence('events', 'global_position'))")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // Another append takes a higher position and commits.
+    let early = new_stream();
+    store
+        .append(append(early, 0, &[completed("a", 1)]))
+        .await
+        .unwrap();
+    // Now the late one writes its event (and so gets an id after the
+    // early one's) and stays open.
+    let mut late = pool.begin().await.unwrap();
+    let event = encode(&completed("b", 1), metadata());
+    sqlx::query(
+        "insert into events (global_position, stream_id, version, type, schema_version, data, metadata)
+         overriding system value values ($1, $2, 1, $3, $4, $5, $6)",
+    )
+    .bind(low)
+    .bind(new_stream().0)
+    .bind(&event.event_type)
+    .bind(event.schema_version as i32)
+    .bind(&event.data)
+    .bind(serde_json::to_value(&event.metadata).unwrap())
+    .execute(&mut *late)
+    .await
+    .unwrap();
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let read_until_some = |after: i64| {
+        let store = store.clone();
+        async move {
+            loop {
+                let batch = store.read_all(after, 10).await.unwrap();
+                if !batch.is_empty() || tokio::time::Instant::now() > deadline {
+                    return batch;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // The early event is readable (its transaction is older than the open
+    // one); the reader takes it and moves on.
+    let first = read_until_some(0).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].stream_id, early);
+    assert!(first[0].position > low);
+    late.commit().await.unwrap();
+
+    let second = read_until_some(first[0].position).await;
+    let positions: Vec<i64> = second.iter().map(|event| event.position).collect();
+    assert_eq!(positions, vec![low], "the late event was passed over");
+}

@@ -48,6 +48,9 @@ pub struct FeedSubscription<S> {
     pending: VecDeque<Arc<RecordedEvent>>,
     /// The last position given or passed over.
     last_seen: i64,
+    /// Where `last_seen` stands in the log's read order; `None` until it is
+    /// looked up (a resumed subscriber's first catch-up does).
+    last_order: Option<(u64, i64)>,
 }
 
 impl<S> std::fmt::Debug for FeedSubscription<S> {
@@ -61,16 +64,17 @@ impl<S> std::fmt::Debug for FeedSubscription<S> {
 
 impl<S: EventStore + LogHead> FeedSubscription<S> {
     pub(super) fn new(feed: Arc<EventFeed<S>>, filter: FeedFilter, start: FeedStart) -> Self {
-        let (phase, last_seen) = match start {
-            FeedStart::After(position) => (Phase::CatchUp, position.max(0)),
+        let (phase, last_seen, last_order) = match start {
+            FeedStart::After(position) => (Phase::CatchUp, position.max(0), None),
             FeedStart::Live => {
                 // Subscribe before reading the tail's position: whatever it
                 // publishes later is above that position and in the ring.
                 let receiver = feed.ring.subscribe();
                 match feed.position.load(Ordering::SeqCst) {
                     // The tail has not started: catch up from its origin.
-                    ..0 => (Phase::FromOrigin, 0),
-                    position => (Phase::Live(receiver), position),
+                    ..0 => (Phase::FromOrigin, 0, None),
+                    // Everything the ring carries from now on is new.
+                    position => (Phase::Live(receiver), position, Some((0, 0))),
                 }
             }
         };
@@ -80,6 +84,7 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
             phase,
             pending: VecDeque::new(),
             last_seen,
+            last_order,
         }
     }
 
@@ -100,10 +105,10 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
                     .matches(&event, store, &self.feed.definitions)
                     .await?
                 {
-                    self.last_seen = event.position;
+                    self.passed(&event);
                     continue;
                 }
-                self.last_seen = event.position;
+                self.passed(&event);
                 return Ok(Some(FeedItem::Event(event)));
             }
             match &mut self.phase {
@@ -114,7 +119,10 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
                 }
                 Phase::CatchUp => self.catch_up().await?,
                 Phase::Live(receiver) => match receiver.recv().await {
-                    Ok(event) if event.position <= self.last_seen => {}
+                    // Read from the store already (the tail published it
+                    // after this subscriber joined the ring, but read it
+                    // before this subscriber's last read).
+                    Ok(event) if Some(event.read_order()) <= self.last_order => {}
                     Ok(event) => self.pending.push_back(event),
                     Err(RecvError::Lagged(_)) => {
                         self.phase = Phase::Ended;
@@ -128,12 +136,20 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
         }
     }
 
+    fn passed(&mut self, event: &RecordedEvent) {
+        self.last_seen = event.position;
+        self.last_order = Some(event.read_order());
+    }
+
     /// Reads the next batch from the store. Near the end of the log, joins
     /// the ring and reads once more: what the tail published before the join
     /// is committed and so in that read; what it publishes after is in the ring.
     async fn catch_up(&mut self) -> Result<(), Error> {
         // What the tail will never publish must be readable by these reads.
         self.feed.origin().await?;
+        if self.last_order.is_none() {
+            self.last_order = Some(self.feed.store.read_order_of(self.last_seen).await?);
+        }
         let batch = self.feed.config.batch;
         let after = self.last_seen;
         let events = self.read(after, batch).await?;

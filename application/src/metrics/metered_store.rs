@@ -104,6 +104,13 @@ impl<S: LogHead> LogHead for MeteredStore<S> {
     fn head(&self) -> impl Future<Output = Result<i64, Error>> + Send {
         self.inner.head()
     }
+
+    fn read_order_of(
+        &self,
+        position: i64,
+    ) -> impl Future<Output = Result<(u64, i64), Error>> + Send {
+        self.inner.read_order_of(position)
+    }
 }
 
 impl<S: OutboxQueue> OutboxQueue for MeteredStore<S> {

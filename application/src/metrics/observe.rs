@@ -333,6 +333,7 @@ mod tests {
         .enumerate()
         .map(|(index, new)| RecordedEvent {
             position: index as i64 + 1,
+            transaction: 0,
             stream_id: id,
             version: index as u64 + 1,
             event_type: new.event_type,

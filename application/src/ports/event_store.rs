@@ -40,8 +40,12 @@ pub struct NewEvent {
 /// An event as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedEvent {
-    /// Position in the global log; increases with commit order for readers.
+    /// Position in the global log (its identity; see [`Self::read_order`]).
     pub position: i64,
+    /// The writing transaction where the store has several writers
+    /// (PostgreSQL's `xid8`); 0 where one writer keeps positions in commit
+    /// order (SQLite).
+    pub transaction: u64,
     pub stream_id: InstanceId,
     /// 1-based position in its stream.
     pub version: u64,
@@ -50,6 +54,14 @@ pub struct RecordedEvent {
     pub data: Value,
     pub metadata: Metadata,
     pub recorded_at: DateTime<Utc>,
+}
+
+impl RecordedEvent {
+    /// Where the event sorts in the order the global log is read in (see
+    /// [`EventStore::read_all`]): by writing transaction, then position.
+    pub fn read_order(&self) -> (u64, i64) {
+        (self.transaction, self.position)
+    }
 }
 
 /// A message for the relay to publish to the bus.
@@ -131,9 +143,15 @@ pub trait EventStore: Send + Sync {
         after_version: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
 
-    /// The global log after `after_position`, at most `limit` events. Never
-    /// skips an event whose transaction commits after a later one was read:
-    /// it returns only events below every transaction still running.
+    /// The global log after the event at `after_position`, at most `limit`
+    /// events, in the log's read order. Never skips an event whose
+    /// transaction commits after a later one was read: it returns only
+    /// events below every transaction still running, in an order where what
+    /// becomes readable later sorts after everything read before. That order
+    /// is commit-safe rather than strictly by position (PostgreSQL: by
+    /// writing transaction, then position; SQLite, one writer: by position),
+    /// so a reader resumes after the last event it was given, never after
+    /// the highest position it saw.
     fn read_all(
         &self,
         after_position: i64,

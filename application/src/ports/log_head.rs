@@ -6,8 +6,17 @@ use crate::Error;
 
 /// The head of the global log as a gap-safe reader sees it.
 pub trait LogHead: Send + Sync {
-    /// A position at or below which every event that will ever exist is
-    /// already committed, and as close to the newest event as that allows: a
-    /// reader that starts after it misses no transaction still running.
+    /// The last event readable now in the read order of
+    /// [`EventStore::read_all`](super::EventStore::read_all) (0 when none):
+    /// a reader that starts after it misses no transaction still running
+    /// and replays nothing already committed and readable.
     fn head(&self) -> impl Future<Output = Result<i64, Error>> + Send;
+
+    /// The read order (see [`RecordedEvent::read_order`](super::RecordedEvent::read_order)) of the event at
+    /// `position`, or of the last one before it when none is there: where a
+    /// reader that resumes after `position` stands.
+    fn read_order_of(
+        &self,
+        position: i64,
+    ) -> impl Future<Output = Result<(u64, i64), Error>> + Send;
 }

@@ -46,6 +46,7 @@ fn record(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, Error> {
     })?;
     Ok(RecordedEvent {
         position,
+        transaction: row.try_get::<i64, _>("tx").map_err(unavailable)? as u64,
         stream_id: InstanceId(row.try_get("stream_id").map_err(unavailable)?),
         version: row.try_get::<i32, _>("version").map_err(unavailable)? as u64,
         event_type: row.try_get("type").map_err(unavailable)?,
@@ -81,7 +82,7 @@ fn outbox_ids(row: &sqlx::postgres::PgRow, expected: usize) -> Result<Vec<i64>, 
 macro_rules! select_events {
     ($clauses:literal) => {
         concat!(
-            "select global_position, stream_id, version, type, schema_version, data, metadata, recorded_at from events",
+            "select global_position, tx::text::bigint as tx, stream_id, version, type, schema_version, data, metadata, recorded_at from events",
             $clauses
         )
     };
@@ -148,9 +149,16 @@ impl EventStore for PgEventStore {
         after_position: i64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, Error> {
+        // In commit-safe order (see migration `commit_order`): after the
+        // event at `after_position` (or the last one before it, for a
+        // position that names none) in (tx, position) order, and only below
+        // every transaction still running.
         let rows = sqlx::query(select_events!(
-            " where global_position > $1 and tx < pg_snapshot_xmin(pg_current_snapshot())
-              order by global_position limit $2"
+            " where (tx, global_position) > (
+                  coalesce((select tx from events where global_position <= $1
+                            order by global_position desc limit 1), '0'::xid8), $1)
+                and tx < pg_snapshot_xmin(pg_current_snapshot())
+              order by tx, global_position limit $2"
         ))
         .bind(after_position)
         .bind(limit as i64)

@@ -74,6 +74,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, Error> {
         serde_json::from_str(&metadata).map_err(|e| corrupt(position, "metadata", e))?;
     Ok(RecordedEvent {
         position,
+        transaction: 0,
         stream_id: InstanceId(
             Uuid::parse_str(&stream).map_err(|e| corrupt(position, "stream id", e))?,
         ),
