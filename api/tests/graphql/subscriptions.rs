@@ -161,7 +161,8 @@ async fn a_subscriber_receives_live_events_of_a_workflow_started_after_it_subscr
 async fn a_websocket_without_a_valid_credential_is_closed_at_init(pool: PgPool) {
     let node = Node::secured(pool, Limits::default()).await;
     let mut anonymous = Socket::connect(&node, None).await;
-    let (_, reason) = anonymous.init(json!({})).await.unwrap_err();
+    let (code, reason) = anonymous.init(json!({})).await.unwrap_err();
+    assert_eq!(code, CloseCode::Protocol);
     assert!(reason.contains("required"), "{reason}");
     let mut forged = Socket::connect(&node, None).await;
     let refused = forged
