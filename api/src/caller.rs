@@ -55,10 +55,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         Ok(parts
             .extensions
             .get::<application::auth::Principal>()
-            .map(|principal| Caller {
-                id: principal.id.clone(),
-                roles: vec![principal.role.as_str().to_owned()],
-            })
+            .map(Caller::from)
             .unwrap_or_default())
+    }
+}
+
+impl From<&application::auth::Principal> for Caller {
+    /// The authenticated caller, its role as its one role.
+    fn from(principal: &application::auth::Principal) -> Self {
+        Caller {
+            id: principal.id.clone(),
+            roles: vec![principal.role.as_str().to_owned()],
+        }
     }
 }

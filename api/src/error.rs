@@ -58,7 +58,9 @@ impl From<Error> for ApiError {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, String) {
+    /// The status, the problem's kind (its `type` is named after it) and
+    /// the detail sent.
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::BadRequest(detail) => {
                 (StatusCode::BAD_REQUEST, "bad-request", detail.clone())

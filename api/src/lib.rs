@@ -1,6 +1,6 @@
 //! DisTorch's HTTP interface: REST under `/api/v1`, reading from the read
 //! models (and the log for histories), commanding through the engine, the
-//! event feeds (SSE and WebSocket), every route behind authentication, a
+//! event feeds (SSE and WebSocket), GraphQL at `/graphql`, every route behind authentication, a
 //! permission table and limits. Errors are RFC 9457 problem documents.
 
 pub mod auth;
@@ -8,6 +8,7 @@ mod caller;
 mod definitions;
 mod error;
 mod feeds;
+pub mod graphql;
 mod http_metrics;
 mod limits;
 mod operations;
@@ -87,6 +88,7 @@ pub fn router<S: Store, R: ReadModels>(
         .nest("/api/v1/workflows", workflows::router())
         .nest("/api/v1/tasks", tasks::router())
         .merge(stats::router())
+        .merge(graphql::router(app.clone(), feed.clone(), guard.clone()))
         .merge(feeds::router(feed))
         .route(
             "/health/live",

@@ -102,9 +102,19 @@ pub(crate) async fn batch<S: Store, R: ReadModels>(
     Ok((StatusCode::CREATED, Json(json!({ "ids": ids }))))
 }
 
+impl StartRequest {
+    pub(crate) fn new(definition: String, version: Option<u32>, input: Value) -> Self {
+        Self {
+            definition,
+            version,
+            input,
+        }
+    }
+}
+
 /// Refuses a start that cannot succeed: an unknown definition or an input
 /// its schema rejects.
-async fn check<S: Store, R: ReadModels>(
+pub(crate) async fn check<S: Store, R: ReadModels>(
     app: &App<S, R>,
     request: &StartRequest,
 ) -> Result<(), Error> {
@@ -123,7 +133,7 @@ async fn check<S: Store, R: ReadModels>(
     Ok(())
 }
 
-async fn start_one<S: Store, R: ReadModels>(
+pub(crate) async fn start_one<S: Store, R: ReadModels>(
     app: &App<S, R>,
     caller: &Caller,
     request: &StartRequest,

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use crate::{ApiError, App, ReadModels, Shared, Store};
 
 /// Statuses that count as a success, and as a finished instance.
-const SUCCEEDED: &[&str] = &["completed"];
-const FINISHED: &[&str] = &[
+pub(crate) const SUCCEEDED: &[&str] = &["completed"];
+pub(crate) const FINISHED: &[&str] = &[
     "completed",
     "failed",
     "compensated",

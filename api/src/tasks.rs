@@ -34,14 +34,14 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
 }
 
 /// A parsed task id: the step, and the attempt when given in full.
-struct TaskRef {
-    instance: InstanceId,
-    step: StepId,
-    attempt: Option<(TaskKind, u32)>,
-    text: String,
+pub(crate) struct TaskRef {
+    pub(crate) instance: InstanceId,
+    pub(crate) step: StepId,
+    pub(crate) attempt: Option<(TaskKind, u32)>,
+    pub(crate) text: String,
 }
 
-fn task_ref(text: &str) -> Result<TaskRef, ApiError> {
+pub(crate) fn task_ref(text: &str) -> Result<TaskRef, ApiError> {
     let bad = || {
         ApiError::BadRequest(format!(
             "`{text}` is not a task id (`<workflow id>:<step>[:<kind>:<attempt>]`)"

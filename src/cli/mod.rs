@@ -49,6 +49,8 @@ enum Command {
     },
     /// Print the JSON Schema of workflow files (for editors).
     Schema,
+    /// Print the GraphQL schema of `/graphql` (SDL).
+    GraphqlSchema,
     /// Run one workflow to its end in embedded mode (SQLite, in-process bus, exec workers).
     Run(run::RunArguments),
     /// Run an engine node: embedded by default, PostgreSQL + RabbitMQ with DATABASE_URL and AMQP_URL.
@@ -102,6 +104,10 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Apikey(arguments) => apikey::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GraphqlSchema => {
+            print!("{}", api::graphql::sdl());
             Ok(ExitCode::SUCCESS)
         }
     }

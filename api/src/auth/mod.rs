@@ -64,20 +64,39 @@ fn credential(headers: &HeaderMap) -> Option<&str> {
 impl Guard {
     /// `Ok(None)` when no credential was presented.
     async fn caller(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
-        let Authentication::Required { keys, jwt } = &self.authentication else {
+        let Authentication::Required { .. } = &self.authentication else {
             return Ok(Some(Principal::anonymous()));
         };
         let Some(presented) = credential(headers) else {
             return Ok(None);
+        };
+        self.verify(presented).await.map(Some)
+    }
+
+    /// The caller a credential stands for (an API key or a JWT); anonymous
+    /// on a node that runs open.
+    pub(crate) async fn verify(&self, presented: &str) -> Result<Principal, ApiError> {
+        let Authentication::Required { keys, jwt } = &self.authentication else {
+            return Ok(Principal::anonymous());
         };
         let found = match (is_api_key(presented), keys, jwt) {
             (true, Some(keys), _) => keys.verify(presented).await?,
             (false, _, Some(jwt)) => jwt.verify(presented),
             _ => None,
         };
-        found
-            .map(Some)
-            .ok_or_else(|| ApiError::Unauthorized("the credential is not valid".into()))
+        found.ok_or_else(|| ApiError::Unauthorized("the credential is not valid".into()))
+    }
+
+    /// Takes a token from the caller's rate limit.
+    pub(crate) fn admit(&self, caller: &Principal) -> Result<(), ApiError> {
+        // Limits are per key: a node that runs open has no keys, and one
+        // bucket shared by every anonymous client would throttle them all.
+        if caller.id == Principal::anonymous().id {
+            return Ok(());
+        }
+        self.limiter
+            .take(&caller.id)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })
     }
 }
 
@@ -110,11 +129,8 @@ pub(crate) async fn guard(
                 ))
                 .into_response();
             }
-            // Limits are per key: a node that runs open has no keys, and one
-            // bucket shared by every anonymous client would throttle them all.
-            let anonymous = caller.id == Principal::anonymous().id;
-            if !anonymous && let Err(retry_after) = guard.limiter.take(&caller.id) {
-                return ApiError::RateLimited { retry_after }.into_response();
+            if let Err(refused) = guard.admit(&caller) {
+                return refused.into_response();
             }
             request.extensions_mut().insert(caller);
         }

@@ -38,6 +38,13 @@ pub const ROUTES: &[(Method, &str, Permission)] = &[
     (Method::POST, "/api/v1/tasks/{task_id}/heartbeat", Operate),
     (Method::GET, "/api/v1/stats", Read),
     (Method::GET, "/api/v1/analytics/bottlenecks", Read),
+    // GraphQL checks each root field's permission itself (graphql::access).
+    // The page (GraphiQL) and the WebSocket are public: a browser cannot
+    // send a header with either, so a GET with a query needs a credential
+    // and a WebSocket authenticates in its `connection_init`.
+    (Method::POST, "/graphql", Read),
+    (Method::GET, "/graphql", Public),
+    (Method::GET, "/graphql/ws", Public),
 ];
 
 /// What a request to `route` with `method` needs.

@@ -1,0 +1,197 @@
+//! GraphQL over HTTP and WebSocket: `POST /graphql` (JSON), `GET /graphql`
+//! (a query in the URL, or the GraphiQL page without one), and
+//! `/graphql/ws` (graphql-transport-ws, authenticated by its
+//! `connection_init` payload or the upgrade's header).
+
+use std::sync::{Arc, LazyLock};
+
+use application::auth::Principal;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, parse_query_string};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Request};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::Extension;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+
+use super::ApiSchema;
+use super::access::Identity;
+use crate::auth::Guard;
+use crate::{ApiError, Caller};
+
+/// GraphiQL loads its scripts from unpkg.com: the page needs the internet.
+static GRAPHIQL: LazyLock<String> = LazyLock::new(|| {
+    GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint("/graphql/ws")
+        .title("DisTorch GraphQL")
+        .finish()
+});
+
+#[derive(Clone)]
+struct Endpoint {
+    schema: ApiSchema,
+    guard: Arc<Guard>,
+}
+
+pub(crate) fn router<T>(schema: ApiSchema, guard: Arc<Guard>) -> Router<T>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/graphql", get(query_or_page).post(post))
+        .route("/graphql/ws", get(websocket))
+        .with_state(Endpoint { schema, guard })
+}
+
+/// Runs a request as the caller (the guard admitted it and put it there).
+async fn execute(
+    endpoint: &Endpoint,
+    principal: Option<Principal>,
+    caller: Caller,
+    request: Request,
+) -> Response {
+    let Some(principal) = principal else {
+        return ApiError::Unauthorized("an API key or a bearer token is required".into())
+            .into_response();
+    };
+    let request = request.data(Identity { principal, caller });
+    GraphQLResponse::from(endpoint.schema.execute(request).await).into_response()
+}
+
+async fn post(
+    State(endpoint): State<Endpoint>,
+    principal: Option<Extension<Principal>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::PayloadTooLarge(rejection.body_text()).into_response();
+        }
+        Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
+    };
+    // One operation per request: a batch would pass the rate limit as one.
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return ApiError::BadRequest(format!(
+                "the body is not one GraphQL request (`{{\"query\": ...}}`): {error}"
+            ))
+            .into_response();
+        }
+    };
+    execute(&endpoint, principal.map(|Extension(p)| p), caller, request).await
+}
+
+/// A query in the URL, or GraphiQL without one. Only queries travel by GET.
+async fn query_or_page(
+    State(endpoint): State<Endpoint>,
+    principal: Option<Extension<Principal>>,
+    caller: Caller,
+    uri: Uri,
+) -> Response {
+    let Some(query) = uri.query().filter(|query| !query.is_empty()) else {
+        return Html(GRAPHIQL.as_str()).into_response();
+    };
+    let request = match parse_query_string(query) {
+        Ok(request) => request,
+        Err(error) => {
+            return ApiError::BadRequest(format!("not a GraphQL request: {error}")).into_response();
+        }
+    };
+    let mutates = async_graphql::parser::parse_query(&request.query).is_ok_and(|document| {
+        document
+            .operations
+            .iter()
+            .any(|(_, operation)| operation.node.ty != OperationType::Query)
+    });
+    if mutates {
+        return ApiError::BadRequest("only queries travel by GET; POST the others".into())
+            .into_response();
+    }
+    execute(&endpoint, principal.map(|Extension(p)| p), caller, request).await
+}
+
+async fn websocket(
+    State(endpoint): State<Endpoint>,
+    principal: Option<Extension<Principal>>,
+    caller: Caller,
+    protocol: Result<GraphQLProtocol, StatusCode>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
+    };
+    let Ok(protocol) = protocol else {
+        return ApiError::BadRequest(
+            "ask for the `graphql-transport-ws` protocol (Sec-WebSocket-Protocol)".into(),
+        )
+        .into_response();
+    };
+    let from_header = principal.map(|Extension(principal)| Identity { principal, caller });
+    let Endpoint { schema, guard } = endpoint;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| authenticate(guard, payload, from_header))
+                .serve()
+        })
+}
+
+/// The caller of a WebSocket: a credential in `connection_init`'s payload
+/// wins over the upgrade's header. Refused, the connection closes.
+async fn authenticate(
+    guard: Arc<Guard>,
+    payload: Value,
+    from_header: Option<Identity>,
+) -> async_graphql::Result<Data> {
+    let identity = match credential(&payload) {
+        Some(presented) => {
+            let principal = guard.verify(presented).await.map_err(refusal)?;
+            guard.admit(&principal).map_err(refusal)?;
+            Identity {
+                caller: Caller::from(&principal),
+                principal,
+            }
+        }
+        None => from_header.ok_or_else(|| {
+            async_graphql::Error::new(
+                "an API key or a bearer token is required: `Authorization` in the payload of connection_init, or the header",
+            )
+        })?,
+    };
+    let mut data = Data::default();
+    data.insert(identity);
+    Ok(data)
+}
+
+fn refusal(error: ApiError) -> async_graphql::Error {
+    async_graphql::Error::new(error.parts().2)
+}
+
+/// `Authorization: Bearer ...`, `X-API-Key` or `token`, any case.
+fn credential(payload: &Value) -> Option<&str> {
+    let object = payload.as_object()?;
+    object.iter().find_map(|(name, value)| {
+        let text = value.as_str()?.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "x-api-key" | "apikey" | "token" => Some(text),
+            "authorization" => {
+                let (scheme, value) = text.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
+            }
+            _ => None,
+        }
+    })
+}

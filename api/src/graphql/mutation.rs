@@ -1,0 +1,237 @@
+//! The mutation root: every command REST has, through the same application
+//! functions, issued as the caller (the actor in the events' metadata).
+//! Commands on a workflow answer with the engine's state after them.
+
+use application::messages::{TaskOutcome, TaskResult};
+use async_graphql::{Context, ID, Json, Object, Result};
+use domain::instance::{Command, StepError};
+use serde_json::Value;
+
+use super::types::{DeployedDefinition, Heartbeat, TaskReport, Workflow};
+use super::{backend, errors, identity, instance_id};
+use crate::ApiError;
+use crate::starts::StartRequest;
+use crate::tasks::{TaskRef, task_ref};
+
+#[derive(Debug)]
+pub struct MutationRoot;
+
+/// The longest `idempotencyKey`, as for REST's `Idempotency-Key`.
+const MAX_KEY: usize = 255;
+
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Validates, stores and registers a definition from its source (YAML or
+    /// JSON); INVALID_INPUT lists every problem with its line and column.
+    async fn deploy_definition(
+        &self,
+        ctx: &Context<'_>,
+        source: String,
+    ) -> Result<DeployedDefinition> {
+        let definition = backend(ctx)?
+            .deploy(source)
+            .await
+            .map_err(errors::graphql)?;
+        Ok(DeployedDefinition {
+            name: definition.name.clone(),
+            version: definition.version,
+            hash: definition.hash.clone(),
+        })
+    }
+
+    /// Starts a workflow (the latest version unless one is named). A repeat
+    /// with the same `idempotencyKey` returns the workflow the first started.
+    async fn start_workflow(
+        &self,
+        ctx: &Context<'_>,
+        definition: String,
+        version: Option<u32>,
+        input: Option<Json<Value>>,
+        idempotency_key: Option<String>,
+    ) -> Result<Workflow> {
+        if idempotency_key
+            .as_ref()
+            .is_some_and(|key| key.is_empty() || key.len() > MAX_KEY)
+        {
+            let refused = format!("`idempotencyKey` must be 1 to {MAX_KEY} characters");
+            return Err(errors::graphql(ApiError::BadRequest(refused)));
+        }
+        let input = input.map_or(Value::Null, |Json(input)| input);
+        let request = StartRequest::new(definition, version, input);
+        let caller = identity(ctx)?.caller.clone();
+        let backend = backend(ctx)?;
+        let id = backend
+            .start(caller, request, idempotency_key)
+            .await
+            .map_err(errors::graphql)?;
+        let state = backend.state(id).await.map_err(errors::graphql)?;
+        Ok(Workflow::from_state(&state))
+    }
+
+    async fn pause_workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
+        execute(ctx, instance_id(&id)?, Command::Pause).await
+    }
+
+    async fn resume_workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
+        execute(ctx, instance_id(&id)?, Command::Resume).await
+    }
+
+    /// Cancels it; with `compensate` (the default) the completed steps are
+    /// compensated in reverse order.
+    async fn cancel_workflow(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = true)] compensate: bool,
+    ) -> Result<Workflow> {
+        execute(ctx, instance_id(&id)?, Command::Cancel { compensate }).await
+    }
+
+    /// `taskId` is `<workflow id>:<step>` (or a worker's full task id).
+    async fn retry_task(&self, ctx: &Context<'_>, task_id: String) -> Result<Workflow> {
+        let task = task(&task_id)?;
+        execute(ctx, task.instance, Command::RetryStep { step: task.step }).await
+    }
+
+    /// Skips a step; its dependants see `output` as its output.
+    async fn skip_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: String,
+        output: Option<Json<Value>>,
+    ) -> Result<Workflow> {
+        let task = task(&task_id)?;
+        let output = output.map_or(Value::Null, |Json(output)| output);
+        let command = Command::SkipStep {
+            step: task.step,
+            output,
+        };
+        execute(ctx, task.instance, command).await
+    }
+
+    /// The caller must be one of the step's `approvers` (FORBIDDEN otherwise).
+    async fn approve_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: String,
+        comment: Option<String>,
+    ) -> Result<Workflow> {
+        let task = task(&task_id)?;
+        let command = Command::Approve {
+            step: task.step,
+            actor: identity(ctx)?.caller.actor(),
+            comment,
+        };
+        execute(ctx, task.instance, command).await
+    }
+
+    async fn reject_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: String,
+        comment: Option<String>,
+    ) -> Result<Workflow> {
+        let task = task(&task_id)?;
+        let command = Command::Reject {
+            step: task.step,
+            actor: identity(ctx)?.caller.actor(),
+            comment,
+        };
+        execute(ctx, task.instance, command).await
+    }
+
+    /// A worker's report: `taskId` is the full id of its task message
+    /// (`<workflow id>:<step>:<kind>:<attempt>`).
+    async fn complete_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: String,
+        output: Option<Json<Value>>,
+    ) -> Result<TaskReport> {
+        let output = output.map_or(Value::Null, |Json(output)| output);
+        report(ctx, task(&task_id)?, TaskOutcome::Completed { output }).await
+    }
+
+    /// `retryable`: whether another attempt may succeed.
+    async fn fail_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: String,
+        message: String,
+        #[graphql(default = true)] retryable: bool,
+    ) -> Result<TaskReport> {
+        let error = StepError { message, retryable };
+        report(ctx, task(&task_id)?, TaskOutcome::Failed { error }).await
+    }
+
+    /// Pushes the attempt's heartbeat deadline; records `progress` (0 to 100).
+    async fn heartbeat_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: String,
+        progress: Option<u8>,
+    ) -> Result<Heartbeat> {
+        if progress.is_some_and(|progress| progress > 100) {
+            let refused = "`progress` is 0 to 100".to_owned();
+            return Err(errors::graphql(ApiError::BadRequest(refused)));
+        }
+        let task = task(&task_id)?;
+        let (instance, step) = (task.instance, task.step.as_str().to_owned());
+        report(ctx, task, TaskOutcome::Heartbeat { progress }).await?;
+        if let Some(progress) = progress {
+            backend(ctx)?
+                .record_progress(instance, step, progress)
+                .await
+                .map_err(errors::graphql)?;
+        }
+        Ok(Heartbeat { task_id, progress })
+    }
+}
+
+fn task(text: &str) -> Result<TaskRef> {
+    task_ref(text).map_err(errors::graphql)
+}
+
+async fn execute(ctx: &Context<'_>, id: domain::InstanceId, command: Command) -> Result<Workflow> {
+    let caller = identity(ctx)?.caller.clone();
+    let state = backend(ctx)?
+        .execute(id, command, caller)
+        .await
+        .map_err(errors::graphql)?;
+    Ok(Workflow::from_state(&state))
+}
+
+/// A worker's report on the attempt the task id names; a report that
+/// changes nothing (a duplicate, a stale attempt) is a CONFLICT, as in REST.
+async fn report(ctx: &Context<'_>, task: TaskRef, outcome: TaskOutcome) -> Result<TaskReport> {
+    let heartbeat = matches!(outcome, TaskOutcome::Heartbeat { .. });
+    let Some((kind, attempt)) = task.attempt else {
+        return Err(errors::graphql(ApiError::BadRequest(format!(
+            "`{}` names a step, not an attempt: workers report with the task id of their task message",
+            task.text
+        ))));
+    };
+    let result = TaskResult {
+        task_id: task.text.clone(),
+        instance_id: task.instance,
+        step: task.step,
+        attempt,
+        kind,
+        started_by: None,
+        outcome,
+    };
+    let events = backend(ctx)?
+        .report(result)
+        .await
+        .map_err(errors::graphql)?;
+    if events.is_empty() && !heartbeat {
+        return Err(errors::graphql(ApiError::Conflict(format!(
+            "task {} is not running (a duplicate or stale report): nothing changed",
+            task.text
+        ))));
+    }
+    Ok(TaskReport {
+        task_id: task.text,
+        events: events.iter().map(|event| event.name().to_owned()).collect(),
+    })
+}
