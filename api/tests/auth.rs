@@ -27,6 +27,7 @@ fn secured(limits: Limits) -> impl FnOnce(&infrastructure::store::PgEventStore) 
             jwt: Some(Arc::new(JwtVerifier::hs256(JWT_SECRET))),
         },
         limits,
+        handout: None,
     }
 }
 
@@ -41,10 +42,12 @@ fn token(sub: &str, role: &str, expires_in: i64) -> String {
     .unwrap()
 }
 
-/// A route template with its parameters filled in.
+/// A route template with its parameters filled in (the docs page's
+/// wildcard with one of its files).
 fn path(template: &str, id: &str) -> String {
+    let template = template.replace("{*rest}", "index.css");
+    let mut rest = template.as_str();
     let mut path = String::new();
-    let mut rest = template;
     while let Some(open) = rest.find('{') {
         let close = open + rest[open..].find('}').unwrap();
         path.push_str(&rest[..open]);
