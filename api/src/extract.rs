@@ -45,11 +45,11 @@ pub(crate) fn text(body: Result<String, StringRejection>) -> Result<String, ApiE
     body.map_err(|rejection| ApiError::rejected(rejection.status(), rejection.body_text()))
 }
 
-/// An optional JSON body: absent (no JSON content type) is `None`; present
-/// and malformed is a 400 (413 over the limit).
+/// An optional JSON body: absent (no JSON content type) or `null` is
+/// `None`; present and malformed is a 400 (413 over the limit).
 pub(crate) fn optional<T>(
-    body: Result<Option<axum::Json<T>>, JsonRejection>,
+    body: Result<Option<axum::Json<Option<T>>>, JsonRejection>,
 ) -> Result<Option<T>, ApiError> {
-    body.map(|json| json.map(|axum::Json(value)| value))
+    body.map(|json| json.and_then(|axum::Json(value)| value))
         .map_err(ApiError::from)
 }

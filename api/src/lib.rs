@@ -86,7 +86,11 @@ pub fn router<S: Store, R: ReadModels>(
         limiter: limits::RateLimiter::new(&config.limits),
         authentication: config.authentication,
     });
-    let polls = poll::router(engine.clone(), config.handout, config.limits.request_timeout);
+    let polls = poll::router(
+        engine.clone(),
+        config.handout,
+        config.limits.request_timeout,
+    );
     let app = Arc::new(App {
         engine,
         read_models,

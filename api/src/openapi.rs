@@ -99,7 +99,10 @@ pub fn document() -> Value {
     }
     let paths = document["paths"].as_object_mut();
     for item in paths.into_iter().flat_map(|paths| paths.values_mut()) {
-        let operations = item.as_object_mut().into_iter().flat_map(|i| i.values_mut());
+        let operations = item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut());
         for operation in operations.filter(|operation| operation.is_object()) {
             name_operation(operation);
         }
@@ -119,10 +122,7 @@ fn guarded(operation: &mut Value, route: &str, permission: Permission) {
     }
     operation["security"] = Value::Array(security);
     let text = operation["description"].as_str().unwrap_or_default();
-    operation["description"] = json!(format!(
-        "{text}\n\nPermission: `{}`.",
-        permission.as_str()
-    ));
+    operation["description"] = json!(format!("{text}\n\nPermission: `{}`.", permission.as_str()));
     let responses = &mut operation["responses"];
     add(
         responses,
@@ -143,10 +143,8 @@ fn guarded(operation: &mut Value, route: &str, permission: Permission) {
     add(
         responses,
         "429",
-        problem("The caller's rate limit is spent").with_header(
-            "Retry-After",
-            "Seconds until a request is admitted again",
-        ),
+        problem("The caller's rate limit is spent")
+            .with_header("Retry-After", "Seconds until a request is admitted again"),
     );
     add(
         responses,

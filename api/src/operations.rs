@@ -90,7 +90,11 @@ pub(crate) async fn ready(State(telemetry): State<Arc<Telemetry>>) -> Response {
         .iter()
         .map(|check| {
             let outcome = CheckOutcome {
-                status: if check.problem.is_none() { "up" } else { "down" },
+                status: if check.problem.is_none() {
+                    "up"
+                } else {
+                    "down"
+                },
                 problem: check.problem.clone(),
             };
             (check.name.to_owned(), outcome)

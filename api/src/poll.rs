@@ -76,7 +76,7 @@ where
 #[into_params(parameter_in = Query)]
 pub(crate) struct PollQuery {
     /// The queue (as in the workflow's `queue:`).
-    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+    #[param(required = true, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
     queue: Option<String>,
     /// Seconds to wait for a task, 0 to 30 (0 when absent); capped below
     /// the node's request timeout.
@@ -122,6 +122,7 @@ impl PollQuery {
 
 /// A task, as workers get it from RabbitMQ (`docs/worker-protocol.md`).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TaskMessage)]
 pub(crate) struct Task {
     /// `<instance_id>:<step>:<kind>:<attempt>`: what the reports name.
     task_id: String,
@@ -227,9 +228,6 @@ mod tests {
             },
         );
         let expected = serde_json::to_value(&message).unwrap();
-        assert_eq!(
-            serde_json::to_value(Task::from(message)).unwrap(),
-            expected
-        );
+        assert_eq!(serde_json::to_value(Task::from(message)).unwrap(), expected);
     }
 }

@@ -133,7 +133,11 @@ pub(crate) async fn batch<S: Store, R: ReadModels>(
     let mut ids = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
         let item_key = key.as_ref().map(|key| format!("{key}#{index}"));
-        ids.push(start_one(&app, &caller, request, item_key.as_deref()).await?.0);
+        ids.push(
+            start_one(&app, &caller, request, item_key.as_deref())
+                .await?
+                .0,
+        );
     }
     Ok((StatusCode::CREATED, Json(StartedBatch { ids })))
 }

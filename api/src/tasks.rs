@@ -77,7 +77,8 @@ fn task_ref(text: &str) -> Result<TaskRef, ApiError> {
 }
 
 /// How the routes describe a task id.
-const TASK_ID: &str = "`<workflow id>:<step>:<kind>:<attempt>` as in task messages, or `<workflow id>:<step>`";
+const TASK_ID: &str =
+    "`<workflow id>:<step>:<kind>:<attempt>` as in task messages, or `<workflow id>:<step>`";
 
 /// A step of a workflow.
 #[utoipa::path(
@@ -189,7 +190,7 @@ pub(crate) async fn approve<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
     PathParams(task_id): PathParams<String>,
-    payload: Result<Option<Json<DecisionRequest>>, JsonRejection>,
+    payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
     let task = task_ref(&task_id)?;
     let comment = optional(payload)?.and_then(|request| request.comment);
@@ -219,7 +220,7 @@ pub(crate) async fn reject<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
     PathParams(task_id): PathParams<String>,
-    payload: Result<Option<Json<DecisionRequest>>, JsonRejection>,
+    payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
     let task = task_ref(&task_id)?;
     let comment = optional(payload)?.and_then(|request| request.comment);
@@ -363,7 +364,7 @@ pub(crate) struct HeartbeatRequest {
 pub(crate) async fn heartbeat<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     PathParams(task_id): PathParams<String>,
-    payload: Result<Option<Json<HeartbeatRequest>>, JsonRejection>,
+    payload: Result<Option<Json<Option<HeartbeatRequest>>>, JsonRejection>,
 ) -> Result<Json<HeartbeatAccepted>, ApiError> {
     let task = task_ref(&task_id)?;
     let progress = optional(payload)?.and_then(|request| request.progress);

@@ -296,7 +296,7 @@ pub(crate) async fn cancel<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
     PathParams(id): PathParams<String>,
-    payload: Result<Option<Json<CancelRequest>>, JsonRejection>,
+    payload: Result<Option<Json<Option<CancelRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
     let id = instance_id(&id)?;
     let compensate = optional(payload)?.is_none_or(|request| request.compensate);

@@ -48,7 +48,9 @@ impl JwtVerifier {
     /// Accepts only tokens whose `iss` is `issuer`.
     pub fn with_issuer(mut self, issuer: &str) -> Self {
         self.validation.set_issuer(&[issuer]);
-        self.validation.required_spec_claims.insert("iss".to_owned());
+        self.validation
+            .required_spec_claims
+            .insert("iss".to_owned());
         self
     }
 
@@ -56,7 +58,9 @@ impl JwtVerifier {
     pub fn with_audience(mut self, audience: &str) -> Self {
         self.validation.set_audience(&[audience]);
         self.validation.validate_aud = true;
-        self.validation.required_spec_claims.insert("aud".to_owned());
+        self.validation
+            .required_spec_claims
+            .insert("aud".to_owned());
         self
     }
 

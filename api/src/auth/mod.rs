@@ -10,10 +10,10 @@ pub mod routes;
 use std::sync::Arc;
 
 use application::auth::{KeyVerifier, Permission, Principal, is_api_key};
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::extract::Query;
-use axum::http::{HeaderMap, Uri};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
