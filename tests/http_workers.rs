@@ -21,7 +21,9 @@ output:
 
 async fn poll(client: &reqwest::Client, url: &str, wait: u64) -> reqwest::Response {
     client
-        .get(format!("{url}/api/v1/tasks/poll?queue=payments&wait={wait}"))
+        .get(format!(
+            "{url}/api/v1/tasks/poll?queue=payments&wait={wait}"
+        ))
         .send()
         .await
         .unwrap()
@@ -97,7 +99,10 @@ async fn work_through_http(url: &str) {
     assert_eq!(empty.status(), 204);
     assert!(empty.bytes().await.unwrap().is_empty());
     let again = client
-        .post(format!("{url}/api/v1/tasks/{}/complete", task["task_id"].as_str().unwrap()))
+        .post(format!(
+            "{url}/api/v1/tasks/{}/complete",
+            task["task_id"].as_str().unwrap()
+        ))
         .json(&json!({ "output": {} }))
         .send()
         .await

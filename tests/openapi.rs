@@ -79,7 +79,9 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         command.args(["--exclude-path", path]);
     }
     let child = command.spawn().unwrap_or_else(|error| {
-        panic!("python3 does not run ({error}): install python3 and schemathesis (scripts/test does)")
+        panic!(
+            "python3 does not run ({error}): install python3 and schemathesis (scripts/test does)"
+        )
     });
     let output = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
         .await
