@@ -83,7 +83,13 @@ async fn work_through_http(url: &str) {
     let receipt: Value = second.json().await.unwrap();
     assert_eq!(receipt["step"], "receipt");
     complete(&client, url, &receipt, json!({})).await;
-    let statuses = wait_until_final(&client, url, &[id.clone()], Duration::from_secs(30)).await;
+    let statuses = wait_until_final(
+        &client,
+        url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(statuses, ["completed"]);
     let done: Value = client
         .get(format!("{url}/api/v1/workflows/{id}"))
