@@ -72,6 +72,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
             "--no-color",
         ])
         .env("SCHEMATHESIS_TELEMETRY", "false")
+        // Its caches (.hypothesis, reports) go to the throwaway folder.
+        .current_dir(&folder)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
