@@ -5,13 +5,19 @@ use std::sync::Arc;
 
 use application::catalog::{self, DeployError};
 use application::ports::StoredDefinition;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use axum::extract::rejection::StringRejection;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use crate::error::Problem;
+use crate::extract::{PathParams, text};
 use crate::{ApiError, App, ReadModels, Shared, Store};
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
@@ -21,10 +27,39 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
         .route("/{name}/versions/{version}", get(version::<S, R>))
 }
 
-async fn deploy<S: Store, R: ReadModels>(
+/// A deployed definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Deployed {
+    name: String,
+    version: u32,
+    hash: String,
+}
+
+/// Deploys a definition from its YAML or JSON source. Stored, so every
+/// node loads it at start (and finds it later on demand).
+#[utoipa::path(
+    post, path = "/api/v1/definitions", tag = "definitions",
+    request_body(
+        description = "The definition's source, YAML or JSON (see docs/dsl.md)",
+        content(
+            (String = "application/yaml"),
+            (Object = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "Deployed (or the same source deployed before)", body = Deployed,
+            headers(("location" = String, description = "The deployed version"))),
+        (status = 400, description = "The body is not UTF-8", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This name and version were deployed with other content", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The definition is invalid: every problem with its line and column", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn deploy<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
-    source: String,
+    source: Result<String, StringRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let source = text(source)?;
     let definition = catalog::deploy(app.engine.definitions(), &app.read_models, &source)
         .await
         .map_err(|error| match error {
@@ -47,60 +82,149 @@ async fn deploy<S: Store, R: ReadModels>(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(json!({
-            "name": definition.name,
-            "version": definition.version,
-            "hash": definition.hash,
-        })),
+        Json(Deployed {
+            name: definition.name.clone(),
+            version: definition.version,
+            hash: definition.hash.clone(),
+        }),
     ))
 }
 
-fn summary(definition: &StoredDefinition) -> Value {
-    json!({
-        "version": definition.version,
-        "hash": definition.hash,
-        "description": definition.description,
-        "created_at": definition.created_at,
-    })
+/// One version of a definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VersionSummary {
+    version: u32,
+    hash: String,
+    description: Option<String>,
+    created_at: DateTime<Utc>,
 }
 
-async fn list<S: Store, R: ReadModels>(State(app): Shared<S, R>) -> Result<Json<Value>, ApiError> {
+impl From<&StoredDefinition> for VersionSummary {
+    fn from(definition: &StoredDefinition) -> Self {
+        Self {
+            version: definition.version,
+            hash: definition.hash.clone(),
+            description: definition.description.clone(),
+            created_at: definition.created_at,
+        }
+    }
+}
+
+/// A definition in the list: its latest version and every version number.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DefinitionItem {
+    name: String,
+    latest_version: u32,
+    description: Option<String>,
+    versions: Vec<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DefinitionList {
+    items: Vec<DefinitionItem>,
+}
+
+/// Every deployed definition, by name.
+#[utoipa::path(
+    get, path = "/api/v1/definitions", tag = "definitions",
+    responses((status = 200, description = "The definitions", body = DefinitionList)),
+)]
+pub(crate) async fn list<S: Store, R: ReadModels>(
+    State(app): Shared<S, R>,
+) -> Result<Json<DefinitionList>, ApiError> {
     let stored = app.read_models.definitions().await?;
-    let mut items: Vec<Value> = Vec::new();
+    let mut items = Vec::new();
     for chunk in stored.chunk_by(|a, b| a.name == b.name) {
         let latest = &chunk[chunk.len() - 1];
-        items.push(json!({
-            "name": latest.name,
-            "latest_version": latest.version,
-            "description": latest.description,
-            "versions": chunk.iter().map(|d| d.version).collect::<Vec<_>>(),
-        }));
+        items.push(DefinitionItem {
+            name: latest.name.clone(),
+            latest_version: latest.version,
+            description: latest.description.clone(),
+            versions: chunk.iter().map(|d| d.version).collect(),
+        });
     }
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(DefinitionList { items }))
 }
 
-async fn show<S: Store, R: ReadModels>(
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DefinitionVersions {
+    name: String,
+    versions: Vec<VersionSummary>,
+}
+
+/// A definition's versions.
+#[utoipa::path(
+    get, path = "/api/v1/definitions/{name}", tag = "definitions",
+    params(("name" = String, Path, description = "The definition's name")),
+    responses(
+        (status = 200, description = "Its versions, oldest first", body = DefinitionVersions),
+        (status = 400, description = "The name is not UTF-8", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No definition has this name", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn show<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let versions: Vec<Value> = app
+    PathParams(name): PathParams<String>,
+) -> Result<Json<DefinitionVersions>, ApiError> {
+    let versions: Vec<VersionSummary> = app
         .read_models
         .definitions()
         .await?
         .iter()
         .filter(|definition| definition.name == name)
-        .map(summary)
+        .map(VersionSummary::from)
         .collect();
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("definition {name}")));
     }
-    Ok(Json(json!({ "name": name, "versions": versions })))
+    Ok(Json(DefinitionVersions { name, versions }))
 }
 
-async fn version<S: Store, R: ReadModels>(
+/// A step of the graph.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GraphStep {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    needs: Vec<String>,
+    /// Whether it has a `compensate`.
+    compensated: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Graph {
+    steps: Vec<GraphStep>,
+    /// The graph as a Mermaid flowchart.
+    mermaid: String,
+}
+
+/// One version in full: its source and graph.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DefinitionVersion {
+    name: String,
+    #[serde(flatten)]
+    summary: VersionSummary,
+    source: String,
+    graph: Graph,
+}
+
+/// One version of a definition: its source and its graph.
+#[utoipa::path(
+    get, path = "/api/v1/definitions/{name}/versions/{version}", tag = "definitions",
+    params(
+        ("name" = String, Path, description = "The definition's name"),
+        ("version" = u32, Path, description = "The version number"),
+    ),
+    responses(
+        (status = 200, description = "The version", body = DefinitionVersion),
+        (status = 400, description = "The version is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such definition or version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn version<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
-    Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+    PathParams((name, version)): PathParams<(String, String)>,
+) -> Result<Json<DefinitionVersion>, ApiError> {
     let number: u32 = version
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("`{version}` is not a version number")))?;
@@ -111,24 +235,27 @@ async fn version<S: Store, R: ReadModels>(
         .ok_or_else(|| ApiError::NotFound(format!("definition {name} version {number}")))?;
     let definition =
         catalog::resolve(app.engine.definitions(), &app.read_models, &name, number).await?;
-    let steps: Vec<Value> = definition
+    let steps = definition
         .steps
         .iter()
-        .map(|step| {
-            json!({
-                "id": step.id.as_str(),
-                "type": step.kind.name(),
-                "needs": step.needs.iter().map(|&need| definition.steps[need].id.as_str()).collect::<Vec<_>>(),
-                "compensated": step.compensate.is_some(),
-            })
+        .map(|step| GraphStep {
+            id: step.id.as_str().to_owned(),
+            kind: step.kind.name().to_owned(),
+            needs: step
+                .needs
+                .iter()
+                .map(|&need| definition.steps[need].id.as_str().to_owned())
+                .collect(),
+            compensated: step.compensate.is_some(),
         })
         .collect();
-    let mut body = summary(&stored);
-    body["name"] = json!(name);
-    body["source"] = json!(stored.source);
-    body["graph"] = json!({
-        "steps": steps,
-        "mermaid": domain::definition::diagram::mermaid(&definition),
-    });
-    Ok(Json(body))
+    Ok(Json(DefinitionVersion {
+        summary: VersionSummary::from(&stored),
+        name,
+        source: stored.source,
+        graph: Graph {
+            steps,
+            mermaid: domain::definition::diagram::mermaid(&definition),
+        },
+    }))
 }

@@ -8,7 +8,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::instance::DomainError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -32,6 +33,8 @@ pub enum ApiError {
         retry_after: Duration,
     },
     PayloadTooLarge(String),
+    /// A body in a media type the route does not take.
+    UnsupportedMediaType(String),
     /// The request took longer than the node allows.
     Timeout,
     App(Error),
@@ -39,12 +42,23 @@ pub enum ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(rejection.body_text())
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
+        ApiError::rejected(rejection.status(), rejection.body_text())
     }
+}
+
+/// A problem document (RFC 9457), as every error is answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem, `https://distorch.dev/problems/<kind>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// With 422: every problem found, each with its `message` (and `line`
+    /// and `column` for definition sources, `index` for batches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<serde_json::Value>>,
 }
 
 /// The challenge of RFC 6750 that tells a client how to authenticate.
@@ -58,6 +72,16 @@ impl From<Error> for ApiError {
 }
 
 impl ApiError {
+    /// An extractor's rejection: its status kept where it is one we answer
+    /// with (413, 415), a 400 otherwise.
+    pub(crate) fn rejected(status: StatusCode, detail: String) -> Self {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(detail),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(detail),
+            _ => ApiError::BadRequest(detail),
+        }
+    }
+
     /// The status, the problem's kind (its `type` is named after it) and
     /// the detail sent.
     pub(crate) fn parts(&self) -> (StatusCode, &'static str, String) {
@@ -89,6 +113,11 @@ impl ApiError {
             ApiError::PayloadTooLarge(detail) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
+                detail.clone(),
+            ),
+            ApiError::UnsupportedMediaType(detail) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
                 detail.clone(),
             ),
             ApiError::Timeout => (
@@ -137,19 +166,20 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             eprintln!("{status}: {self:?}");
         }
-        let mut body = json!({
-            "type": format!("https://distorch.dev/problems/{kind}"),
-            "title": status.canonical_reason().unwrap_or("error"),
-            "status": status.as_u16(),
-            "detail": detail,
-        });
-        if let ApiError::Unprocessable { problems, .. } = &self {
-            body["problems"] = serde_json::Value::Array(problems.clone());
-        }
+        let body = Problem {
+            kind: format!("https://distorch.dev/problems/{kind}"),
+            title: status.canonical_reason().unwrap_or("error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            problems: match &self {
+                ApiError::Unprocessable { problems, .. } => Some(problems.clone()),
+                _ => None,
+            },
+        };
         let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
-            body.to_string(),
+            serde_json::to_string(&body).unwrap_or_default(),
         )
             .into_response();
         let headers = response.headers_mut();

@@ -12,19 +12,23 @@ use application::feed::{EventFeed, FeedFilter, FeedItem, FeedStart, FeedSubscrip
 use application::ports::{EventStore, LogHead, RecordedEvent};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use domain::InstanceId;
 use futures_lite::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::ApiError;
+use crate::error::Problem;
+use crate::extract::PathParams;
 
 /// How often an idle SSE connection gets a comment, so proxies keep it.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -46,13 +50,43 @@ where
 }
 
 /// `?workflow=ID&definition=NAME&types=A,B&after=POSITION`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct FeedQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct FeedQuery {
+    /// Only this workflow's events (not on `/workflows/{id}/stream`).
+    #[param(value_type = Option<Uuid>)]
     workflow: Option<String>,
+    /// Only events of workflows of this definition.
     definition: Option<String>,
+    /// Only these event types, comma-separated (`StepFailed,WorkflowFailed`).
     types: Option<String>,
+    /// Resume after this log position (`Last-Event-ID` wins).
+    #[param(minimum = 0)]
     after: Option<i64>,
+    /// A credential, for clients that cannot set headers (the SSE routes
+    /// only; read by the authentication layer, see the security schemes).
+    #[param(ignore)]
+    #[allow(dead_code)]
+    access_token: Option<String>,
+}
+
+/// One event as the feeds send it: the `data:` of an SSE event, a
+/// WebSocket text message.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FeedEvent {
+    /// Its position in the global log (also the SSE `id:`).
+    position: i64,
+    /// The event type (also the SSE `event:`). A client that fell behind
+    /// gets `{"type": "lagged", "resume_after": POSITION}` instead, then the
+    /// end of the stream; it resumes after that position.
+    #[serde(rename = "type")]
+    event_type: String,
+    stream_id: Uuid,
+    version: u64,
+    data: Value,
+    metadata: Value,
+    recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl FeedQuery {
@@ -102,13 +136,35 @@ impl FeedQuery {
     }
 }
 
+/// The `Last-Event-ID` header a reconnecting `EventSource` sends.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct LastEventId {
+    /// Resume after this log position (wins over `after`).
+    #[param(rename = "Last-Event-ID", minimum = 0)]
+    last_event_id: Option<i64>,
+}
+
 fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
     Uuid::parse_str(id)
         .map(InstanceId)
         .map_err(|_| ApiError::BadRequest(format!("`{id}` is not a workflow id")))
 }
 
-async fn stream_all<S: EventStore + LogHead + 'static>(
+/// Every new event (or from `after`), as Server-Sent Events: `id:` the log
+/// position, `event:` the type, `data:` a [`FeedEvent`]. Endless; a lagging
+/// client gets a `lagged` event and the end of the stream.
+#[utoipa::path(
+    get, path = "/api/v1/events/stream", tag = "feeds",
+    params(FeedQuery, LastEventId),
+    responses(
+        (status = 200, description = "An endless stream of `FeedEvent`s", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A malformed filter, `after` or `Last-Event-ID`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
+)]
+pub(crate) async fn stream_all<S: EventStore + LogHead + 'static>(
     State(feed): Feed<S>,
     headers: HeaderMap,
     query: Result<Query<FeedQuery>, QueryRejection>,
@@ -118,10 +174,21 @@ async fn stream_all<S: EventStore + LogHead + 'static>(
     Ok(sse(feed.subscribe(query.filter()?, start)))
 }
 
-/// One workflow's events, from its start unless resumed.
-async fn stream_workflow<S: EventStore + LogHead + 'static>(
+/// One workflow's events, from its start unless resumed, as Server-Sent
+/// Events (as `/api/v1/events/stream`).
+#[utoipa::path(
+    get, path = "/api/v1/workflows/{id}/stream", tag = "feeds",
+    params(("id" = Uuid, Path, description = "The workflow's id"), FeedQuery, LastEventId),
+    responses(
+        (status = 200, description = "An endless stream of `FeedEvent`s", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Not a workflow id; a malformed filter, `after` or `Last-Event-ID`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
+)]
+pub(crate) async fn stream_workflow<S: EventStore + LogHead + 'static>(
     State(feed): Feed<S>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     headers: HeaderMap,
     query: Result<Query<FeedQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -148,15 +215,16 @@ async fn stream_workflow<S: EventStore + LogHead + 'static>(
 
 /// The JSON of an event, as both feeds send it.
 fn event_json(event: &RecordedEvent) -> Value {
-    json!({
-        "position": event.position,
-        "type": event.event_type,
-        "stream_id": event.stream_id,
-        "version": event.version,
-        "data": event.data,
-        "metadata": event.metadata,
-        "recorded_at": event.recorded_at,
-    })
+    let sent = FeedEvent {
+        position: event.position,
+        event_type: event.event_type.clone(),
+        stream_id: event.stream_id.0,
+        version: event.version,
+        data: event.data.clone(),
+        metadata: serde_json::to_value(&event.metadata).unwrap_or(Value::Null),
+        recorded_at: event.recorded_at,
+    };
+    serde_json::to_value(sent).unwrap_or(Value::Null)
 }
 
 fn lagged_json(resume_after: i64) -> Value {
@@ -200,12 +268,24 @@ fn sse_events<S: EventStore + LogHead + 'static>(
     })
 }
 
-async fn websocket<S: EventStore + LogHead + 'static>(
+/// The same events over a WebSocket: each a JSON text message (a
+/// [`FeedEvent`]); a lagging client gets a `lagged` message and a close
+/// with code 1013.
+#[utoipa::path(
+    get, path = "/ws/events", tag = "feeds",
+    params(FeedQuery, LastEventId),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol; `FeedEvent`s follow as text messages"),
+        (status = 400, description = "Not a WebSocket upgrade; a malformed filter, `after` or `Last-Event-ID`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn websocket<S: EventStore + LogHead + 'static>(
     State(feed): Feed<S>,
     headers: HeaderMap,
     query: Result<Query<FeedQuery>, QueryRejection>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let query = FeedQuery::parse(query)?;
     let start = query.start(&headers, FeedStart::Live)?;
     let subscription = feed.subscribe(query.filter()?, start);

@@ -7,14 +7,18 @@ pub mod auth;
 mod caller;
 mod definitions;
 mod error;
+mod extract;
 mod feeds;
 pub mod graphql;
 mod http_metrics;
 mod limits;
+pub mod openapi;
 mod operations;
+mod poll;
 mod starts;
 mod stats;
 mod tasks;
+mod views;
 mod workflows;
 
 use std::sync::Arc;
@@ -35,7 +39,8 @@ pub use caller::Caller;
 pub use error::ApiError;
 pub use http_metrics::track_http;
 pub use limits::Limits;
-pub use operations::operations_router;
+pub use operations::{live, operations_router};
+pub use poll::{Handout, MAX_WAIT_SECONDS};
 
 /// The event store an API node commands through.
 pub trait Store: EventStore + TimerQueue + LogHead + 'static {}
@@ -65,6 +70,9 @@ type Shared<S, R> = axum::extract::State<Arc<App<S, R>>>;
 pub struct ApiConfig {
     pub authentication: Authentication,
     pub limits: Limits,
+    /// Where `GET /api/v1/tasks/poll` takes tasks from; without it the
+    /// route answers 503.
+    pub handout: Option<Handout>,
 }
 
 /// The whole router of a node. Every route passes the guard (see
@@ -79,6 +87,11 @@ pub fn router<S: Store, R: ReadModels>(
         limiter: limits::RateLimiter::new(&config.limits),
         authentication: config.authentication,
     });
+    let polls = poll::router(
+        engine.clone(),
+        config.handout,
+        config.limits.request_timeout,
+    );
     let app = Arc::new(App {
         engine,
         read_models,
@@ -90,10 +103,9 @@ pub fn router<S: Store, R: ReadModels>(
         .merge(stats::router())
         .merge(graphql::router(app.clone(), feed.clone(), guard.clone()))
         .merge(feeds::router(feed))
-        .route(
-            "/health/live",
-            get(|| async { axum::Json(serde_json::json!({ "status": "up" })) }),
-        )
+        .merge(polls)
+        .merge(openapi::router())
+        .route("/health/live", get(operations::live))
         .with_state(app)
         .route_layer(from_fn_with_state(guard, auth::guard))
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))

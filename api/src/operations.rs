@@ -2,6 +2,7 @@
 //! format) and `GET /health/ready` (200 when every check passes, else 503,
 //! with each check's outcome in the body).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use application::metrics::Telemetry;
@@ -10,7 +11,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The Prometheus text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -22,7 +24,30 @@ pub fn operations_router(telemetry: Arc<Telemetry>) -> Router {
         .with_state(telemetry)
 }
 
-async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> Response {
+/// The process is up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `up`.
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get, path = "/health/live", tag = "operations",
+    responses((status = 200, description = "Up", body = Liveness)),
+    security(()),
+)]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { status: "up" })
+}
+
+/// Every metric in the Prometheus text format.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String)),
+    security(()),
+)]
+pub(crate) async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> Response {
     (
         [(header::CONTENT_TYPE, TEXT_FORMAT)],
         telemetry.render().await,
@@ -30,15 +55,47 @@ async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> Response {
         .into_response()
 }
 
-async fn ready(State(telemetry): State<Arc<Telemetry>>) -> Response {
+/// One check of readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CheckOutcome {
+    /// `up` or `down`.
+    status: &'static str,
+    /// Why it is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready` or `not_ready`.
+    status: &'static str,
+    /// Each check (store, broker, definitions...) by name.
+    checks: BTreeMap<String, CheckOutcome>,
+}
+
+/// Readiness: 200 when every check passes, else 503; each check's outcome
+/// in the body.
+#[utoipa::path(
+    get, path = "/health/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: a check is down", body = Readiness),
+    ),
+    security(()),
+)]
+pub(crate) async fn ready(State(telemetry): State<Arc<Telemetry>>) -> Response {
     let readiness = telemetry.readiness().await;
-    let checks: Map<String, Value> = readiness
+    let checks = readiness
         .checks
         .iter()
         .map(|check| {
-            let outcome = match &check.problem {
-                None => json!({ "status": "up" }),
-                Some(problem) => json!({ "status": "down", "problem": problem }),
+            let outcome = CheckOutcome {
+                status: if check.problem.is_none() {
+                    "up"
+                } else {
+                    "down"
+                },
+                problem: check.problem.clone(),
             };
             (check.name.to_owned(), outcome)
         })
@@ -48,5 +105,9 @@ async fn ready(State(telemetry): State<Arc<Telemetry>>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
     };
-    (status, Json(json!({ "status": word, "checks": checks }))).into_response()
+    let body = Readiness {
+        status: word,
+        checks,
+    };
+    (status, Json(body)).into_response()
 }

@@ -13,26 +13,36 @@ use domain::InstanceId;
 use domain::instance::DomainError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::error::Problem;
+use crate::views::{Started, StartedBatch};
 use crate::workflows::body;
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store};
 
 /// The most workflows one batch starts.
 pub(crate) const MAX_BATCH: usize = 100;
 
-#[derive(Debug, Serialize, Deserialize)]
+/// A workflow to start.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StartRequest {
+    /// The definition's name.
     definition: String,
+    /// Its version; the latest when absent.
     version: Option<u32>,
+    /// The input, checked against the definition's input schema.
     #[serde(default)]
     input: Value,
 }
 
-#[derive(Debug, Deserialize)]
+/// Workflows to start together: all or none.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BatchRequest {
+    /// 1 to 100 starts.
+    #[schema(min_items = 1, max_items = 100)]
     workflows: Vec<StartRequest>,
 }
 
@@ -48,29 +58,55 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Starts a workflow.
+#[utoipa::path(
+    post, path = "/api/v1/workflows", tag = "workflows",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters: a repeated request with the same key returns the workflow the first one started")),
+    request_body = StartRequest,
+    responses(
+        (status = 201, description = "Started", body = Started),
+        (status = 400, description = "A malformed body or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such definition or version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The input schema refuses the input; the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn start<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
     headers: HeaderMap,
     payload: Result<Json<StartRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Started>), ApiError> {
     let key = idempotency_key(&headers)?;
     let request = body(payload)?;
     check(&app, &request).await?;
     let id = start_one(&app, &caller, &request, key.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(Started { id: id.0 })))
 }
 
 /// Starts every workflow of the batch, or none when any is refused: all are
 /// checked (definition, input schema) before the first starts. Should the
 /// store fail midway, the same request with the same `Idempotency-Key`
 /// finishes the batch without starting any workflow twice.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/batch", tag = "workflows",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters: repeating a batch that failed midway finishes it without starting any twice")),
+    request_body = BatchRequest,
+    responses(
+        (status = 201, description = "Every workflow started", body = StartedBatch),
+        (status = 400, description = "A malformed body or Idempotency-Key; not 1 to 100 starts", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Some starts were refused (each by its `index`): none started", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn batch<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
     headers: HeaderMap,
     payload: Result<Json<BatchRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<StartedBatch>), ApiError> {
     let key = idempotency_key(&headers)?;
     let requests = body(payload)?.workflows;
     if requests.is_empty() || requests.len() > MAX_BATCH {
@@ -97,9 +133,13 @@ pub(crate) async fn batch<S: Store, R: ReadModels>(
     let mut ids = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
         let item_key = key.as_ref().map(|key| format!("{key}#{index}"));
-        ids.push(start_one(&app, &caller, request, item_key.as_deref()).await?);
+        ids.push(
+            start_one(&app, &caller, request, item_key.as_deref())
+                .await?
+                .0,
+        );
     }
-    Ok((StatusCode::CREATED, Json(json!({ "ids": ids }))))
+    Ok((StatusCode::CREATED, Json(StartedBatch { ids })))
 }
 
 impl StartRequest {

@@ -1,22 +1,24 @@
 //! `/api/v1/workflows`: start, list and read (from the read models), the
 //! history (from the log), pause, resume, cancel.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use application::Engine;
-use application::ports::{EventStore, RecordedEvent, StepRow, WorkflowFilter, WorkflowRow};
+use application::ports::{EventStore, WorkflowFilter};
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::InstanceId;
-use domain::instance::{Command, WorkflowInstance};
+use domain::instance::Command;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::error::Problem;
+use crate::extract::{PathParams, QueryParams, optional};
+use crate::views::{HistoryEvent, HistoryPage, Workflow, WorkflowPage};
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store, starts};
 
 /// The most items one page holds.
@@ -49,8 +51,9 @@ fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("`{name}` must be an RFC 3339 time")))
 }
 
-pub(crate) fn page_size(query: &HashMap<String, String>) -> Result<u32, ApiError> {
-    match query.get("limit") {
+/// `limit`: 1 to [`MAX_PAGE`], 50 when absent.
+pub(crate) fn page_size(limit: Option<&str>) -> Result<u32, ApiError> {
+    match limit {
         None => Ok(50),
         Some(text) => match text.parse::<u32>() {
             Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
@@ -61,26 +64,57 @@ pub(crate) fn page_size(query: &HashMap<String, String>) -> Result<u32, ApiError
     }
 }
 
-async fn list<S: Store, R: ReadModels>(
+/// Filters and paging of the workflow list; every filter narrows it.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only instances in this status.
+    status: Option<String>,
+    /// Only instances of this definition (by name).
+    definition: Option<String>,
+    /// Only instances created after this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    created_after: Option<String>,
+    /// Only instances created before this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    created_before: Option<String>,
+    /// Items per page, 1 to 500 (50 when absent).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
+    cursor: Option<String>,
+}
+
+/// Workflows, newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/api/v1/workflows", tag = "workflows",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of workflows (without their steps)", body = WorkflowPage),
+        (status = 400, description = "A malformed filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn list<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = page_size(&query)?;
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<WorkflowPage>, ApiError> {
+    let limit = page_size(query.limit.as_deref())?;
     let filter = WorkflowFilter {
-        status: query.get("status").cloned(),
-        definition: query.get("definition").cloned(),
+        status: query.status,
+        definition: query.definition,
         created_after: query
-            .get("created_after")
-            .map(|at| parse_time("created_after", at))
+            .created_after
+            .map(|at| parse_time("created_after", &at))
             .transpose()?,
         created_before: query
-            .get("created_before")
-            .map(|at| parse_time("created_before", at))
+            .created_before
+            .map(|at| parse_time("created_before", &at))
             .transpose()?,
         before_id: query
-            .get("cursor")
+            .cursor
             .map(|cursor| {
-                instance_id(cursor)
+                instance_id(&cursor)
                     .map_err(|_| ApiError::BadRequest("`cursor` is not a cursor".to_owned()))
             })
             .transpose()?,
@@ -93,25 +127,38 @@ async fn list<S: Store, R: ReadModels>(
     } else {
         None
     };
-    Ok(Json(json!({
-        "items": rows.iter().map(|row| workflow_json(row, None)).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(Json(WorkflowPage {
+        items: rows
+            .iter()
+            .map(|row| Workflow::projected(row, None))
+            .collect(),
+        next_cursor,
+    }))
 }
 
-async fn show<S: Store, R: ReadModels>(
+/// A workflow instance with its steps.
+#[utoipa::path(
+    get, path = "/api/v1/workflows/{id}", tag = "workflows",
+    params(("id" = Uuid, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The instance and its steps", body = Workflow),
+        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn show<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Workflow>, ApiError> {
     let id = instance_id(&id)?;
     let reads = &app.read_models;
     let (row, steps) = tokio::try_join!(reads.workflow(id), reads.steps(id))?;
     match row {
-        Some(row) => Ok(Json(workflow_json(&row, Some(&steps)))),
+        Some(row) => Ok(Json(Workflow::projected(&row, Some(&steps)))),
         // Not projected yet (a read straight after the start): read your
         // own write from the log rather than answer 404.
         None => match app.engine.state(id).await {
-            Ok(state) => Ok(Json(view(&state))),
+            Ok(state) => Ok(Json(Workflow::current(&state))),
             Err(application::Error::NotFound { .. }) => {
                 Err(ApiError::NotFound(format!("workflow {id}")))
             }
@@ -120,41 +167,36 @@ async fn show<S: Store, R: ReadModels>(
     }
 }
 
-/// A workflow from the read model; with its steps when given.
-fn workflow_json(row: &WorkflowRow, steps: Option<&[StepRow]>) -> Value {
-    let mut value = serde_json::to_value(row).unwrap_or(Value::Null);
-    if let Some(steps) = steps {
-        value["steps"] = steps.iter().map(step_json).collect();
-    }
-    value
+/// Paging of a workflow's history.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct HistoryQuery {
+    /// Events after this stream version (0 when absent).
+    #[param(value_type = Option<u64>)]
+    after: Option<String>,
+    /// Items per page, 1 to 500 (50 when absent).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
 }
 
-pub(crate) fn step_json(step: &StepRow) -> Value {
-    json!({
-        "id": step.step,
-        "type": step.kind,
-        "status": step.status,
-        "attempt": step.attempt,
-        "output": step.output,
-        "error": if step.status == "failed" { step.last_error.as_deref() } else { None },
-        "last_error": step.last_error,
-        "worker": step.worker,
-        "progress": step.progress,
-        "compensation": step.compensation,
-        "scheduled_at": step.scheduled_at,
-        "started_at": step.started_at,
-        "finished_at": step.finished_at,
-    })
-}
-
-async fn events<S: Store, R: ReadModels>(
+/// A workflow's history, from the event log.
+#[utoipa::path(
+    get, path = "/api/v1/workflows/{id}/events", tag = "workflows",
+    params(("id" = Uuid, Path, description = "The workflow's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "A page of its events, oldest first", body = HistoryPage),
+        (status = 400, description = "Not a workflow id; a malformed `after` or `limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn events<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
-    Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+    PathParams(id): PathParams<String>,
+    QueryParams(query): QueryParams<HistoryQuery>,
+) -> Result<Json<HistoryPage>, ApiError> {
     let id = instance_id(&id)?;
-    let limit = page_size(&query)? as usize;
-    let after = match query.get("after") {
+    let limit = page_size(query.limit.as_deref())? as usize;
+    let after = match query.after {
         None => 0,
         Some(text) => text.parse::<u64>().map_err(|_| {
             ApiError::BadRequest("`after` must be a stream version (a number)".to_owned())
@@ -170,22 +212,10 @@ async fn events<S: Store, R: ReadModels>(
     } else {
         None
     };
-    Ok(Json(json!({
-        "items": records.iter().map(event_json).collect::<Vec<_>>(),
-        "next_after": next_after,
-    })))
-}
-
-fn event_json(record: &RecordedEvent) -> Value {
-    json!({
-        "position": record.position,
-        "version": record.version,
-        "type": record.event_type,
-        "data": record.data,
-        "actor": record.metadata.actor,
-        "occurred_at": record.metadata.occurred_at,
-        "recorded_at": record.recorded_at,
-    })
+    Ok(Json(HistoryPage {
+        items: records.iter().map(HistoryEvent::from).collect(),
+        next_after,
+    }))
 }
 
 pub(crate) async fn operate<S: EventStore>(
@@ -193,31 +223,55 @@ pub(crate) async fn operate<S: EventStore>(
     id: InstanceId,
     command: Command,
     caller: &Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Workflow>, ApiError> {
     engine.execute(id, command, &caller.origin()).await?;
-    Ok(Json(view(&engine.state(id).await?)))
+    Ok(Json(Workflow::current(&engine.state(id).await?)))
 }
 
-async fn pause<S: Store, R: ReadModels>(
+/// Pauses a running workflow: no step is scheduled until it resumes.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/pause", tag = "workflows",
+    params(("id" = Uuid, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The engine's state after the command", body = Workflow),
+        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The workflow is not running", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn pause<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Workflow>, ApiError> {
     operate(&app.engine, instance_id(&id)?, Command::Pause, &caller).await
 }
 
-async fn resume<S: Store, R: ReadModels>(
+/// Resumes a paused workflow.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/resume", tag = "workflows",
+    params(("id" = Uuid, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The engine's state after the command", body = Workflow),
+        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The workflow is not paused", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn resume<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Workflow>, ApiError> {
     operate(&app.engine, instance_id(&id)?, Command::Resume, &caller).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CancelRequest {
+pub(crate) struct CancelRequest {
+    /// Undo the completed steps first (true when absent).
     #[serde(default = "yes")]
+    #[schema(default = true)]
     compensate: bool,
 }
 
@@ -225,43 +279,27 @@ fn yes() -> bool {
     true
 }
 
-async fn cancel<S: Store, R: ReadModels>(
+/// Cancels a workflow, compensating its completed steps unless told not to.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/cancel", tag = "workflows",
+    params(("id" = Uuid, Path, description = "The workflow's id")),
+    request_body(content = Option<CancelRequest>, description = "Optional; without a JSON body the workflow is compensated"),
+    responses(
+        (status = 200, description = "The engine's state after the command", body = Workflow),
+        (status = 400, description = "Not a workflow id; a malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn cancel<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     caller: Caller,
-    Path(id): Path<String>,
-    payload: Option<Json<CancelRequest>>,
-) -> Result<Json<Value>, ApiError> {
-    let compensate = payload.is_none_or(|Json(request)| request.compensate);
+    PathParams(id): PathParams<String>,
+    payload: Result<Option<Json<Option<CancelRequest>>>, JsonRejection>,
+) -> Result<Json<Workflow>, ApiError> {
+    let id = instance_id(&id)?;
+    let compensate = optional(payload)?.is_none_or(|request| request.compensate);
     let command = Command::Cancel { compensate };
-    operate(&app.engine, instance_id(&id)?, command, &caller).await
-}
-
-/// The engine's state after a command (the read models catch up shortly).
-fn view(state: &WorkflowInstance) -> Value {
-    let steps: Vec<Value> = state
-        .definition
-        .steps
-        .iter()
-        .zip(&state.steps)
-        .map(|(definition, step)| {
-            json!({
-                "id": definition.id.as_str(),
-                "type": definition.kind.name(),
-                "status": step.status.as_str(),
-                "attempt": step.attempt,
-                "output": step.output.as_deref(),
-                "error": step.error.as_ref().map(|error| &error.message),
-            })
-        })
-        .collect();
-    json!({
-        "id": state.id,
-        "definition": state.definition.name,
-        "version": state.definition.version,
-        "status": state.status.as_str(),
-        "input": state.input.as_ref(),
-        "output": state.output,
-        "error": state.error,
-        "steps": steps,
-    })
+    operate(&app.engine, id, command, &caller).await
 }

@@ -27,6 +27,7 @@ fn secured(limits: Limits) -> impl FnOnce(&infrastructure::store::PgEventStore) 
             jwt: Some(Arc::new(JwtVerifier::hs256(JWT_SECRET))),
         },
         limits,
+        handout: None,
     }
 }
 
@@ -41,10 +42,12 @@ fn token(sub: &str, role: &str, expires_in: i64) -> String {
     .unwrap()
 }
 
-/// A route template with its parameters filled in.
+/// A route template with its parameters filled in (the docs page's
+/// wildcard with one of its files).
 fn path(template: &str, id: &str) -> String {
+    let template = template.replace("{*rest}", "index.css");
+    let mut rest = template.as_str();
     let mut path = String::new();
-    let mut rest = template;
     while let Some(open) = rest.find('{') {
         let close = open + rest[open..].find('}').unwrap();
         path.push_str(&rest[..open]);
@@ -312,17 +315,22 @@ fn rs256_tokens_verify_with_the_public_key_alone() {
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn a_request_over_the_time_limit_gets_503(pool: PgPool) {
-    // No time at all: any handler that waits for the database is too slow.
     let limits = Limits {
-        request_timeout: std::time::Duration::ZERO,
+        request_timeout: std::time::Duration::from_millis(200),
         ..Limits::default()
     };
-    let app = App::with(pool, FeedConfig::default(), true, |_| ApiConfig {
+    let app = App::with(pool.clone(), FeedConfig::default(), true, |_| ApiConfig {
         limits,
         ..ApiConfig::default()
     })
     .await;
     let id = app.start("beta").await.0;
+    // The read model's table is locked: the handler's query cannot finish.
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query("lock table workflow_instances in access exclusive mode")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
     let slow = call(&app, &Method::GET, &format!("/api/v1/workflows/{id}"), None).await;
     assert_problem(
         &slow,
@@ -330,4 +338,5 @@ async fn a_request_over_the_time_limit_gets_503(pool: PgPool) {
         None,
         "no time to answer",
     );
+    blocker.rollback().await.unwrap();
 }

@@ -82,6 +82,7 @@ impl Node {
                         jwt: None,
                     },
                     limits,
+                    handout: None,
                 },
             },
         )

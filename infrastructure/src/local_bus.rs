@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use application::Error;
 use application::messages::{TaskMessage, TaskResult};
-use application::ports::{Bus, Delivery, Subscription};
+use application::ports::{BoxFuture, Bus, Delivery, Subscription, TaskHandout};
 use tokio::sync::Notify;
 
 #[derive(Debug)]
@@ -172,6 +172,24 @@ impl Bus for LocalBus {
     async fn consume_results(&self, _prefetch: u16) -> Result<Self::Results, Error> {
         Ok(LocalSubscription {
             queue: self.results.clone(),
+        })
+    }
+}
+
+impl TaskHandout for LocalBus {
+    /// Popping is one synchronous step once woken, so a wait that times out
+    /// (or a poller that goes away) never loses a task.
+    fn take<'a>(
+        &'a self,
+        queue: &'a str,
+        wait: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Option<TaskMessage>, Error>> {
+        Box::pin(async move {
+            let queue = self.task_queue(queue);
+            Ok(tokio::time::timeout(wait, queue.pop())
+                .await
+                .ok()
+                .map(|(task, _)| task))
         })
     }
 }

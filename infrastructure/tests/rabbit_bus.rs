@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use application::Error;
 use application::messages::{TaskMessage, TaskOutcome, TaskResult};
-use application::ports::{Bus, Delivery, Subscription};
+use application::ports::{Bus, Delivery, Subscription, TaskHandout};
 use domain::instance::effects::TaskKind;
 use domain::{InstanceId, StepId};
 use infrastructure::bus::{RabbitBus, RabbitConfig, TASKS_EXCHANGE, dead_letter_queue};
@@ -514,4 +514,34 @@ async fn dead_lettered_tasks_are_counted_and_redriven_to_their_queue() {
     let mut expected = sent.to_vec();
     expected.sort_by(|a, b| a.task_id.cmp(&b.task_id));
     assert_eq!(again, expected, "the same tasks, intact");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handout_takes_each_task_once_and_waits_for_one_when_the_queue_is_empty() {
+    let broker = TestBroker::new();
+    let bus = broker.bus().await;
+    let sent = [task("polled", "charge", 0), task("polled", "ship", 0)];
+    bus.publish_tasks(&sent).await.unwrap();
+    let mut taken = Vec::new();
+    for _ in 0..2 {
+        let found = within("a task", bus.take("polled", PATIENCE)).await;
+        taken.push(found.unwrap().expect("a task is there"));
+    }
+    taken.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    let mut expected = sent.to_vec();
+    expected.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    assert_eq!(taken, expected);
+    // Acknowledged when handed out: nothing comes back once the channels
+    // that carried them are closed.
+    let empty = bus.take("polled", Duration::from_millis(500)).await;
+    assert_eq!(empty.unwrap(), None);
+
+    let waiting = tokio::spawn({
+        let bus = bus.clone();
+        async move { bus.take("polled", PATIENCE).await }
+    });
+    let late = task("polled", "late", 0);
+    publish_eventually(&bus, &late).await;
+    let woken = within("the waiting poll", waiting).await.unwrap().unwrap();
+    assert_eq!(woken, Some(late));
 }

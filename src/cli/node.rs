@@ -213,10 +213,8 @@ pub async fn serve_worker_metrics(metrics: Arc<Metrics>, addr: SocketAddr) -> an
         Arc::new(DefinitionRegistry::default()),
         Arc::new(application::clock::SystemClock::default()),
     );
-    let router = api::operations_router(Arc::new(telemetry)).route(
-        "/health/live",
-        axum::routing::get(|| async { axum::Json(serde_json::json!({ "status": "up" })) }),
-    );
+    let router = api::operations_router(Arc::new(telemetry))
+        .route("/health/live", axum::routing::get(api::live));
     serve_router(router, addr).await
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use api::{ApiConfig, Authentication, JwtVerifier, Limits};
+use api::{ApiConfig, Authentication, Handout, JwtVerifier, Limits};
 use application::Engine;
 use application::auth::ApiKeys;
 use application::clock::SystemClock;
@@ -68,6 +68,12 @@ pub struct ServeArguments {
         conflicts_with = "jwt_hs256_secret"
     )]
     jwt_rs256_public_key: Option<PathBuf>,
+    /// Accept only JWTs whose `iss` claim is this.
+    #[arg(long, env = "DISTORCH_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// Accept only JWTs whose `aud` claim is (or holds) this.
+    #[arg(long, env = "DISTORCH_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
     /// Requests per second each caller may sustain.
     #[arg(long, env = "DISTORCH_RATE_LIMIT", default_value_t = 100.0)]
     rate_limit: f64,
@@ -84,6 +90,25 @@ pub struct ServeArguments {
 
 impl ServeArguments {
     fn jwt(&self) -> anyhow::Result<Option<JwtVerifier>> {
+        let Some(mut verifier) = self.jwt_key()? else {
+            if self.jwt_issuer.is_some() || self.jwt_audience.is_some() {
+                bail!(
+                    "--jwt-issuer and --jwt-audience need a JWT key \
+                     (--jwt-hs256-secret or --jwt-rs256-public-key)"
+                );
+            }
+            return Ok(None);
+        };
+        if let Some(issuer) = &self.jwt_issuer {
+            verifier = verifier.with_issuer(issuer);
+        }
+        if let Some(audience) = &self.jwt_audience {
+            verifier = verifier.with_audience(audience);
+        }
+        Ok(Some(verifier))
+    }
+
+    fn jwt_key(&self) -> anyhow::Result<Option<JwtVerifier>> {
         if let Some(secret) = &self.jwt_hs256_secret {
             return Ok(Some(JwtVerifier::hs256(secret.as_bytes())));
         }
@@ -150,6 +175,7 @@ impl ServeArguments {
         Ok(ApiConfig {
             authentication,
             limits: self.limits(),
+            handout: None,
         })
     }
 }
@@ -178,7 +204,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 deploy_definitions(&sources, &registry, &read_models).await?,
                 &arguments,
             );
-            let config = arguments.api_config(store.clone()).await?;
+            let mut config = arguments.api_config(store.clone()).await?;
             eprintln!(
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
@@ -187,6 +213,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             let engine = Arc::new(Engine::new(store, registry, clock));
             let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             let bus = LocalBus::default();
+            config.handout = Some(Handout(Arc::new(bus.clone())));
             spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
             spawn_projector(&engine, &read_models);
             serve_http(engine, read_models, feed, config, telemetry, arguments.addr).await
@@ -206,7 +233,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 deploy_definitions(&sources, &registry, &read_models).await?,
                 &arguments,
             );
-            let api_config = arguments
+            let mut api_config = arguments
                 .api_config(PgEventStore::new(pool.clone()))
                 .await?;
             let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
@@ -233,6 +260,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         .await
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
                     eprintln!("PostgreSQL + RabbitMQ mode");
+                    api_config.handout = Some(Handout(Arc::new(bus.clone())));
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
                     let telemetry = telemetry.with_broker(Arc::new(bus));
                     serve_http(
@@ -250,6 +278,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         "PostgreSQL mode with an in-process queue (set AMQP_URL for RabbitMQ)"
                     );
                     let bus = LocalBus::default();
+                    api_config.handout = Some(Handout(Arc::new(bus.clone())));
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
                     serve_http(
                         engine,

@@ -1,6 +1,7 @@
 //! JWT bearer tokens: HS256 with a shared secret or RS256 with a public key,
 //! from configuration. The token names its caller (`sub`) and its role
-//! (`role`); `exp` is required.
+//! (`role`); `exp` is required, and `iss` and `aud` when the node is
+//! configured to expect them.
 
 use application::auth::{Principal, Role};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
@@ -42,6 +43,25 @@ impl JwtVerifier {
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { key, validation }
+    }
+
+    /// Accepts only tokens whose `iss` is `issuer`.
+    pub fn with_issuer(mut self, issuer: &str) -> Self {
+        self.validation.set_issuer(&[issuer]);
+        self.validation
+            .required_spec_claims
+            .insert("iss".to_owned());
+        self
+    }
+
+    /// Accepts only tokens whose `aud` is (or, as an array, holds) `audience`.
+    pub fn with_audience(mut self, audience: &str) -> Self {
+        self.validation.set_audience(&[audience]);
+        self.validation.validate_aud = true;
+        self.validation
+            .required_spec_claims
+            .insert("aud".to_owned());
+        self
     }
 
     /// The caller a token stands for; `None` for a bad signature, an

@@ -1,7 +1,8 @@
 //! Authentication and authorisation as one layer: the caller is found from
-//! an API key or a JWT (`Authorization: Bearer ...`, or `X-API-Key`), the
-//! route's permission comes from [`routes::ROUTES`], then the caller's rate
-//! limit is taken. Handlers get the caller with the [`Caller`] extractor.
+//! an API key or a JWT (`Authorization: Bearer ...`, or `X-API-Key`; on the
+//! SSE routes also `?access_token=`), the route's permission comes from
+//! [`routes::ROUTES`], then the caller's rate limit is taken. Handlers get
+//! the caller with the [`Caller`] extractor.
 
 mod jwt;
 pub mod routes;
@@ -9,9 +10,10 @@ pub mod routes;
 use std::sync::Arc;
 
 use application::auth::{KeyVerifier, Permission, Principal, is_api_key};
+use axum::extract::Query;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -51,26 +53,48 @@ pub(crate) struct Guard {
     pub limiter: RateLimiter,
 }
 
-/// The credential a request presents, if any.
-fn credential(headers: &HeaderMap) -> Option<&str> {
+/// The routes that also take the credential as `?access_token=`: a
+/// browser's `EventSource` cannot set headers. Elsewhere a token in a URL
+/// would only end up in logs and histories.
+pub const QUERY_TOKEN_ROUTES: &[&str] = &["/api/v1/events/stream", "/api/v1/workflows/{id}/stream"];
+
+/// The credential a request presents in its headers, if any.
+fn credential(headers: &HeaderMap) -> Option<String> {
     if let Some(key) = headers.get("x-api-key") {
-        return key.to_str().ok();
+        return key.to_str().ok().map(str::to_owned);
     }
     let authorization = headers.get("authorization")?.to_str().ok()?;
     let (scheme, value) = authorization.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| value.trim().to_owned())
+}
+
+#[derive(serde::Deserialize)]
+struct AccessToken {
+    access_token: Option<String>,
+}
+
+/// `?access_token=`, on the routes that take it; headers win over it.
+fn query_credential(uri: &Uri, route: &str) -> Option<String> {
+    if !QUERY_TOKEN_ROUTES.contains(&route) {
+        return None;
+    }
+    Query::<AccessToken>::try_from_uri(uri)
+        .ok()
+        .and_then(|Query(query)| query.access_token)
 }
 
 impl Guard {
     /// `Ok(None)` when no credential was presented.
-    async fn caller(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+    async fn caller(&self, presented: Option<String>) -> Result<Option<Principal>, ApiError> {
         let Authentication::Required { .. } = &self.authentication else {
             return Ok(Some(Principal::anonymous()));
         };
-        let Some(presented) = credential(headers) else {
+        let Some(presented) = presented else {
             return Ok(None);
         };
-        self.verify(presented).await.map(Some)
+        self.verify(&presented).await.map(Some)
     }
 
     /// The caller a credential stands for (an API key or a JWT); anonymous
@@ -110,7 +134,9 @@ pub(crate) async fn guard(
 ) -> Response {
     let route = matched.as_ref().map_or("", MatchedPath::as_str);
     let required = routes::required(request.method(), route);
-    let caller = match guard.caller(request.headers()).await {
+    let presented =
+        credential(request.headers()).or_else(|| query_credential(request.uri(), route));
+    let caller = match guard.caller(presented).await {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };

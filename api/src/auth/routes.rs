@@ -8,6 +8,10 @@ use axum::http::Method;
 /// `(method, route template as the router matched it, permission)`.
 pub const ROUTES: &[(Method, &str, Permission)] = &[
     (Method::GET, "/health/live", Public),
+    (Method::GET, "/openapi.json", Public),
+    (Method::GET, "/docs", Public),
+    (Method::GET, "/docs/", Public),
+    (Method::GET, "/docs/{*rest}", Public),
     (Method::POST, "/api/v1/workflows", Operate),
     (Method::GET, "/api/v1/workflows/{id}", Read),
     (Method::POST, "/api/v1/workflows/{id}/pause", Operate),
@@ -36,6 +40,7 @@ pub const ROUTES: &[(Method, &str, Permission)] = &[
     (Method::POST, "/api/v1/tasks/{task_id}/complete", Operate),
     (Method::POST, "/api/v1/tasks/{task_id}/fail", Operate),
     (Method::POST, "/api/v1/tasks/{task_id}/heartbeat", Operate),
+    (Method::GET, "/api/v1/tasks/poll", Operate),
     (Method::GET, "/api/v1/stats", Read),
     (Method::GET, "/api/v1/analytics/bottlenecks", Read),
     // GraphQL checks each root field's permission itself (graphql::access).

@@ -35,8 +35,46 @@ static GRAPHIQL: LazyLock<String> = LazyLock::new(|| {
         .finish()
 });
 
+/// One GraphQL request (as documented in OpenAPI; the server reads it with
+/// async-graphql's own type).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct GraphQlRequest {
+    /// The document: one query, mutation or subscription.
+    query: String,
+    #[schema(value_type = Option<Object>)]
+    variables: Option<Value>,
+    #[schema(rename = "operationName")]
+    operation_name: Option<String>,
+}
+
+/// A GraphQL response: `data`, and `errors` whose `extensions.code` names
+/// the REST problem it mirrors (NOT_FOUND, CONFLICT, FORBIDDEN, ...).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct GraphQlResponse {
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    errors: Option<Vec<Value>>,
+}
+
+/// The query string of `GET /graphql`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct GraphQlQuery {
+    /// A query (mutations and subscriptions are refused by GET); without
+    /// one, the GraphiQL page is served.
+    query: Option<String>,
+    /// JSON-encoded variables.
+    variables: Option<String>,
+    #[param(rename = "operationName")]
+    operation_name: Option<String>,
+}
+
 #[derive(Clone)]
-struct Endpoint {
+pub(crate) struct Endpoint {
     schema: ApiSchema,
     guard: Arc<Guard>,
 }
@@ -66,7 +104,16 @@ async fn execute(
     GraphQLResponse::from(endpoint.schema.execute(request).await).into_response()
 }
 
-async fn post(
+#[utoipa::path(
+    post, path = "/graphql", tag = "graphql",
+    request_body(content = GraphQlRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The result; errors of the operation are in `errors`", body = GraphQlResponse),
+        (status = 400, description = "Not one GraphQL request", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the limit", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn post(
     State(endpoint): State<Endpoint>,
     principal: Option<Extension<Principal>>,
     caller: Caller,
@@ -93,7 +140,20 @@ async fn post(
 }
 
 /// A query in the URL, or GraphiQL without one. Only queries travel by GET.
-async fn query_or_page(
+#[utoipa::path(
+    get, path = "/graphql", tag = "graphql",
+    params(GraphQlQuery),
+    responses(
+        (status = 200, description = "The query's result, or the GraphiQL page without a query",
+            content(
+                (GraphQlResponse = "application/json"),
+                (String = "text/html"),
+            )),
+        (status = 400, description = "Not a GraphQL request, or not a query", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A query needs a credential", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn query_or_page(
     State(endpoint): State<Endpoint>,
     principal: Option<Extension<Principal>>,
     caller: Caller,
@@ -121,7 +181,14 @@ async fn query_or_page(
     execute(&endpoint, principal.map(|Extension(p)| p), caller, request).await
 }
 
-async fn websocket(
+#[utoipa::path(
+    get, path = "/graphql/ws", tag = "graphql",
+    responses(
+        (status = 101, description = "Switched to WebSocket, protocol `graphql-transport-ws`; the caller authenticates in `connection_init`"),
+        (status = 400, description = "Not a WebSocket upgrade, or not the graphql-transport-ws protocol", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn websocket(
     State(endpoint): State<Endpoint>,
     principal: Option<Extension<Principal>>,
     caller: Caller,

@@ -7,7 +7,7 @@
 pub mod access;
 mod backend;
 mod errors;
-mod http;
+pub(crate) mod http;
 mod mutation;
 mod query;
 mod subscription;

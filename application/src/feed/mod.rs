@@ -66,6 +66,10 @@ pub struct EventFeed<S> {
     ring: broadcast::Sender<Arc<RecordedEvent>>,
     /// The last position published; negative before the first read.
     position: AtomicI64,
+    /// The highest position published or at the origin. The log is read by
+    /// transaction, then position, so the last position published need not
+    /// be the highest; a notified position is reached when this is.
+    reached: AtomicI64,
     /// Where the tail began: the log's head when first asked (see
     /// [`EventFeed::origin`]).
     origin: tokio::sync::OnceCell<i64>,
@@ -89,6 +93,7 @@ impl<S: EventStore + LogHead> EventFeed<S> {
             signal,
             ring: broadcast::channel(config.capacity.max(1)).0,
             position: AtomicI64::new(-1),
+            reached: AtomicI64::new(-1),
             origin: tokio::sync::OnceCell::new(),
             definitions: DefinitionIndex::default(),
             config,
@@ -114,12 +119,14 @@ impl<S: EventStore + LogHead> EventFeed<S> {
         if position < 0 {
             position = self.origin().await?;
             self.position.store(position, Ordering::SeqCst);
+            self.reached.fetch_max(position, Ordering::SeqCst);
         }
         let events = self.store.read_all(position, self.config.batch).await?;
         let published = events.len();
         for event in events {
             self.definitions.learn(&event);
             position = event.position;
+            self.reached.fetch_max(position, Ordering::SeqCst);
             // No subscriber is not an error: the event is simply not wanted.
             let _ = self.ring.send(Arc::new(event));
         }
@@ -153,7 +160,7 @@ impl<S: EventStore + LogHead> EventFeed<S> {
     }
 
     fn held_back(&self) -> bool {
-        self.signal.committed.load(Ordering::SeqCst) > self.position.load(Ordering::SeqCst)
+        self.signal.committed.load(Ordering::SeqCst) > self.reached.load(Ordering::SeqCst)
     }
 
     /// Subscribes with a filter, from a start.

@@ -54,3 +54,21 @@ pub trait Bus: Send + Sync + Clone + 'static {
         prefetch: u16,
     ) -> impl Future<Output = Result<Self::Results, Error>> + Send;
 }
+
+/// Hands tasks one at a time to workers that poll over HTTP instead of
+/// consuming a queue. Object-safe: the API holds it behind `dyn`.
+///
+/// A task is acknowledged (gone from its queue) when it is handed out: the
+/// poller may die before it reports, and then the step's own `timeout` or
+/// `heartbeat_timeout` fails the attempt and schedules a new one. Holding
+/// the message unacknowledged across HTTP requests is not possible (the
+/// report may reach another node).
+pub trait TaskHandout: Send + Sync {
+    /// Takes one task off `queue`, waiting up to `wait` for one to arrive;
+    /// `None` when none did.
+    fn take<'a>(
+        &'a self,
+        queue: &'a str,
+        wait: std::time::Duration,
+    ) -> super::BoxFuture<'a, Result<Option<TaskMessage>, Error>>;
+}

@@ -10,7 +10,7 @@ mod read_models;
 mod work_queues;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
-pub use bus::{Bus, Delivery, Subscription};
+pub use bus::{Bus, Delivery, Subscription, TaskHandout};
 
 pub use event_store::{
     APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent,

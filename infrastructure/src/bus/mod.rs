@@ -2,6 +2,7 @@
 //! the supervisor that keeps it connected.
 
 mod dead_letters;
+mod handout;
 mod probe;
 mod rabbit;
 mod session;

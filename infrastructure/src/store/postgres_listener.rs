@@ -26,7 +26,7 @@ pub async fn forward_notifications(pool: PgPool, timers: Arc<Notify>, events: Ar
         match listener.await {
             Ok(mut listener) => {
                 timers.notify_one();
-                events.committed(None);
+                events.committed(newest(&pool).await);
                 // `try_recv` (unlike `recv`) tells of a lost connection: it
                 // reconnects on the next call, and whatever was notified in
                 // between is lost, so both are woken to look for themselves.
@@ -40,7 +40,7 @@ pub async fn forward_notifications(pool: PgPool, timers: Arc<Notify>, events: Ar
                         },
                         Ok(None) => {
                             timers.notify_one();
-                            events.committed(None);
+                            events.committed(newest(&pool).await);
                         }
                         Err(_) => break,
                     }
@@ -49,6 +49,19 @@ pub async fn forward_notifications(pool: PgPool, timers: Arc<Notify>, events: Ar
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
+}
+
+/// The newest position in the log, committed or not: what a wake-up after
+/// lost notifications tells the feed to reach. Events committed while no one
+/// listened may not be readable yet (an older transaction still runs); with
+/// a position to reach, the feed retries until they are instead of waiting
+/// for a notification that was already sent.
+async fn newest(pool: &PgPool) -> Option<i64> {
+    sqlx::query_scalar::<_, Option<i64>>("select max(global_position) from events")
+        .fetch_one(pool)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Wakes `projector` after every append on any node (`distorch_events`,

@@ -1,0 +1,233 @@
+//! `GET /api/v1/tasks/poll`: a long poll for workers that speak HTTP only.
+//! It hands out one task of a queue (the message workers get from
+//! RabbitMQ), or answers 204 when none came within the wait. The worker
+//! reports through `/api/v1/tasks/{task_id}/complete|fail|heartbeat`.
+//!
+//! The task leaves its queue when it is handed out (see
+//! [`application::ports::TaskHandout`]): a worker that dies before it
+//! reports leaves the attempt to the step's `timeout` or
+//! `heartbeat_timeout`, which fails it and schedules the next attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::Engine;
+use application::messages::{TaskMessage, TaskOutcome, TaskResult};
+use application::ports::{EventStore, TaskHandout, TimerQueue};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use domain::definition::HTTP_QUEUE;
+use domain::instance::effects::TaskKind;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::Problem;
+use crate::extract::QueryParams;
+use crate::{ApiError, Caller};
+
+/// The longest wait a poll may ask for.
+pub const MAX_WAIT_SECONDS: u64 = 30;
+
+/// What hands tasks out to pollers; cheap to clone.
+#[derive(Clone)]
+pub struct Handout(pub Arc<dyn TaskHandout>);
+
+impl std::fmt::Debug for Handout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handout")
+    }
+}
+
+pub(crate) struct Poll<S> {
+    engine: Arc<Engine<S>>,
+    handout: Option<Handout>,
+    /// Below the node's request timeout, so a poll is never cut off after
+    /// it took a task.
+    max_wait: Duration,
+}
+
+pub fn router<S, T>(
+    engine: Arc<Engine<S>>,
+    handout: Option<Handout>,
+    request_timeout: Duration,
+) -> Router<T>
+where
+    S: EventStore + TimerQueue + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    let max_wait = Duration::from_secs(MAX_WAIT_SECONDS)
+        .min(request_timeout.saturating_sub(Duration::from_secs(1)));
+    Router::new()
+        .route("/api/v1/tasks/poll", get(poll::<S>))
+        .with_state(Arc::new(Poll {
+            engine,
+            handout,
+            max_wait,
+        }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PollQuery {
+    /// The queue (as in the workflow's `queue:`).
+    #[param(required = true, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+    queue: Option<String>,
+    /// Seconds to wait for a task, 0 to 30 (0 when absent); capped below
+    /// the node's request timeout.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 30)]
+    wait: Option<String>,
+}
+
+impl PollQuery {
+    fn queue(&self) -> Result<&str, ApiError> {
+        let queue = self
+            .queue
+            .as_deref()
+            .ok_or_else(|| ApiError::BadRequest("`queue` is required".into()))?;
+        let mut chars = queue.chars();
+        let valid = queue.len() <= 200
+            && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && chars.all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid {
+            return Err(ApiError::BadRequest(format!(
+                "`{queue}` is not a queue name (a letter or digit, then letters, digits, `.`, `_` or `-`; at most 200)"
+            )));
+        }
+        if queue == HTTP_QUEUE {
+            return Err(ApiError::BadRequest(format!(
+                "queue `{HTTP_QUEUE}` is the built-in HTTP executor's"
+            )));
+        }
+        Ok(queue)
+    }
+
+    fn wait(&self) -> Result<Duration, ApiError> {
+        match self.wait.as_deref() {
+            None => Ok(Duration::ZERO),
+            Some(text) => match text.parse::<u64>() {
+                Ok(seconds) if seconds <= MAX_WAIT_SECONDS => Ok(Duration::from_secs(seconds)),
+                _ => Err(ApiError::BadRequest(format!(
+                    "`wait` must be a number of seconds from 0 to {MAX_WAIT_SECONDS}"
+                ))),
+            },
+        }
+    }
+}
+
+/// A task, as workers get it from RabbitMQ (`docs/worker-protocol.md`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TaskMessage)]
+pub(crate) struct Task {
+    /// `<instance_id>:<step>:<kind>:<attempt>`: what the reports name.
+    task_id: String,
+    instance_id: Uuid,
+    workflow: String,
+    step: String,
+    attempt: u32,
+    /// `forward`, or `compensation`: undo what the step did.
+    #[schema(pattern = "^(forward|compensation)$")]
+    kind: &'static str,
+    queue: String,
+    input: Value,
+    /// Stable across the attempts and redeliveries of the step.
+    idempotency_key: String,
+    /// When the engine gives up on this attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<DateTime<Utc>>,
+    priority: u8,
+}
+
+impl From<TaskMessage> for Task {
+    fn from(task: TaskMessage) -> Self {
+        Self {
+            task_id: task.task_id,
+            instance_id: task.instance_id.0,
+            workflow: task.workflow,
+            step: task.step.as_str().to_owned(),
+            attempt: task.attempt,
+            kind: match task.kind {
+                TaskKind::Forward => "forward",
+                TaskKind::Compensation => "compensation",
+            },
+            queue: task.queue,
+            input: task.input,
+            idempotency_key: task.idempotency_key,
+            deadline: task.deadline,
+            priority: task.priority,
+        }
+    }
+}
+
+/// Takes one task of a queue, waiting up to `wait` seconds for one. The
+/// task is the worker's from then on: it is gone from the queue, and its
+/// start is recorded with the caller as the worker.
+#[utoipa::path(
+    get, path = "/api/v1/tasks/poll", tag = "tasks",
+    params(PollQuery),
+    responses(
+        (status = 200, description = "A task; report on it with its `task_id`", body = Task),
+        (status = 204, description = "No task came within the wait"),
+        (status = 400, description = "No or a malformed `queue`; a `wait` out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The broker is unavailable, or this node hands out no tasks", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn poll<S: EventStore + TimerQueue + 'static>(
+    State(poll): State<Arc<Poll<S>>>,
+    caller: Caller,
+    QueryParams(query): QueryParams<PollQuery>,
+) -> Result<Response, ApiError> {
+    let queue = query.queue()?;
+    let wait = query.wait()?.min(poll.max_wait);
+    let Some(Handout(handout)) = &poll.handout else {
+        return Err(application::Error::Unavailable("this node hands out no tasks".into()).into());
+    };
+    let Some(task) = handout.take(queue, wait).await? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    if task.kind == TaskKind::Forward {
+        let started = TaskOutcome::Started {
+            worker: format!("http:{}", caller.id),
+        };
+        // The task is handed out whatever happens here: it left the queue.
+        if let Err(error) = poll
+            .engine
+            .handle_result(TaskResult::for_task(&task, started))
+            .await
+        {
+            eprintln!("warning: recording the start of {}: {error}", task.task_id);
+        }
+    }
+    Ok(axum::Json(Task::from(task)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::instance::effects::Dispatch;
+
+    #[test]
+    fn a_polled_task_is_the_message_workers_get_from_the_broker() {
+        let message = TaskMessage::new(
+            domain::InstanceId(Uuid::nil()),
+            "order",
+            Dispatch {
+                step: "charge".into(),
+                attempt: 2,
+                kind: TaskKind::Forward,
+                queue: "payments".into(),
+                input: serde_json::json!({ "amount": 3 }),
+                idempotency_key: "k".into(),
+                deadline: Some(Utc::now()),
+                priority: 4,
+            },
+        );
+        let expected = serde_json::to_value(&message).unwrap();
+        assert_eq!(serde_json::to_value(Task::from(message)).unwrap(), expected);
+    }
+}

@@ -1,0 +1,103 @@
+//! Tasks handed out one at a time to workers that poll over HTTP: a
+//! consumer with prefetch 1 on a channel of its own, for as long as the
+//! poll waits. The first task that arrives is acknowledged after the
+//! consumer is cancelled, so no second one is pushed; closing the channel
+//! gives back anything unacknowledged (a wait that timed out just as a task
+//! arrived).
+
+use std::time::Duration;
+
+use application::Error;
+use application::messages::TaskMessage;
+use application::ports::{BoxFuture, TaskHandout};
+use futures_lite::StreamExt;
+use lapin::Channel;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+
+use super::topology::task_queue;
+use super::{RabbitBus, unavailable};
+
+impl RabbitBus {
+    /// Runs on a task of its own: a poller that goes away mid-wait (its
+    /// request future dropped) must not leave the channel open and a
+    /// delivery unsettled on it.
+    async fn take_one(&self, queue: &str, wait: Duration) -> Result<Option<TaskMessage>, Error> {
+        let session = self.session_for_admin()?;
+        session.ensure_declared(&[queue]).await?;
+        let channel = session.connection_channel().await?;
+        let queue = queue.to_owned();
+        tokio::spawn(async move {
+            let taken = first_task(&channel, &queue, wait).await;
+            let _ = channel.close(200, "done".into()).await;
+            taken
+        })
+        .await
+        .map_err(|error| Error::Unavailable(format!("taking a task: {error}")))?
+    }
+}
+
+async fn first_task(
+    channel: &Channel,
+    queue: &str,
+    wait: Duration,
+) -> Result<Option<TaskMessage>, Error> {
+    channel
+        .basic_qos(1, BasicQosOptions::default())
+        .await
+        .map_err(unavailable("set the prefetch"))?;
+    let mut consumer = channel
+        .basic_consume(
+            task_queue(queue).as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(unavailable("consume"))?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let delivery = match tokio::time::timeout_at(deadline, consumer.next()).await {
+            Err(_) => return Ok(None),
+            Ok(None) => {
+                return Err(Error::Unavailable(
+                    "the broker cancelled the consumer".into(),
+                ));
+            }
+            Ok(Some(delivery)) => delivery.map_err(unavailable("receive a task"))?,
+        };
+        let Ok(task) = serde_json::from_slice::<TaskMessage>(&delivery.data) else {
+            tracing::warn!(queue, "undecodable task dead-lettered");
+            let _ = delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await;
+            continue;
+        };
+        channel
+            .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+            .await
+            .map_err(unavailable("cancel the consumer"))?;
+        // Not acknowledged (the channel died): the broker redelivers it, so
+        // handing it out too would only make a duplicate.
+        return match delivery.acker.ack(BasicAckOptions::default()).await {
+            Ok(true) => Ok(Some(task)),
+            Ok(false) => Err(Error::Unavailable(
+                "the channel closed before the task was acknowledged".into(),
+            )),
+            Err(error) => Err(unavailable("acknowledge a task")(error)),
+        };
+    }
+}
+
+impl TaskHandout for RabbitBus {
+    fn take<'a>(
+        &'a self,
+        queue: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Option<TaskMessage>, Error>> {
+        Box::pin(self.take_one(queue, wait))
+    }
+}

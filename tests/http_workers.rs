@@ -1,0 +1,158 @@
+//! Workers that speak HTTP only: they long-poll `GET /api/v1/tasks/poll`
+//! for a task and report on it with `POST /api/v1/tasks/{id}/complete`,
+//! against a real node, embedded and on PostgreSQL + RabbitMQ.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Services, distorch, serve, spawn, start, wait_until_final, workflows_folder};
+
+const POLLED: &str = r#"
+name: polled
+version: 1
+steps:
+  charge: { type: task, queue: payments, timeout: 5m }
+  receipt: { type: task, queue: payments, needs: [charge] }
+output:
+  charged: "${ steps.charge.output.charged }"
+"#;
+
+async fn poll(client: &reqwest::Client, url: &str, wait: u64) -> reqwest::Response {
+    client
+        .get(format!(
+            "{url}/api/v1/tasks/poll?queue=payments&wait={wait}"
+        ))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn complete(client: &reqwest::Client, url: &str, task: &Value, output: Value) {
+    let task_id = task["task_id"].as_str().unwrap();
+    let completed = client
+        .post(format!("{url}/api/v1/tasks/{task_id}/complete"))
+        .json(&json!({ "output": output }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(completed.status(), 200, "{task_id}");
+}
+
+/// One worker's life: a poll that waits is woken by the task the start
+/// dispatches; each task is handed out once, completed over HTTP; the
+/// workflow completes; an empty queue answers 204 after the wait.
+async fn work_through_http(url: &str) {
+    let client = reqwest::Client::new();
+    let waiting = tokio::spawn({
+        let (client, url) = (client.clone(), url.to_owned());
+        async move { poll(&client, &url, 20).await }
+    });
+    let id = start(&client, url, "polled", json!({})).await;
+    let first = waiting.await.unwrap();
+    assert_eq!(first.status(), 200);
+    let task: Value = first.json().await.unwrap();
+    assert_eq!(task["instance_id"], id.as_str());
+    assert_eq!(task["step"], "charge");
+    assert_eq!(task["kind"], "forward");
+    assert_eq!(task["attempt"], 1);
+    assert_eq!(task["queue"], "payments");
+    assert_eq!(task["idempotency_key"], format!("{id}:charge"));
+    assert!(task["deadline"].is_string(), "{task}");
+
+    let history: Value = client
+        .get(format!("{url}/api/v1/workflows/{id}/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let started = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["type"] == "StepStarted")
+        .unwrap_or_else(|| panic!("the hand-out records the start: {history}"));
+    assert_eq!(started["data"]["worker"], "http:anonymous", "{started}");
+
+    complete(&client, url, &task, json!({ "charged": 42 })).await;
+    let second = poll(&client, url, 20).await;
+    assert_eq!(second.status(), 200);
+    let receipt: Value = second.json().await.unwrap();
+    assert_eq!(receipt["step"], "receipt");
+    complete(&client, url, &receipt, json!({})).await;
+    let statuses = wait_until_final(
+        &client,
+        url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(statuses, ["completed"]);
+    let done: Value = client
+        .get(format!("{url}/api/v1/workflows/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["output"], json!({ "charged": 42 }));
+
+    let empty = poll(&client, url, 1).await;
+    assert_eq!(empty.status(), 204);
+    assert!(empty.bytes().await.unwrap().is_empty());
+    let again = client
+        .post(format!(
+            "{url}/api/v1/tasks/{}/complete",
+            task["task_id"].as_str().unwrap()
+        ))
+        .json(&json!({ "output": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409, "a second report changes nothing");
+    for bad in ["queue=http", "queue=..", "queue=payments&wait=31", "wait=1"] {
+        let refused = client
+            .get(format!("{url}/api/v1/tasks/poll?{bad}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_worker_polls_and_completes_tasks_on_an_embedded_node() {
+    let folder = workflows_folder("http-workers-embedded", "polled", POLLED);
+    let data = folder.join("node.db");
+    let node = spawn(
+        distorch(&[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--workflows",
+            folder.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ]),
+        &[],
+        true,
+    );
+    work_through_http(node.url.as_deref().unwrap()).await;
+    drop(node);
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_worker_polls_and_completes_tasks_on_postgres_and_rabbitmq() {
+    let services = Services::new().await;
+    let folder = workflows_folder("http-workers-cluster", "polled", POLLED);
+    let node = serve(&folder, &services.env());
+    work_through_http(node.url.as_deref().unwrap()).await;
+    drop(node);
+    services.remove().await;
+    std::fs::remove_dir_all(folder).ok();
+}
