@@ -193,7 +193,7 @@ fn sse_events<S: EventStore + LogHead + 'static>(
             }
             Ok(None) => None,
             Err(error) => {
-                eprintln!("error: an event stream ended: {error}");
+                tracing::warn!(%error, "an event stream ended");
                 None
             }
         }

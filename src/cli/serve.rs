@@ -26,6 +26,7 @@ use infrastructure::store::{
     SqliteReadModels, forward_notifications, wake_on_appends,
 };
 
+use super::logging::{self, LogArguments};
 use super::node::{
     deploy_definitions, parse_workers, read_definitions, serve_http, spawn_feed, spawn_loops,
     spawn_projector,
@@ -80,6 +81,8 @@ pub struct ServeArguments {
     /// Seconds a request may take to answer (streams excepted).
     #[arg(long, env = "DISTORCH_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    #[command(flatten)]
+    log: LogArguments,
 }
 
 impl ServeArguments {
@@ -121,8 +124,10 @@ impl ServeArguments {
             .filter(|key| key.revoked_at.is_none())
             .count();
         let authentication = if jwt.is_some() || active > 0 {
-            eprintln!(
-                "authentication: {active} active API keys{}",
+            tracing::info!(
+                api_keys = active,
+                jwt = jwt.is_some(),
+                "authentication required: {active} active API keys{}",
                 if jwt.is_some() {
                     ", JWT bearer tokens"
                 } else {
@@ -134,7 +139,8 @@ impl ServeArguments {
                 jwt: jwt.map(Arc::new),
             }
         } else if self.addr.ip().is_loopback() || self.insecure {
-            eprintln!(
+            tracing::warn!(
+                addr = %self.addr,
                 "no authentication (no API key, no JWT key): the API is open to anyone who can reach {}",
                 self.addr
             );
@@ -158,6 +164,10 @@ pub fn run(arguments: ServeArguments) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let _tracing = {
+        let _runtime = runtime.enter();
+        logging::init(arguments.log, "distorch-engine")?
+    };
     runtime.block_on(serve(arguments))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -179,7 +189,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 &arguments,
             );
             let config = arguments.api_config(store.clone()).await?;
-            eprintln!(
+            tracing::info!(
+                data = %arguments.data.display(),
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
             );
@@ -232,7 +243,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     let bus = RabbitBus::connect(config)
                         .await
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
-                    eprintln!("PostgreSQL + RabbitMQ mode");
+                    tracing::info!("PostgreSQL + RabbitMQ mode");
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
                     let telemetry = telemetry.with_broker(Arc::new(bus));
                     serve_http(
@@ -246,7 +257,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     .await
                 }
                 None => {
-                    eprintln!(
+                    tracing::info!(
                         "PostgreSQL mode with an in-process queue (set AMQP_URL for RabbitMQ)"
                     );
                     let bus = LocalBus::default();
@@ -267,7 +278,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
 }
 
 fn announce(known: usize, arguments: &ServeArguments) {
-    eprintln!(
+    tracing::info!(
+        definitions = known,
         "{known} workflow definitions known (deployed from {} and stored before)",
         arguments.workflows.display()
     );

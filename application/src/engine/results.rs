@@ -1,6 +1,7 @@
 //! Worker results and timers, turned into commands.
 
 use domain::instance::effects::TaskKind;
+use tracing::Instrument;
 use domain::instance::{Command, Event};
 
 use super::{Engine, Origin, Submission};
@@ -92,6 +93,11 @@ impl<S: EventStore + TimerQueue> Engine<S> {
     /// one batch append (see [`Engine::execute_batch`]); heartbeats move
     /// their timers one by one. Outcomes come back in the order of `results`.
     pub async fn handle_results(&self, results: &[TaskResult]) -> Vec<Result<Vec<Event>, Error>> {
+        let span = tracing::debug_span!("results", count = results.len());
+        self.apply_results(results).instrument(span).await
+    }
+
+    async fn apply_results(&self, results: &[TaskResult]) -> Vec<Result<Vec<Event>, Error>> {
         let mut outcomes: Vec<Option<Result<Vec<Event>, Error>>> =
             results.iter().map(|_| None).collect();
         let mut submissions = Vec::with_capacity(results.len());

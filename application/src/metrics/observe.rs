@@ -285,6 +285,7 @@ mod tests {
                 correlation_id: Uuid::nil(),
                 causation_id: None,
                 actor: "test".to_owned(),
+                traceparent: None,
             },
         }
     }
