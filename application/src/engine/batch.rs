@@ -40,7 +40,7 @@ impl<S: EventStore> Engine<S> {
             let first = &submissions[indices[0]].commands;
             let span = command_span(&state, first, &trace);
             let handed = trace::hand_on(&span, &trace);
-            let _entered = span.enter();
+            let entered = span.enter();
             let mut request = AppendRequest {
                 stream_id: id,
                 expected_version: state.version,
@@ -83,18 +83,21 @@ impl<S: EventStore> Engine<S> {
             if request.events.is_empty() {
                 continue;
             }
-            decided.push((Cached { state, trace }, settled, request.outbox.clone()));
+            drop(entered);
+            decided.push((Cached { state, trace }, settled, request.outbox.clone(), span));
             requests.push(request);
         }
         if !requests.is_empty() {
             let wrote_timers = requests.iter().any(|request| !request.timers.is_empty());
             match self.store.append_batch(requests).await {
                 Ok(appended) => {
-                    for (outcome, (cached, settled, outbox)) in appended.into_iter().zip(decided) {
+                    for (outcome, (cached, settled, outbox, span)) in
+                        appended.into_iter().zip(decided)
+                    {
                         let id = cached.state.id;
                         match outcome {
                             Ok(outcome) => {
-                                self.stored(cached);
+                                span.in_scope(|| self.stored(cached));
                                 self.appended(outbox, &outcome);
                                 for (index, events) in settled {
                                     outcomes[index] = Some(Ok(events));
@@ -119,7 +122,7 @@ impl<S: EventStore> Engine<S> {
                 Err(error) => {
                     let reason = error.to_string();
                     tracing::warn!(%error, instances = decided.len(), "batch append failed");
-                    for (cached, settled, _) in decided {
+                    for (cached, settled, _, _) in decided {
                         self.forget(cached.state.id);
                         for (index, _) in settled {
                             outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
