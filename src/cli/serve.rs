@@ -19,6 +19,7 @@ use application::definitions::DefinitionRegistry;
 use application::feed::FeedSignal;
 use application::metrics::{MeteredStore, Metrics, Telemetry};
 use application::ports::ApiKeyStore;
+use application::projection::{ProjectionProbe, ReadModelLag};
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
@@ -31,6 +32,9 @@ use super::node::{
     deploy_definitions, parse_workers, read_definitions, serve_http, spawn_feed, spawn_loops,
     spawn_projector,
 };
+
+/// A projection-lag probe and the lag readiness tolerates.
+type ProjectionLimit = (Arc<dyn ProjectionProbe>, Duration);
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArguments {
@@ -81,6 +85,10 @@ pub struct ServeArguments {
     /// Seconds a request may take to answer (streams excepted).
     #[arg(long, env = "DISTORCH_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Seconds the read models may trail the event log before
+    /// `/health/ready` fails its `projections` check.
+    #[arg(long, env = "DISTORCH_MAX_PROJECTION_LAG", default_value_t = 30)]
+    max_projection_lag: u64,
     #[command(flatten)]
     log: LogArguments,
 }
@@ -97,6 +105,19 @@ impl ServeArguments {
         JwtVerifier::rs256(&pem)
             .map(Some)
             .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))
+    }
+
+    /// The projection-lag probe of `engine`'s read models.
+    fn projection_lag<S, R>(&self, engine: &Arc<Engine<S>>, read_models: &R) -> ProjectionLimit
+    where
+        S: application::ports::EventStore + 'static,
+        R: application::ports::ProjectionWriter + Clone + 'static,
+    {
+        let probe = ReadModelLag::new(engine.clone(), read_models.clone());
+        (
+            Arc::new(probe),
+            Duration::from_secs(self.max_projection_lag),
+        )
     }
 
     fn limits(&self) -> Limits {
@@ -196,6 +217,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             );
             let store = MeteredStore::new(store, metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
+            let (lag, max_lag) = arguments.projection_lag(&engine, &read_models);
+            let telemetry = telemetry.with_projections(lag, max_lag);
             let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             let bus = LocalBus::default();
             spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
@@ -223,6 +246,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
             let store = MeteredStore::new(PgEventStore::new(pool.clone()), metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
+            let (lag, max_lag) = arguments.projection_lag(&engine, &read_models);
+            let telemetry = telemetry.with_projections(lag, max_lag);
             let signal = Arc::new(FeedSignal::default());
             tokio::spawn(forward_notifications(
                 pool.clone(),

@@ -49,6 +49,8 @@ pub struct Metrics {
     pub outbox_oldest_age: Gauge,
     pub timers_due: IntGauge,
     pub timers_late: Gauge,
+    pub projection_lag_events: IntGaugeVec,
+    pub projection_lag_seconds: GaugeVec,
     pub db_connections: IntGaugeVec,
     pub broker_up: IntGauge,
     pub database_up: IntGauge,
@@ -245,6 +247,22 @@ impl Metrics {
                 Gauge::new(
                     "distorch_timers_late_seconds",
                     "How far past its due time the most overdue timer is.",
+                ),
+            ),
+            projection_lag_events: gauge(
+                &registry,
+                "distorch_projection_lag_events",
+                "Log positions the projection has yet to apply (checkpoint to head).",
+                &["projection"],
+            ),
+            projection_lag_seconds: register(
+                &registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "distorch_projection_lag_seconds",
+                        "Age of the oldest event the projection has yet to apply.",
+                    ),
+                    &["projection"],
                 ),
             ),
             db_connections: gauge(
