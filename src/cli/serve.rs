@@ -148,7 +148,7 @@ impl ServeArguments {
             tracing::info!(
                 api_keys = active,
                 jwt = jwt.is_some(),
-                "authentication required: {active} active API keys{}",
+                "authentication: {active} active API keys{}",
                 if jwt.is_some() {
                     ", JWT bearer tokens"
                 } else {
