@@ -103,9 +103,10 @@ async fn json_logs_name_the_instance_and_its_trace() {
     assert_eq!(finished["status"], "completed");
     assert_eq!(finished["span"]["trace_id"], TRACE_ID);
     assert!(
-        lines
-            .iter()
-            .any(|line| line["message"].as_str().unwrap_or("").starts_with("listening on http://")),
+        lines.iter().any(|line| line["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("listening on http://")),
         "{lines:?}"
     );
 }

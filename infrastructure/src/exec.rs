@@ -46,10 +46,7 @@ impl ExecExecutor {
             .env("DISTORCH_STEP", task.step.as_str())
             .env("DISTORCH_ATTEMPT", task.attempt.to_string())
             .env("DISTORCH_IDEMPOTENCY_KEY", &task.idempotency_key)
-            .envs(
-                traceparent_for_call(task)
-                    .map(|parent| ("TRACEPARENT", parent.to_string())),
-            )
+            .envs(traceparent_for_call(task).map(|parent| ("TRACEPARENT", parent.to_string())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

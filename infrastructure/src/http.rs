@@ -27,9 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::loops::{Executor, traceparent_for_call};
-use application::trace::TRACEPARENT;
 use application::messages::{TaskMessage, TaskOutcome};
 use application::secrets;
+use application::trace::TRACEPARENT;
 use domain::instance::StepError;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, Response, StatusCode, Url};

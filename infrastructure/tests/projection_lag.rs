@@ -81,8 +81,14 @@ async fn unprojected_events_are_lag_and_fail_readiness_past_the_limit(pool: PgPo
     let strict = node.telemetry(Duration::ZERO);
 
     let text = strict.render().await;
-    assert!(sample(&text, "distorch_projection_lag_events") >= 3.0, "{text}");
-    assert!(sample(&text, "distorch_projection_lag_seconds") > 0.0, "{text}");
+    assert!(
+        sample(&text, "distorch_projection_lag_events") >= 3.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "distorch_projection_lag_seconds") > 0.0,
+        "{text}"
+    );
     let readiness = strict.readiness().await;
     assert!(!readiness.is_ready());
     let check = readiness
@@ -91,7 +97,10 @@ async fn unprojected_events_are_lag_and_fail_readiness_past_the_limit(pool: PgPo
         .find(|check| check.name == "projections")
         .unwrap();
     let problem = check.problem.as_deref().unwrap();
-    assert!(problem.contains("read_models projection trails the log"), "{problem}");
+    assert!(
+        problem.contains("read_models projection trails the log"),
+        "{problem}"
+    );
 
     Projector::new(node.engine.clone(), node.read_models.clone())
         .catch_up()
@@ -99,8 +108,16 @@ async fn unprojected_events_are_lag_and_fail_readiness_past_the_limit(pool: PgPo
         .unwrap();
 
     let text = strict.render().await;
-    assert_eq!(sample(&text, "distorch_projection_lag_events"), 0.0, "{text}");
-    assert_eq!(sample(&text, "distorch_projection_lag_seconds"), 0.0, "{text}");
+    assert_eq!(
+        sample(&text, "distorch_projection_lag_events"),
+        0.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "distorch_projection_lag_seconds"),
+        0.0,
+        "{text}"
+    );
     assert!(strict.readiness().await.is_ready());
 }
 
@@ -114,5 +131,8 @@ async fn a_lag_within_the_limit_keeps_the_node_ready(pool: PgPool) {
 
     assert!(readiness.is_ready(), "{readiness:?}");
     let text = tolerant.render().await;
-    assert!(sample(&text, "distorch_projection_lag_events") >= 2.0, "{text}");
+    assert!(
+        sample(&text, "distorch_projection_lag_events") >= 2.0,
+        "{text}"
+    );
 }

@@ -247,7 +247,12 @@ async fn a_task_carries_its_trace_context_in_the_traceparent_header() {
 
     let (_connection, channel) = broker.raw_channel().await;
     let got = get_eventually(&channel, "distorch.task.payments").await;
-    let headers = got.delivery.properties.headers().clone().unwrap_or_default();
+    let headers = got
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
     match headers.inner().get("traceparent") {
         Some(lapin::types::AMQPValue::LongString(value)) => {
             assert_eq!(value.to_string(), traceparent);
@@ -257,7 +262,12 @@ async fn a_task_carries_its_trace_context_in_the_traceparent_header() {
     let body: TaskMessage = serde_json::from_slice(&got.delivery.data).unwrap();
     assert_eq!(body, traced);
     let plain = get_eventually(&channel, "distorch.task.payments").await;
-    let headers = plain.delivery.properties.headers().clone().unwrap_or_default();
+    let headers = plain
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
     assert!(!headers.inner().contains_key("traceparent"), "{headers:?}");
 }
 

@@ -67,7 +67,12 @@ impl Node {
         let relay = OutboxRelay::new(self.engine.clone(), self.bus.clone());
         let poller = TimerPoller::new(self.engine.clone());
         let consumer = ResultConsumer::new(self.engine.clone(), self.bus.clone());
-        let worker = Worker::new(self.bus.clone(), "http", "test", HttpExecutor::new().unwrap());
+        let worker = Worker::new(
+            self.bus.clone(),
+            "http",
+            "test",
+            HttpExecutor::new().unwrap(),
+        );
         let mut tasks = self.bus.consume_tasks("http", 16).await.unwrap();
         let mut results = self.bus.consume_results(16).await.unwrap();
         for _ in 0..100 {
@@ -127,8 +132,8 @@ async fn traceparents(server: &MockServer) -> Vec<(String, TraceParent)> {
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn http_steps_continue_the_trace_the_start_came_with_even_on_another_node(pool: PgPool) {
     let server = answering_server().await;
-    let incoming = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-        .unwrap();
+    let incoming =
+        TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     let first_node = Node::new(&pool);
     let origin = Origin {
         traceparent: Some(incoming),

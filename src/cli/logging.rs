@@ -67,9 +67,9 @@ pub fn init(arguments: LogArguments, service: &'static str) -> anyhow::Result<Tr
         Ok(endpoint) if !endpoint.trim().is_empty() => Some(tracer_provider(service)?),
         _ => None,
     };
-    let otel = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer().with_tracer(provider.tracer("distorch"))
-    });
+    let otel = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("distorch")));
     let registry = tracing_subscriber::registry().with(filter()).with(otel);
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match arguments.log_format {

@@ -74,7 +74,10 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
         tracing::info!(queue = %queue, "working on queue `{queue}` with `{command}`");
     }
     if arguments.http {
-        tracing::info!(queue = "http", "working on queue `http` with the HTTP executor");
+        tracing::info!(
+            queue = "http",
+            "working on queue `http` with the HTTP executor"
+        );
     }
     match arguments.metrics_addr {
         Some(addr) => serve_worker_metrics(metrics, addr).await,

@@ -84,7 +84,12 @@ impl<S: EventStore> Engine<S> {
                 continue;
             }
             drop(entered);
-            decided.push((Cached { state, trace }, settled, request.outbox.clone(), span));
+            decided.push((
+                Cached { state, trace },
+                settled,
+                request.outbox.clone(),
+                span,
+            ));
             requests.push(request);
         }
         if !requests.is_empty() {

@@ -328,8 +328,15 @@ impl<S: EventStore> Engine<S> {
         let span = command_span(&state, commands, &trace);
         let handed = trace::hand_on(&span, &trace);
         let decided = span.in_scope(|| {
-            self.decide_into(state, commands, origin, self.clock.now(), &handed, &mut request)
-                .inspect_err(|error| tracing::debug!(%error, "command refused"))
+            self.decide_into(
+                state,
+                commands,
+                origin,
+                self.clock.now(),
+                &handed,
+                &mut request,
+            )
+            .inspect_err(|error| tracing::debug!(%error, "command refused"))
         })?;
         let (state, events) = decided;
         if events.is_empty() {
@@ -398,8 +405,8 @@ impl<S: EventStore> Engine<S> {
             };
             request.events.push(encode(event, metadata));
             if let Some(dispatch) = dispatch_of(&definition, event) {
-                let task = TaskMessage::new(id, &definition.name, dispatch)
-                    .traced(traceparent.clone());
+                let task =
+                    TaskMessage::new(id, &definition.name, dispatch).traced(traceparent.clone());
                 tracing::debug!(step = %task.step, queue = %task.queue, attempt = task.attempt, "task dispatched");
                 request.outbox.push(OutboxMessage {
                     queue: task.queue.clone(),
@@ -475,7 +482,5 @@ fn trace_of(first: &RecordedEvent) -> TraceParent {
         .traceparent
         .as_deref()
         .and_then(TraceParent::parse)
-        .unwrap_or_else(|| {
-            TraceParent::derived_from(first.stream_id.0, first.metadata.event_id)
-        })
+        .unwrap_or_else(|| TraceParent::derived_from(first.stream_id.0, first.metadata.event_id))
 }

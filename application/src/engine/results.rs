@@ -1,8 +1,8 @@
 //! Worker results and timers, turned into commands.
 
 use domain::instance::effects::TaskKind;
-use tracing::Instrument;
 use domain::instance::{Command, Event};
+use tracing::Instrument;
 
 use super::{Engine, Origin, Submission};
 use crate::Error;

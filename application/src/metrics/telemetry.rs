@@ -152,7 +152,9 @@ impl Telemetry {
         const NAME: &str = "projections";
         let lags = match tokio::time::timeout(PROBE_TIMEOUT, probe.lag(self.clock.now())).await {
             Ok(Ok(lags)) => lags,
-            Ok(Err(error)) => return Check::failed(NAME, format!("cannot measure the lag: {error}")),
+            Ok(Err(error)) => {
+                return Check::failed(NAME, format!("cannot measure the lag: {error}"));
+            }
             Err(_) => {
                 return Check::failed(
                     NAME,
@@ -160,10 +162,7 @@ impl Telemetry {
                 );
             }
         };
-        match lags
-            .iter()
-            .find(|lag| lag.seconds > max_lag.as_secs_f64())
-        {
+        match lags.iter().find(|lag| lag.seconds > max_lag.as_secs_f64()) {
             None => Check::passed(NAME),
             Some(lag) => Check::failed(
                 NAME,
