@@ -118,6 +118,7 @@ pub fn spawn(mut command: Command, env: &[(&str, String)], wait_for_url: bool) -
 
 /// `distorch serve` on a port of its own with the definitions in `folder`,
 /// once it listens.
+#[allow(dead_code)]
 pub fn serve(folder: &Path, env: &[(&str, String)]) -> Process {
     let folder = folder.to_str().unwrap();
     let args = ["serve", "--addr", "127.0.0.1:0", "--workflows", folder];
@@ -222,6 +223,7 @@ pub async fn wait_until_final(
 }
 
 /// A database and a vhost of their own, removed afterwards.
+#[allow(dead_code)]
 pub struct Services {
     pub database_url: String,
     admin_url: String,
@@ -230,6 +232,7 @@ pub struct Services {
     pub vhost: String,
 }
 
+#[allow(dead_code)]
 impl Services {
     pub async fn new() -> Self {
         let admin_url =
@@ -285,6 +288,7 @@ impl Services {
 }
 
 /// Runs `rabbitmqctl`, which must succeed; returns what it printed.
+#[allow(dead_code)]
 pub fn rabbitmqctl(args: &[&str]) -> String {
     let output = Command::new("rabbitmqctl")
         .args(args)
