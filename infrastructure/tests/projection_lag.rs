@@ -45,7 +45,7 @@ impl Node {
 
     /// Telemetry whose readiness tolerates `max_lag`.
     fn telemetry(&self, max_lag: Duration) -> Telemetry {
-        let probe = ReadModelLag::new(self.engine.clone(), self.read_models.clone());
+        let probe = ReadModelLag::new(self.read_models.clone());
         Telemetry::new(
             Arc::new(Metrics::new()),
             self.registry.clone(),

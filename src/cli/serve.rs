@@ -107,13 +107,12 @@ impl ServeArguments {
             .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))
     }
 
-    /// The projection-lag probe of `engine`'s read models.
-    fn projection_lag<S, R>(&self, engine: &Arc<Engine<S>>, read_models: &R) -> ProjectionLimit
+    /// The projection-lag probe of the read models.
+    fn projection_lag<R>(&self, read_models: &R) -> ProjectionLimit
     where
-        S: application::ports::EventStore + 'static,
         R: application::ports::ProjectionWriter + Clone + 'static,
     {
-        let probe = ReadModelLag::new(engine.clone(), read_models.clone());
+        let probe = ReadModelLag::new(read_models.clone());
         (
             Arc::new(probe),
             Duration::from_secs(self.max_projection_lag),
@@ -217,7 +216,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             );
             let store = MeteredStore::new(store, metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
-            let (lag, max_lag) = arguments.projection_lag(&engine, &read_models);
+            let (lag, max_lag) = arguments.projection_lag(&read_models);
             let telemetry = telemetry.with_projections(lag, max_lag);
             let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             let bus = LocalBus::default();
@@ -246,7 +245,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
             let store = MeteredStore::new(PgEventStore::new(pool.clone()), metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
-            let (lag, max_lag) = arguments.projection_lag(&engine, &read_models);
+            let (lag, max_lag) = arguments.projection_lag(&read_models);
             let telemetry = telemetry.with_projections(lag, max_lag);
             let signal = Arc::new(FeedSignal::default());
             tokio::spawn(forward_notifications(

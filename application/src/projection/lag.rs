@@ -1,15 +1,12 @@
 //! How far the read models trail the event log: the positions between the
 //! projection's checkpoint and the log's head, and the age of the oldest
-//! event not projected yet. Read through the ports, so it works on every
+//! event not projected yet. Read through the read-model port, so it works on every
 //! store.
-
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::Error;
-use crate::engine::Engine;
-use crate::ports::{BoxFuture, EventStore, ProjectionWriter};
+use crate::ports::{BoxFuture, ProjectionWriter};
 
 /// The name of the one projection today: every read-model table.
 pub const READ_MODELS: &str = "read_models";
@@ -30,38 +27,30 @@ pub trait ProjectionProbe: Send + Sync {
     fn lag(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<Vec<ProjectionLag>, Error>>;
 }
 
-/// The read models' lag behind the engine's event store.
+/// The read models' lag behind the event log they are projected from.
 #[derive(Debug)]
-pub struct ReadModelLag<S, R> {
-    engine: Arc<Engine<S>>,
+pub struct ReadModelLag<R> {
     read_models: R,
 }
 
-impl<S, R> ReadModelLag<S, R> {
-    pub fn new(engine: Arc<Engine<S>>, read_models: R) -> Self {
-        Self {
-            engine,
-            read_models,
-        }
+impl<R> ReadModelLag<R> {
+    pub fn new(read_models: R) -> Self {
+        Self { read_models }
     }
 }
 
-impl<S: EventStore, R: ProjectionWriter> ReadModelLag<S, R> {
+impl<R: ProjectionWriter> ReadModelLag<R> {
     async fn measure(&self, now: DateTime<Utc>) -> Result<Vec<ProjectionLag>, Error> {
         let checkpoint = self.read_models.checkpoint().await?;
         let head = self.read_models.log_head().await?;
         let events = (head - checkpoint).max(0);
-        let seconds = if events == 0 {
-            0.0
-        } else {
-            let oldest = self.engine.store().read_all(checkpoint, 1).await?;
-            oldest.first().map_or(0.0, |event| {
-                (now - event.recorded_at)
-                    .to_std()
-                    .unwrap_or_default()
-                    .as_secs_f64()
-            })
-        };
+        let seconds = self
+            .read_models
+            .oldest_unprojected()
+            .await?
+            .map_or(0.0, |recorded| {
+                (now - recorded).to_std().unwrap_or_default().as_secs_f64()
+            });
         Ok(vec![ProjectionLag {
             projection: READ_MODELS,
             events,
@@ -70,7 +59,7 @@ impl<S: EventStore, R: ProjectionWriter> ReadModelLag<S, R> {
     }
 }
 
-impl<S: EventStore, R: ProjectionWriter> ProjectionProbe for ReadModelLag<S, R> {
+impl<R: ProjectionWriter> ProjectionProbe for ReadModelLag<R> {
     fn lag(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<Vec<ProjectionLag>, Error>> {
         Box::pin(self.measure(now))
     }
