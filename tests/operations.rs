@@ -425,6 +425,7 @@ async fn readiness_goes_false_while_the_database_or_the_broker_is_unreachable() 
         json!({"status": "ready", "checks": {
             "database": {"status": "up"},
             "migrations": {"status": "up"},
+            "projections": {"status": "up"},
             "broker": {"status": "up"},
         }})
     );

@@ -164,7 +164,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, detail) = self.parts();
         if status.is_server_error() {
-            eprintln!("{status}: {self:?}");
+            tracing::error!(status = status.as_u16(), error = ?self, "request failed");
         }
         let body = Problem {
             kind: format!("https://distorch.dev/problems/{kind}"),

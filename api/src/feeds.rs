@@ -261,7 +261,7 @@ fn sse_events<S: EventStore + LogHead + 'static>(
             }
             Ok(None) => None,
             Err(error) => {
-                eprintln!("error: an event stream ended: {error}");
+                tracing::warn!(%error, "an event stream ended");
                 None
             }
         }
@@ -359,7 +359,7 @@ async fn pump<S: EventStore + LogHead + 'static>(
             }
             Ok(None) => return,
             Err(error) => {
-                eprintln!("error: a WebSocket event feed ended: {error}");
+                tracing::warn!(%error, "a WebSocket event feed ended");
                 return;
             }
         }

@@ -200,7 +200,7 @@ pub(crate) async fn poll<S: EventStore + TimerQueue + 'static>(
             .handle_result(TaskResult::for_task(&task, started))
             .await
         {
-            eprintln!("warning: recording the start of {}: {error}", task.task_id);
+            tracing::warn!(task = %task.task_id, %error, "recording the start of a polled task failed");
         }
     }
     Ok(axum::Json(Task::from(task)).into_response())

@@ -4,7 +4,8 @@
 //! under the same key is refused).
 
 use application::catalog;
-use application::{Engine, Error};
+use application::trace::{TRACEPARENT, TraceParent};
+use application::{Engine, Error, Origin};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -58,6 +59,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The trace a start continues: a valid W3C `traceparent` header (an
+/// invalid one is ignored, as the W3C recommendation says).
+fn origin(caller: &Caller, headers: &HeaderMap) -> Origin {
+    Origin {
+        traceparent: headers
+            .get(TRACEPARENT)
+            .and_then(|value| value.to_str().ok())
+            .and_then(TraceParent::parse),
+        ..caller.origin()
+    }
+}
+
 /// Starts a workflow.
 #[utoipa::path(
     post, path = "/api/v1/workflows", tag = "workflows",
@@ -81,7 +94,8 @@ pub(crate) async fn start<S: Store, R: ReadModels>(
     let key = idempotency_key(&headers)?;
     let request = body(payload)?;
     check(&app, &request).await?;
-    let id = start_one(&app, &caller, &request, key.as_deref()).await?;
+    let origin = origin(&caller, &headers);
+    let id = start_one(&app, &origin, &request, key.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(Started { id: id.0 })))
 }
 
@@ -130,11 +144,12 @@ pub(crate) async fn batch<S: Store, R: ReadModels>(
             problems,
         });
     }
+    let origin = origin(&caller, &headers);
     let mut ids = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
         let item_key = key.as_ref().map(|key| format!("{key}#{index}"));
         ids.push(
-            start_one(&app, &caller, request, item_key.as_deref())
+            start_one(&app, &origin, request, item_key.as_deref())
                 .await?
                 .0,
         );
@@ -175,16 +190,15 @@ pub(crate) async fn check<S: Store, R: ReadModels>(
 
 pub(crate) async fn start_one<S: Store, R: ReadModels>(
     app: &App<S, R>,
-    caller: &Caller,
+    origin: &Origin,
     request: &StartRequest,
     key: Option<&str>,
 ) -> Result<InstanceId, ApiError> {
     let engine: &Engine<S> = &app.engine;
-    let origin = caller.origin();
     let input = request.input.clone();
     let Some(key) = key else {
         let id = engine
-            .start(&request.definition, request.version, input, &origin)
+            .start(&request.definition, request.version, input, origin)
             .await?;
         return Ok(id);
     };
@@ -198,7 +212,7 @@ pub(crate) async fn start_one<S: Store, R: ReadModels>(
         });
     }
     match engine
-        .start_as(id, &request.definition, request.version, input, &origin)
+        .start_as(id, &request.definition, request.version, input, origin)
         .await
     {
         Ok(()) => Ok(id),

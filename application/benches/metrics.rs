@@ -30,12 +30,14 @@ fn busy_metrics() -> Metrics {
             for outcome in ["completed", "failed"] {
                 let labels = [definition.as_str(), step.as_str(), outcome];
                 metrics.step_outcomes.with_label_values(&labels).inc();
+            }
+            let labels = [definition.as_str(), step.as_str()];
+            for took in [0.2, 3.0] {
                 metrics
                     .step_duration
                     .with_label_values(&labels)
-                    .observe(0.2);
+                    .observe(took);
             }
-            let labels = [definition.as_str(), step.as_str()];
             metrics
                 .step_queue_wait
                 .with_label_values(&labels)

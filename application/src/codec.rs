@@ -54,6 +54,7 @@ mod tests {
             correlation_id: uuid::Uuid::nil(),
             causation_id: None,
             actor: "test".into(),
+            traceparent: None,
         };
         let new = encode(&event, metadata.clone());
         assert_eq!(new.event_type, "StepCompleted");

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod ports;
 pub mod projection;
 pub mod secrets;
+pub mod trace;
 
 pub use engine::{Engine, Origin, Submission};
 pub use error::Error;

@@ -27,6 +27,10 @@ pub struct TaskMessage {
     pub deadline: Option<DateTime<Utc>>,
     #[serde(default)]
     pub priority: u8,
+    /// The W3C trace context of the command that scheduled this attempt
+    /// (also sent as the AMQP header `traceparent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl TaskMessage {
@@ -50,7 +54,14 @@ impl TaskMessage {
             idempotency_key: dispatch.idempotency_key,
             deadline: dispatch.deadline,
             priority: dispatch.priority,
+            traceparent: None,
         }
+    }
+
+    /// The same task in the trace `traceparent` names.
+    pub fn traced(mut self, traceparent: String) -> Self {
+        self.traceparent = Some(traceparent);
+        self
     }
 }
 

@@ -1,12 +1,13 @@
 //! The exec executor: runs a command once per task, the task's input as JSON
 //! on stdin, its output as JSON on stdout. Exit 0 completes the task; exit 2
 //! fails it for good; any other exit fails it retryably. Stderr lines are
-//! forwarded as the task's log.
+//! forwarded as the task's log (target `distorch::task_output`), and the
+//! command gets the task's trace context in `TRACEPARENT`.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use application::loops::Executor;
+use application::loops::{Executor, traceparent_for_call};
 use application::messages::{TaskMessage, TaskOutcome};
 use application::secrets;
 use domain::instance::StepError;
@@ -45,6 +46,7 @@ impl ExecExecutor {
             .env("DISTORCH_STEP", task.step.as_str())
             .env("DISTORCH_ATTEMPT", task.attempt.to_string())
             .env("DISTORCH_IDEMPOTENCY_KEY", &task.idempotency_key)
+            .envs(traceparent_for_call(task).map(|parent| ("TRACEPARENT", parent.to_string())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -65,7 +67,7 @@ impl ExecExecutor {
             if let Some(stderr) = stderr {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    eprintln!("{prefix} {line}");
+                    tracing::info!(target: "distorch::task_output", "{prefix} {line}");
                     last.push(line);
                     if last.len() > 5 {
                         last.remove(0);

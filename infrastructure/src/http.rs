@@ -13,6 +13,8 @@
 //!   its own `Content-Type`; a `null` or absent body sends none.
 //! - `Idempotency-Key` always carries the task's idempotency key (it replaces
 //!   one given in `headers`), stable across retries and redeliveries.
+//! - `traceparent` carries the task's trace context (W3C), the executing
+//!   span as its parent; it replaces one given in `headers`.
 //! - The whole exchange (connect, send, read the response) must end by the
 //!   task's deadline, or within a default timeout when it has none.
 //! - Outcomes: 2xx completes; 5xx, 408 and 429 fail retryably, any other
@@ -24,9 +26,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::loops::Executor;
+use application::loops::{Executor, traceparent_for_call};
 use application::messages::{TaskMessage, TaskOutcome};
 use application::secrets;
+use application::trace::TRACEPARENT;
 use domain::instance::StepError;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, Response, StatusCode, Url};
@@ -125,6 +128,14 @@ impl HttpExecutor {
             .headers(request.headers)
             .header(IDEMPOTENCY_KEY, idempotency_key(&task.idempotency_key)?)
             .timeout(timeout);
+        if let Some(parent) = traceparent_for_call(task) {
+            let mut trace = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&parent.to_string()) {
+                trace.insert(TRACEPARENT, value);
+            }
+            // `headers` replaces a `traceparent` the request set itself.
+            builder = builder.headers(trace);
+        }
         builder = match request.body {
             Body::None => builder,
             Body::Text(text) => {

@@ -226,6 +226,7 @@ async fn ignores_duplicate_and_stale_results(
         idempotency_key: "k".into(),
         deadline: None,
         priority: 0,
+        traceparent: None,
     };
     for outcome in [
         TaskOutcome::Completed {

@@ -26,6 +26,7 @@ fn metadata() -> Metadata {
         correlation_id: Uuid::nil(),
         causation_id: None,
         actor: "test".into(),
+        traceparent: None,
     }
 }
 

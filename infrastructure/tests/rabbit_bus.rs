@@ -170,6 +170,7 @@ fn task(queue: &str, step: &str, priority: u8) -> TaskMessage {
         idempotency_key: format!("{instance_id}:{step}"),
         deadline: None,
         priority,
+        traceparent: None,
     }
 }
 
@@ -227,6 +228,47 @@ async fn routes_each_task_to_the_queue_it_names() {
     assert_eq!(delivery.message(), &sent[1]);
     assert!(!delivery.redelivered());
     delivery.ack().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_carries_its_trace_context_in_the_traceparent_header() {
+    let broker = TestBroker::new();
+    let bus = broker.bus().await;
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let traced = TaskMessage {
+        traceparent: Some(traceparent.into()),
+        ..task("payments", "charge", 0)
+    };
+    let untraced = task("payments", "refund", 0);
+
+    bus.publish_tasks(&[traced.clone(), untraced])
+        .await
+        .unwrap();
+
+    let (_connection, channel) = broker.raw_channel().await;
+    let got = get_eventually(&channel, "distorch.task.payments").await;
+    let headers = got
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
+    match headers.inner().get("traceparent") {
+        Some(lapin::types::AMQPValue::LongString(value)) => {
+            assert_eq!(value.to_string(), traceparent);
+        }
+        other => panic!("expected a traceparent header, got {other:?}"),
+    }
+    let body: TaskMessage = serde_json::from_slice(&got.delivery.data).unwrap();
+    assert_eq!(body, traced);
+    let plain = get_eventually(&channel, "distorch.task.payments").await;
+    let headers = plain
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
+    assert!(!headers.inner().contains_key("traceparent"), "{headers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ mod bench_reads;
 mod deploy;
 mod dlq;
 mod graph;
+mod logging;
 mod migrate;
 mod node;
 mod projections;

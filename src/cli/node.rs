@@ -122,7 +122,7 @@ where
     let consumer = Arc::new(ResultConsumer::new(engine.clone(), bus.clone()));
     tokio::spawn(async move {
         if let Err(error) = consumer.run().await {
-            eprintln!("error: the results consumer stopped: {error}");
+            tracing::error!(%error, "the results consumer stopped");
         }
     });
     spawn_workers(bus, workers, http_worker, metrics)
@@ -223,7 +223,7 @@ async fn serve_router(router: axum::Router, addr: SocketAddr) -> anyhow::Result<
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
-    eprintln!("listening on http://{local}");
+    tracing::info!(addr = %local, "listening on http://{local}");
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -59,6 +59,7 @@ pub fn run(arguments: RunArguments) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    super::logging::init_for_run();
     runtime.block_on(run_embedded(arguments))
 }
 

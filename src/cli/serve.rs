@@ -19,6 +19,7 @@ use application::definitions::DefinitionRegistry;
 use application::feed::FeedSignal;
 use application::metrics::{MeteredStore, Metrics, Telemetry};
 use application::ports::ApiKeyStore;
+use application::projection::{ProjectionProbe, ReadModelLag};
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
@@ -26,10 +27,14 @@ use infrastructure::store::{
     SqliteReadModels, forward_notifications, wake_on_appends,
 };
 
+use super::logging::{self, LogArguments};
 use super::node::{
     deploy_definitions, parse_workers, read_definitions, serve_http, spawn_feed, spawn_loops,
     spawn_projector,
 };
+
+/// A projection-lag probe and the lag readiness tolerates.
+type ProjectionLimit = (Arc<dyn ProjectionProbe>, Duration);
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArguments {
@@ -86,6 +91,12 @@ pub struct ServeArguments {
     /// Seconds a request may take to answer (streams excepted).
     #[arg(long, env = "DISTORCH_REQUEST_TIMEOUT", default_value_t = 30)]
     request_timeout: u64,
+    /// Seconds the read models may trail the event log before
+    /// `/health/ready` fails its `projections` check.
+    #[arg(long, env = "DISTORCH_MAX_PROJECTION_LAG", default_value_t = 30)]
+    max_projection_lag: u64,
+    #[command(flatten)]
+    log: LogArguments,
 }
 
 impl ServeArguments {
@@ -121,6 +132,18 @@ impl ServeArguments {
             .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))
     }
 
+    /// The projection-lag probe of the read models.
+    fn projection_lag<R>(&self, read_models: &R) -> ProjectionLimit
+    where
+        R: application::ports::ProjectionWriter + Clone + 'static,
+    {
+        let probe = ReadModelLag::new(read_models.clone());
+        (
+            Arc::new(probe),
+            Duration::from_secs(self.max_projection_lag),
+        )
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             requests_per_second: self.rate_limit,
@@ -146,7 +169,9 @@ impl ServeArguments {
             .filter(|key| key.revoked_at.is_none())
             .count();
         let authentication = if jwt.is_some() || active > 0 {
-            eprintln!(
+            tracing::info!(
+                api_keys = active,
+                jwt = jwt.is_some(),
                 "authentication: {active} active API keys{}",
                 if jwt.is_some() {
                     ", JWT bearer tokens"
@@ -159,7 +184,8 @@ impl ServeArguments {
                 jwt: jwt.map(Arc::new),
             }
         } else if self.addr.ip().is_loopback() || self.insecure {
-            eprintln!(
+            tracing::warn!(
+                addr = %self.addr,
                 "no authentication (no API key, no JWT key): the API is open to anyone who can reach {}",
                 self.addr
             );
@@ -184,6 +210,10 @@ pub fn run(arguments: ServeArguments) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let _tracing = {
+        let _runtime = runtime.enter();
+        logging::init(arguments.log, "distorch-engine")?
+    };
     runtime.block_on(serve(arguments))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -205,12 +235,15 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 &arguments,
             );
             let mut config = arguments.api_config(store.clone()).await?;
-            eprintln!(
+            tracing::info!(
+                data = %arguments.data.display(),
                 "embedded mode: SQLite file {}, in-process queue",
                 arguments.data.display()
             );
             let store = MeteredStore::new(store, metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
+            let (lag, max_lag) = arguments.projection_lag(&read_models);
+            let telemetry = telemetry.with_projections(lag, max_lag);
             let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             let bus = LocalBus::default();
             config.handout = Some(Handout(Arc::new(bus.clone())));
@@ -239,6 +272,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
             let store = MeteredStore::new(PgEventStore::new(pool.clone()), metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
+            let (lag, max_lag) = arguments.projection_lag(&read_models);
+            let telemetry = telemetry.with_projections(lag, max_lag);
             let signal = Arc::new(FeedSignal::default());
             tokio::spawn(forward_notifications(
                 pool.clone(),
@@ -259,7 +294,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     let bus = RabbitBus::connect(config)
                         .await
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
-                    eprintln!("PostgreSQL + RabbitMQ mode");
+                    tracing::info!("PostgreSQL + RabbitMQ mode");
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
                     let telemetry = telemetry.with_broker(Arc::new(bus));
@@ -274,7 +309,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     .await
                 }
                 None => {
-                    eprintln!(
+                    tracing::info!(
                         "PostgreSQL mode with an in-process queue (set AMQP_URL for RabbitMQ)"
                     );
                     let bus = LocalBus::default();
@@ -296,7 +331,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
 }
 
 fn announce(known: usize, arguments: &ServeArguments) {
-    eprintln!(
+    tracing::info!(
+        definitions = known,
         "{known} workflow definitions known (deployed from {} and stored before)",
         arguments.workflows.display()
     );

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use application::metrics::Metrics;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 
+use super::logging::{self, LogArguments};
 use super::node::{serve_worker_metrics, spawn_echo_worker, spawn_workers};
 
 #[derive(Debug, clap::Args)]
@@ -32,12 +33,18 @@ pub struct WorkerArguments {
     /// Serve this worker's task metrics at `http://ADDR/metrics`.
     #[arg(long, env = "DISTORCH_METRICS_ADDR", value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    log: LogArguments,
 }
 
 pub fn run(arguments: WorkerArguments) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let _tracing = {
+        let _runtime = runtime.enter();
+        logging::init(arguments.log, "distorch-worker")?
+    };
     runtime.block_on(work(arguments))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -61,13 +68,16 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
     spawn_workers(&bus, &workers, arguments.http, &metrics)?;
     if let Some(queue) = &arguments.echo {
         spawn_echo_worker(&bus, queue, &metrics);
-        eprintln!("answering queue `{queue}` at once");
+        tracing::info!(queue = %queue, "answering queue `{queue}` at once");
     }
     for (queue, command) in &workers {
-        eprintln!("working on queue `{queue}` with `{command}`");
+        tracing::info!(queue = %queue, "working on queue `{queue}` with `{command}`");
     }
     if arguments.http {
-        eprintln!("working on queue `http` with the HTTP executor");
+        tracing::info!(
+            queue = "http",
+            "working on queue `http` with the HTTP executor"
+        );
     }
     match arguments.metrics_addr {
         Some(addr) => serve_worker_metrics(metrics, addr).await,

@@ -96,7 +96,9 @@ pub fn spawn(mut command: Command, env: &[(&str, String)], wait_for_url: bool) -
     let lines = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
+            // A text line ends with the URL; a JSON line quotes it.
+            if let Some((_, rest)) = line.split_once("listening on ") {
+                let url = rest.split(['"', ' ']).next().unwrap_or(rest);
                 let _ = sender.send(url.to_owned());
             }
             let mut lines = lines.lock().unwrap();

@@ -130,7 +130,7 @@ impl<S: Store, R: ReadModels> Backend for Node<S, R> {
         let app = &self.app;
         Box::pin(async move {
             starts::check(app, &request).await?;
-            starts::start_one(app, &caller, &request, key.as_deref()).await
+            starts::start_one(app, &caller.origin(), &request, key.as_deref()).await
         })
     }
 

@@ -3,6 +3,7 @@
 //! dispatch and the timers they set, all in one transaction; on a
 //! concurrency conflict, reload and decide again.
 
+mod batch;
 mod results;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use domain::instance::{
 use domain::{InstanceId, WorkflowDefinition};
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use crate::Error;
@@ -24,8 +26,9 @@ use crate::definitions::DefinitionRegistry;
 use crate::messages::TaskMessage;
 use crate::ports::{
     AppendOutcome, AppendRequest, EventStore, Metadata, OutboxMessage, PendingMessage,
-    ScheduledTimer,
+    RecordedEvent, ScheduledTimer,
 };
+use crate::trace::{self, TraceParent};
 
 /// How often a command is decided again after losing a race.
 const CONFLICT_RETRIES: usize = 16;
@@ -36,6 +39,10 @@ pub struct Origin {
     pub actor: String,
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
+    /// The trace a start continues (an incoming `traceparent`); without
+    /// one the start begins a new trace. Other commands join their
+    /// instance's trace and ignore it.
+    pub traceparent: Option<TraceParent>,
 }
 
 impl Origin {
@@ -59,7 +66,7 @@ pub struct Engine<S> {
     store: S,
     definitions: Arc<DefinitionRegistry>,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<InstanceId, WorkflowInstance>>,
+    cache: Mutex<HashMap<InstanceId, Cached>>,
     cache_capacity: usize,
     /// Woken after an append that wrote outbox rows or timers.
     pub outbox_written: Arc<Notify>,
@@ -80,8 +87,15 @@ impl<S> std::fmt::Debug for Engine<S> {
     }
 }
 
+/// A folded state and the trace its instance belongs to.
+#[derive(Clone, Debug)]
+struct Cached {
+    state: WorkflowInstance,
+    trace: TraceParent,
+}
+
 impl<S> Engine<S> {
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, WorkflowInstance>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, Cached>> {
         self.cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -187,8 +201,13 @@ impl<S: EventStore> Engine<S> {
             input,
             started_by: origin.actor.clone(),
         };
-        self.decide_and_append(state, std::slice::from_ref(&command), origin)
-            .await?;
+        let trace = origin.traceparent.unwrap_or_else(TraceParent::root);
+        self.decide_and_append(
+            Cached { state, trace },
+            std::slice::from_ref(&command),
+            origin,
+        )
+        .await?;
         Ok(())
     }
 
@@ -218,15 +237,15 @@ impl<S: EventStore> Engine<S> {
             // for a step it has not seen scheduled yet): check on a fresh one.
             let cached = self.lock_cache().get(&id).cloned();
             let outcome = match cached {
-                Some(state) => match self.decide_and_append(state, commands, origin).await {
+                Some(cached) => match self.decide_and_append(cached, commands, origin).await {
                     Ok(events) if events.is_empty() => {
-                        self.decide_and_append(self.state(id).await?, commands, origin)
+                        self.decide_and_append(self.load(id).await?, commands, origin)
                             .await
                     }
                     outcome => outcome,
                 },
                 None => {
-                    self.decide_and_append(self.state(id).await?, commands, origin)
+                    self.decide_and_append(self.load(id).await?, commands, origin)
                         .await
                 }
             };
@@ -240,155 +259,33 @@ impl<S: EventStore> Engine<S> {
         )))
     }
 
-    /// Runs many submissions at once: the commands of every instance are
-    /// decided on its cached state and all instances are stored in one
-    /// batch append (one transaction). An instance whose append conflicts, or
-    /// whose cached state decides nothing, is run again on its own, as
-    /// [`Engine::execute_all`] does. Outcomes come back in submission order.
-    pub async fn execute_batch(
-        &self,
-        submissions: &[Submission],
-    ) -> Vec<Result<Vec<Event>, Error>> {
-        let mut outcomes: Vec<Option<Result<Vec<Event>, Error>>> =
-            submissions.iter().map(|_| None).collect();
-        let mut groups: Vec<(InstanceId, Vec<usize>)> = Vec::new();
-        for (index, submission) in submissions.iter().enumerate() {
-            match groups.iter_mut().find(|(id, _)| *id == submission.instance) {
-                Some((_, indices)) => indices.push(index),
-                None => groups.push((submission.instance, vec![index])),
-            }
-        }
-        let now = self.clock.now();
-        let mut requests = Vec::with_capacity(groups.len());
-        let mut decided = Vec::with_capacity(groups.len());
-        let mut alone = Vec::new();
-        for (id, indices) in groups {
-            let Some(mut state) = self.lock_cache().get(&id).cloned() else {
-                alone.extend(indices);
-                continue;
-            };
-            let mut request = AppendRequest {
-                stream_id: id,
-                expected_version: state.version,
-                events: Vec::new(),
-                outbox: Vec::new(),
-                timers: Vec::new(),
-            };
-            let mut settled = Vec::with_capacity(indices.len());
-            let mut behind = false;
-            for &index in &indices {
-                let submission = &submissions[index];
-                // A refused submission leaves the state as it was for the next.
-                match self.decide_into(
-                    state.clone(),
-                    &submission.commands,
-                    &submission.origin,
-                    now,
-                    &mut request,
-                ) {
-                    Ok((_, events)) if events.is_empty() => {
-                        behind = true;
-                        break;
-                    }
-                    Ok((next, events)) => {
-                        state = next;
-                        settled.push((index, events));
-                    }
-                    Err(error) => outcomes[index] = Some(Err(error)),
-                }
-            }
-            if behind {
-                alone.extend(
-                    indices
-                        .into_iter()
-                        .filter(|&index| outcomes[index].is_none()),
-                );
-                continue;
-            }
-            if request.events.is_empty() {
-                continue;
-            }
-            decided.push((state, settled, request.outbox.clone()));
-            requests.push(request);
-        }
-        if !requests.is_empty() {
-            let wrote_timers = requests.iter().any(|request| !request.timers.is_empty());
-            match self.store.append_batch(requests).await {
-                Ok(appended) => {
-                    for (outcome, (state, settled, outbox)) in appended.into_iter().zip(decided) {
-                        let id = state.id;
-                        match outcome {
-                            Ok(outcome) => {
-                                self.stored(state);
-                                self.appended(outbox, &outcome);
-                                for (index, events) in settled {
-                                    outcomes[index] = Some(Ok(events));
-                                }
-                            }
-                            Err(Error::Conflict { .. }) => {
-                                self.forget(id);
-                                alone.extend(settled.into_iter().map(|(index, _)| index));
-                            }
-                            Err(error) => {
-                                let reason = error.to_string();
-                                for (index, _) in settled {
-                                    outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
-                                }
-                            }
-                        }
-                    }
-                    if wrote_timers {
-                        self.timers_written.notify_one();
-                    }
-                }
-                Err(error) => {
-                    let reason = error.to_string();
-                    for (state, settled, _) in decided {
-                        self.forget(state.id);
-                        for (index, _) in settled {
-                            outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
-                        }
-                    }
-                }
-            }
-        }
-        alone.sort_unstable();
-        for index in alone {
-            let submission = &submissions[index];
-            outcomes[index] = Some(
-                self.execute_all(
-                    submission.instance,
-                    &submission.commands,
-                    &submission.origin,
-                )
-                .await,
-            );
-        }
-        outcomes
-            .into_iter()
-            .map(|outcome| outcome.unwrap_or_else(|| Ok(Vec::new())))
-            .collect()
-    }
-
     /// The current state of an instance.
     pub async fn state(&self, id: InstanceId) -> Result<WorkflowInstance, Error> {
+        Ok(self.load(id).await?.state)
+    }
+
+    /// The current state of an instance and its trace (read from its start).
+    async fn load(&self, id: InstanceId) -> Result<Cached, Error> {
         let cached = self.lock_cache().get(&id).cloned();
-        let after = cached.as_ref().map_or(0, |state| state.version);
+        let after = cached.as_ref().map_or(0, |cached| cached.state.version);
         let records = self.store.load(id, after).await?;
-        let mut state = match cached {
-            Some(state) => state,
+        let mut cached = match cached {
+            Some(cached) => cached,
             None => {
                 let first = records.first().ok_or_else(|| Error::NotFound {
                     what: format!("workflow {id}"),
                 })?;
-                WorkflowInstance::new(id, self.definition_of(&decode(first)?)?)
+                Cached {
+                    state: WorkflowInstance::new(id, self.definition_of(&decode(first)?)?),
+                    trace: trace_of(first),
+                }
             }
         };
         for record in &records {
-            state = evolve(state, &decode(record)?);
+            cached.state = evolve(cached.state, &decode(record)?);
         }
-        self.remember(state.clone());
-        Ok(state)
+        self.remember(cached.clone());
+        Ok(cached)
     }
 
     fn definition_of(&self, started: &Event) -> Result<Arc<WorkflowDefinition>, Error> {
@@ -416,27 +313,55 @@ impl<S: EventStore> Engine<S> {
 
     async fn decide_and_append(
         &self,
-        state: WorkflowInstance,
+        cached: Cached,
         commands: &[Command],
         origin: &Origin,
     ) -> Result<Vec<Event>, Error> {
-        let id = state.id;
+        let Cached { state, trace } = cached;
         let mut request = AppendRequest {
-            stream_id: id,
+            stream_id: state.id,
             expected_version: state.version,
             events: Vec::new(),
             outbox: Vec::new(),
             timers: Vec::new(),
         };
-        let (state, events) =
-            self.decide_into(state, commands, origin, self.clock.now(), &mut request)?;
+        let span = command_span(&state, commands, &trace);
+        let handed = trace::hand_on(&span, &trace);
+        let decided = span.in_scope(|| {
+            self.decide_into(
+                state,
+                commands,
+                origin,
+                self.clock.now(),
+                &handed,
+                &mut request,
+            )
+            .inspect_err(|error| tracing::debug!(%error, "command refused"))
+        })?;
+        let (state, events) = decided;
         if events.is_empty() {
             return Ok(events);
         }
         let outbox = request.outbox.clone();
         let wrote_timers = !request.timers.is_empty();
-        let outcome = self.store.append(request).await?;
-        self.stored(state);
+        let started = request.expected_version == 0;
+        let outcome = self
+            .store
+            .append(request)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|error| {
+                let _entered = span.enter();
+                tracing::debug!(%error, "append refused");
+            })?;
+        // A start's own span is the parent of every later command's.
+        let trace = if started {
+            span.in_scope(|| tracing::info!("workflow started"));
+            handed
+        } else {
+            trace
+        };
+        span.in_scope(|| self.stored(Cached { state, trace }));
         self.appended(outbox, &outcome);
         if wrote_timers {
             self.timers_written.notify_one();
@@ -454,6 +379,7 @@ impl<S: EventStore> Engine<S> {
         commands: &[Command],
         origin: &Origin,
         now: chrono::DateTime<chrono::Utc>,
+        traceparent: &TraceParent,
         request: &mut AppendRequest,
     ) -> Result<(WorkflowInstance, Vec<Event>), Error> {
         let id = state.id;
@@ -467,6 +393,7 @@ impl<S: EventStore> Engine<S> {
             events.extend(decided);
         }
         let correlation_id = origin.correlation_id.unwrap_or(id.0);
+        let traceparent = traceparent.to_string();
         for event in &events {
             let metadata = Metadata {
                 event_id: Uuid::now_v7(),
@@ -474,10 +401,13 @@ impl<S: EventStore> Engine<S> {
                 correlation_id,
                 causation_id: origin.causation_id,
                 actor: origin.actor.clone(),
+                traceparent: Some(traceparent.clone()),
             };
             request.events.push(encode(event, metadata));
             if let Some(dispatch) = dispatch_of(&definition, event) {
-                let task = TaskMessage::new(id, &definition.name, dispatch);
+                let task =
+                    TaskMessage::new(id, &definition.name, dispatch).traced(traceparent.clone());
+                tracing::debug!(step = %task.step, queue = %task.queue, attempt = task.attempt, "task dispatched");
                 request.outbox.push(OutboxMessage {
                     queue: task.queue.clone(),
                     priority: task.priority,
@@ -500,28 +430,57 @@ impl<S: EventStore> Engine<S> {
     }
 
     /// After an append: cache the new state and tell the subscribers.
-    fn stored(&self, state: WorkflowInstance) {
-        let (id, status) = (state.id, state.status);
-        self.remember(state);
+    fn stored(&self, cached: Cached) {
+        let (id, status) = (cached.state.id, cached.state.status);
+        self.remember(cached);
         let _ = self.changes.send(id);
         if status.is_final() {
+            tracing::info!(status = status.as_str(), "workflow finished");
             let _ = self.finished.send((id, status));
         }
     }
 
-    fn remember(&self, state: WorkflowInstance) {
+    fn remember(&self, cached: Cached) {
         let mut cache = self.lock_cache();
-        if state.status.is_final() {
-            cache.remove(&state.id);
+        let id = cached.state.id;
+        if cached.state.status.is_final() {
+            cache.remove(&id);
             return;
         }
-        if cache.len() >= self.cache_capacity && !cache.contains_key(&state.id) {
+        if cache.len() >= self.cache_capacity && !cache.contains_key(&id) {
             cache.clear();
         }
-        cache.insert(state.id, state);
+        cache.insert(id, cached);
     }
 
     fn forget(&self, id: InstanceId) {
         self.lock_cache().remove(&id);
     }
+}
+
+/// The span of one command (or of the first of several decided together),
+/// in its instance's trace.
+fn command_span(state: &WorkflowInstance, commands: &[Command], trace: &TraceParent) -> Span {
+    let command = commands.first().map_or("none", Command::name);
+    let span = tracing::info_span!(
+        "command",
+        otel.name = command,
+        command,
+        instance_id = %state.id,
+        definition = %state.definition.name,
+        trace_id = %trace.trace_id(),
+    );
+    trace::join(&span, trace);
+    span
+}
+
+/// The trace an instance's first event names; an instance started before
+/// traces were stored gets one derived from its id.
+fn trace_of(first: &RecordedEvent) -> TraceParent {
+    first
+        .metadata
+        .traceparent
+        .as_deref()
+        .and_then(TraceParent::parse)
+        .unwrap_or_else(|| TraceParent::derived_from(first.stream_id.0, first.metadata.event_id))
 }

@@ -2,6 +2,7 @@
 
 use domain::instance::effects::TaskKind;
 use domain::instance::{Command, Event};
+use tracing::Instrument;
 
 use super::{Engine, Origin, Submission};
 use crate::Error;
@@ -92,6 +93,11 @@ impl<S: EventStore + TimerQueue> Engine<S> {
     /// one batch append (see [`Engine::execute_batch`]); heartbeats move
     /// their timers one by one. Outcomes come back in the order of `results`.
     pub async fn handle_results(&self, results: &[TaskResult]) -> Vec<Result<Vec<Event>, Error>> {
+        let span = tracing::debug_span!("results", count = results.len());
+        self.apply_results(results).instrument(span).await
+    }
+
+    async fn apply_results(&self, results: &[TaskResult]) -> Vec<Result<Vec<Event>, Error>> {
         let mut outcomes: Vec<Option<Result<Vec<Event>, Error>>> =
             results.iter().map(|_| None).collect();
         let mut submissions = Vec::with_capacity(results.len());

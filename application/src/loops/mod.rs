@@ -11,7 +11,7 @@ mod worker;
 pub use outbox_relay::OutboxRelay;
 pub use result_consumer::{Handled, ResultConsumer};
 pub use timer_poller::TimerPoller;
-pub use worker::{Executor, Worker};
+pub use worker::{Executor, Worker, task_span, traceparent_for_call};
 
 use std::time::Duration;
 

@@ -131,11 +131,20 @@ async fn settle<D: Delivery<TaskResult>>(
             delivery.ack().await?;
             Ok(Handled::Applied)
         }
-        Err(Error::Unavailable(_) | Error::Conflict { .. }) => {
+        Err(error @ (Error::Unavailable(_) | Error::Conflict { .. })) => {
+            tracing::warn!(%error, "result requeued");
             delivery.requeue().await?;
             Ok(Handled::Requeued)
         }
-        Err(Error::NotFound { .. } | Error::Invalid { .. } | Error::Corrupt { .. }) => {
+        Err(error @ (Error::NotFound { .. } | Error::Invalid { .. } | Error::Corrupt { .. })) => {
+            let result = delivery.message();
+            tracing::warn!(
+                %error,
+                instance_id = %result.instance_id,
+                step = %result.step,
+                attempt = result.attempt,
+                "result dead-lettered"
+            );
             delivery.reject().await?;
             Ok(Handled::DeadLettered)
         }

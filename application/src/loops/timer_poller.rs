@@ -76,7 +76,8 @@ impl<S: EventStore + TimerQueue> TimerPoller<S> {
         loop {
             let claimed = match self.run_once().await {
                 Ok(claimed) => claimed,
-                Err(_) => {
+                Err(error) => {
+                    tracing::warn!(%error, "firing timers failed; retrying");
                     // The store is failing: try again soon, not in a spin.
                     tokio::time::sleep(RETRY_AFTER_FAILURE).await;
                     continue;

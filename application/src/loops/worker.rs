@@ -5,14 +5,18 @@
 
 use std::future::Future;
 
+use tracing::{Instrument, Span};
+
 use crate::Error;
 use crate::messages::{TaskMessage, TaskOutcome, TaskResult};
 use crate::ports::{Bus, Delivery, Subscription};
+use crate::trace::{self, TraceParent};
 
 /// How long a task runs before its worker reports that it started.
 pub const START_REPORT_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Runs one task: `Completed` or `Failed`.
+/// Runs one task: `Completed` or `Failed`. It runs inside the task's span
+/// (see [`task_span`]): [`traceparent_for_call`] gives what to send on.
 pub trait Executor: Send + Sync {
     fn execute(&self, task: &TaskMessage) -> impl Future<Output = TaskOutcome> + Send;
 }
@@ -46,6 +50,16 @@ impl<B: Bus, E: Executor> Worker<B, E> {
         delivery: <B::Tasks as Subscription<TaskMessage>>::Delivery,
     ) -> Result<(), Error> {
         let task = delivery.message().clone();
+        let span = task_span(&task);
+        self.run_task(delivery, &task).instrument(span).await
+    }
+
+    async fn run_task(
+        &self,
+        delivery: <B::Tasks as Subscription<TaskMessage>>::Delivery,
+        task: &TaskMessage,
+    ) -> Result<(), Error> {
+        let task = task.clone();
         let execution = self.executor.execute(&task);
         tokio::pin!(execution);
         let quick = tokio::select! {
@@ -55,6 +69,7 @@ impl<B: Bus, E: Executor> Worker<B, E> {
         let result = match quick {
             Some(outcome) => TaskResult::for_task(&task, outcome).started_by(&self.name),
             None => {
+                tracing::debug!("task still running; reporting its start");
                 let started = TaskOutcome::Started {
                     worker: self.name.clone(),
                 };
@@ -64,7 +79,16 @@ impl<B: Bus, E: Executor> Worker<B, E> {
                 TaskResult::for_task(&task, execution.await)
             }
         };
-        self.bus.publish_result(&result).await?;
+        match &result.outcome {
+            TaskOutcome::Failed { error } => {
+                tracing::info!(error = %error.message, retryable = error.retryable, "task failed");
+            }
+            _ => tracing::debug!("task completed"),
+        }
+        self.bus
+            .publish_result(&result)
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "publishing the result failed; the task will be redelivered"))?;
         delivery.ack().await
     }
 
@@ -95,4 +119,32 @@ impl<B: Bus, E: Executor> Worker<B, E> {
         }
         Ok(())
     }
+}
+
+/// The span of one task a worker runs, a child of the command that
+/// scheduled it when the task carries a `traceparent`.
+pub fn task_span(task: &TaskMessage) -> Span {
+    let span = tracing::info_span!(
+        "task",
+        otel.name = %format_args!("task {}", task.step),
+        queue = %task.queue,
+        step = %task.step,
+        instance_id = %task.instance_id,
+        attempt = task.attempt,
+        kind = ?task.kind,
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(parent) = task.traceparent.as_deref().and_then(TraceParent::parse) {
+        span.record("trace_id", tracing::field::display(parent.trace_id()));
+        trace::join(&span, &parent);
+    }
+    span
+}
+
+/// The `traceparent` an executor sends with the call it makes for `task`
+/// (an HTTP request's header, a command's environment): the current
+/// span's, in the task's trace. `None` for a task without trace context.
+pub fn traceparent_for_call(task: &TaskMessage) -> Option<TraceParent> {
+    let parent = TraceParent::parse(task.traceparent.as_deref()?)?;
+    Some(trace::hand_on(&Span::current(), &parent))
 }

@@ -3,6 +3,7 @@
 //! of the database and broker behind `/metrics` and `/health/ready`.
 
 mod executor;
+mod exposition;
 mod metered_store;
 mod observe;
 mod registry;

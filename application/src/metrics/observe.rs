@@ -149,7 +149,7 @@ impl Metrics {
                     .inc();
                 if let Some(took) = since(before.started_at.or(before.scheduled_at)) {
                     self.step_duration
-                        .with_label_values(&[definition, step, outcome])
+                        .with_label_values(&[definition, step])
                         .observe(took);
                 }
                 if event_type == "StepTimedOut" {
@@ -285,6 +285,7 @@ mod tests {
                 correlation_id: Uuid::nil(),
                 causation_id: None,
                 actor: "test".to_owned(),
+                traceparent: None,
             },
         }
     }
@@ -313,7 +314,8 @@ mod tests {
             r#"distorch_workflows_finished_total{definition="order",status="completed"} 1"#,
             r#"distorch_workflow_duration_seconds_sum{definition="order",status="completed"} 9"#,
             r#"distorch_step_queue_wait_seconds_sum{definition="order",step="charge"} 2"#,
-            r#"distorch_step_duration_seconds_sum{definition="order",outcome="failed",step="charge"} 3"#,
+            r#"distorch_step_duration_seconds_sum{definition="order",step="charge"} 10"#,
+            r#"distorch_step_duration_seconds_count{definition="order",step="charge"} 2"#,
             r#"distorch_step_retries_total{definition="order",step="charge"} 1"#,
             r#"distorch_events_appended_total{type="StepScheduled"} 1"#,
         ] {

@@ -2,16 +2,25 @@
 //! only from bounded sets: definition, step, outcome, status, queue, event
 //! type, route template; never an instance id.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::exposition::write_families;
 use super::observe::Timings;
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
-/// Seconds, from a fast step to a day-long approval.
+/// Seconds, from a fast step to a day-long approval: for the series kept
+/// per definition (workflows, approvals).
 const DURATION_BUCKETS: &[f64] = &[
     0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0, 3600.0, 86_400.0,
 ];
+/// Seconds, coarser, for the series kept per step (definitions × steps of
+/// them): each bucket is a line per step at every scrape.
+const STEP_BUCKETS: &[f64] = &[0.01, 0.1, 0.5, 2.5, 10.0, 60.0, 600.0, 3600.0];
 /// Seconds for an append or an HTTP request.
 const FAST_BUCKETS: &[f64] = &[
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
@@ -20,7 +29,9 @@ const FAST_BUCKETS: &[f64] = &[
 /// The collectors, registered in their own registry (not the global one).
 #[derive(Debug)]
 pub struct Metrics {
-    registry: Registry,
+    collectors: Collectors,
+    /// The length of the last rendering: the next one starts that large.
+    rendered_bytes: AtomicUsize,
     pub(super) timings: Timings,
     pub workflows_started: IntCounterVec,
     pub workflows_finished: IntCounterVec,
@@ -49,6 +60,8 @@ pub struct Metrics {
     pub outbox_oldest_age: Gauge,
     pub timers_due: IntGauge,
     pub timers_late: Gauge,
+    pub projection_lag_events: IntGaugeVec,
+    pub projection_lag_seconds: GaugeVec,
     pub db_connections: IntGaugeVec,
     pub broker_up: IntGauge,
     pub database_up: IntGauge,
@@ -68,7 +81,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new();
+        let registry = Registration::default();
         let metrics = Self {
             timings: Timings::default(),
             workflows_started: counter(
@@ -105,16 +118,17 @@ impl Metrics {
             step_duration: histogram(
                 &registry,
                 "distorch_step_duration_seconds",
-                "A step attempt from start (or schedule, for engine-run steps) to outcome.",
-                &["definition", "step", "outcome"],
-                DURATION_BUCKETS,
+                "A step attempt from start (or schedule, for engine-run steps) to its outcome, \
+                 whichever it was (distorch_step_outcomes_total counts them by outcome).",
+                &["definition", "step"],
+                STEP_BUCKETS,
             ),
             step_queue_wait: histogram(
                 &registry,
                 "distorch_step_queue_wait_seconds",
                 "A dispatched attempt from schedule until a worker started it.",
                 &["definition", "step"],
-                DURATION_BUCKETS,
+                STEP_BUCKETS,
             ),
             step_retries: counter(
                 &registry,
@@ -247,6 +261,22 @@ impl Metrics {
                     "How far past its due time the most overdue timer is.",
                 ),
             ),
+            projection_lag_events: gauge(
+                &registry,
+                "distorch_projection_lag_events",
+                "Log positions the projection has yet to apply (checkpoint to head).",
+                &["projection"],
+            ),
+            projection_lag_seconds: register(
+                &registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "distorch_projection_lag_seconds",
+                        "Age of the oldest event the projection has yet to apply.",
+                    ),
+                    &["projection"],
+                ),
+            ),
             db_connections: gauge(
                 &registry,
                 "distorch_db_pool_connections",
@@ -305,7 +335,8 @@ impl Metrics {
                 "Always 1; the labels say which build runs.",
                 &["version"],
             ),
-            registry,
+            collectors: registry.finish(),
+            rendered_bytes: AtomicUsize::new(0),
         };
         metrics
             .build_info
@@ -314,38 +345,80 @@ impl Metrics {
         metrics
     }
 
-    /// The text exposition format (version 0.0.4).
+    /// The text exposition format (version 0.0.4), into a buffer as large
+    /// as the last rendering.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        // Encoding into a Vec fails only on a collector with broken
-        // descriptors, which `new` would have refused to register.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
-        String::from_utf8(buffer).unwrap_or_default()
+        let mut text = String::with_capacity(self.rendered_bytes.load(Ordering::Relaxed) + 4096);
+        let collectors: Vec<&dyn Collector> = self
+            .collectors
+            .0
+            .iter()
+            .map(|collector| &**collector)
+            .collect();
+        write_families(&collectors, &mut text);
+        self.rendered_bytes.store(text.len(), Ordering::Relaxed);
+        text
+    }
+}
+
+/// Every collector, ordered by metric name.
+struct Collectors(Vec<Box<dyn Collector>>);
+
+impl std::fmt::Debug for Collectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Collectors({})", self.0.len())
+    }
+}
+
+/// Collectors as they are registered: the registry refuses a name twice,
+/// the list keeps them for rendering.
+#[derive(Default)]
+struct Registration {
+    registry: Registry,
+    collectors: RefCell<Vec<Box<dyn Collector>>>,
+}
+
+impl Registration {
+    fn finish(self) -> Collectors {
+        let mut collectors = self.collectors.into_inner();
+        collectors.sort_by_cached_key(|collector| {
+            collector
+                .desc()
+                .first()
+                .map(|desc| desc.fq_name.clone())
+                .unwrap_or_default()
+        });
+        Collectors(collectors)
     }
 }
 
 /// Registers a collector built from constant, valid options.
-fn register<C: prometheus::core::Collector + Clone + 'static>(
-    registry: &Registry,
+fn register<C: Collector + Clone + 'static>(
+    registry: &Registration,
     collector: prometheus::Result<C>,
 ) -> C {
     let collector = collector.expect("metric options are constants and valid");
     registry
+        .registry
         .register(Box::new(collector.clone()))
         .expect("metric names are unique");
+    registry
+        .collectors
+        .borrow_mut()
+        .push(Box::new(collector.clone()));
     collector
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+fn counter(registry: &Registration, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     register(registry, IntCounterVec::new(Opts::new(name, help), labels))
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+fn gauge(registry: &Registration, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     register(registry, IntGaugeVec::new(Opts::new(name, help), labels))
 }
 
 fn histogram(
-    registry: &Registry,
+    registry: &Registration,
     name: &str,
     help: &str,
     labels: &[&str],

@@ -12,6 +12,7 @@ use super::Metrics;
 use crate::clock::Clock;
 use crate::definitions::DefinitionRegistry;
 use crate::ports::{BrokerProbe, Check, StoreProbe, StoreSample};
+use crate::projection::{ProjectionLag, ProjectionProbe};
 
 /// A probe that takes longer than this counts as failed: a scrape or a
 /// readiness check must answer even when the database hangs.
@@ -23,6 +24,7 @@ pub struct Telemetry {
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn StoreProbe>>,
     broker: Option<Arc<dyn BrokerProbe>>,
+    projections: Option<(Arc<dyn ProjectionProbe>, Duration)>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -30,6 +32,7 @@ impl std::fmt::Debug for Telemetry {
         f.debug_struct("Telemetry")
             .field("store", &self.store.is_some())
             .field("broker", &self.broker.is_some())
+            .field("projections", &self.projections.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -58,7 +61,15 @@ impl Telemetry {
             clock,
             store: None,
             broker: None,
+            projections: None,
         }
+    }
+
+    /// Reports the projections' lag, and fails readiness (check
+    /// `projections`) while one trails the log by more than `max_lag`.
+    pub fn with_projections(mut self, probe: Arc<dyn ProjectionProbe>, max_lag: Duration) -> Self {
+        self.projections = Some((probe, max_lag));
+        self
     }
 
     pub fn with_store(mut self, probe: Arc<dyn StoreProbe>) -> Self {
@@ -89,6 +100,9 @@ impl Telemetry {
         if let Some(broker) = &self.broker {
             checks.extend(within("broker", broker.checks()).await);
         }
+        if let Some((probe, max_lag)) = &self.projections {
+            checks.push(self.projections_check(probe.as_ref(), *max_lag).await);
+        }
         Readiness { checks }
     }
 
@@ -104,6 +118,12 @@ impl Telemetry {
                     self.metrics.database_up.set(0);
                     self.failed("database");
                 }
+            }
+        }
+        if let Some((probe, _)) = &self.projections {
+            match tokio::time::timeout(PROBE_TIMEOUT, probe.lag(self.clock.now())).await {
+                Ok(Ok(lags)) => self.apply_lags(&lags),
+                _ => self.failed("projections"),
             }
         }
         if let Some(broker) = &self.broker {
@@ -125,6 +145,48 @@ impl Telemetry {
                 }
                 _ => self.failed("broker"),
             }
+        }
+    }
+
+    async fn projections_check(&self, probe: &dyn ProjectionProbe, max_lag: Duration) -> Check {
+        const NAME: &str = "projections";
+        let lags = match tokio::time::timeout(PROBE_TIMEOUT, probe.lag(self.clock.now())).await {
+            Ok(Ok(lags)) => lags,
+            Ok(Err(error)) => {
+                return Check::failed(NAME, format!("cannot measure the lag: {error}"));
+            }
+            Err(_) => {
+                return Check::failed(
+                    NAME,
+                    format!("no answer within {}s", PROBE_TIMEOUT.as_secs()),
+                );
+            }
+        };
+        match lags.iter().find(|lag| lag.seconds > max_lag.as_secs_f64()) {
+            None => Check::passed(NAME),
+            Some(lag) => Check::failed(
+                NAME,
+                format!(
+                    "the {} projection trails the log by {:.1}s ({} positions), more than {}s",
+                    lag.projection,
+                    lag.seconds,
+                    lag.events,
+                    max_lag.as_secs_f64()
+                ),
+            ),
+        }
+    }
+
+    fn apply_lags(&self, lags: &[ProjectionLag]) {
+        for lag in lags {
+            self.metrics
+                .projection_lag_events
+                .with_label_values(&[lag.projection])
+                .set(lag.events);
+            self.metrics
+                .projection_lag_seconds
+                .with_label_values(&[lag.projection])
+                .set(lag.seconds);
         }
     }
 

@@ -26,6 +26,10 @@ pub struct Metadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
     pub actor: String,
+    /// The W3C `traceparent` of the command that decided this event: its
+    /// trace is the workflow's (see `crate::trace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// An event ready to be stored: its encoded form and metadata.

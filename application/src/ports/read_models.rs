@@ -41,6 +41,13 @@ pub trait ProjectionWriter: Send + Sync {
     /// The position of the last event in the log visible now (0 when empty).
     fn log_head(&self) -> impl Future<Output = Result<i64, Error>> + Send;
 
+    /// When the oldest event after the checkpoint was recorded; `None` when
+    /// caught up. Not gap-safe (it sees past transactions still running): an
+    /// age for the lag, never a position to read from.
+    fn oldest_unprojected(
+        &self,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, Error>> + Send;
+
     /// Writes the batch's rows and moves the checkpoint to `through`, in one
     /// transaction, only if the checkpoint is at `after` and no other node
     /// holds the projection.

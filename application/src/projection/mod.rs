@@ -3,8 +3,10 @@
 //! rows hold the facts of the events (their times from the event metadata),
 //! so a rebuild from the log comes out identical.
 
+mod lag;
 mod projector;
 
+pub use lag::{ProjectionLag, ProjectionProbe, READ_MODELS, ReadModelLag};
 pub use projector::{Projector, Round};
 
 use chrono::{DateTime, Utc};

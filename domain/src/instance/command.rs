@@ -67,6 +67,28 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The variant's name, as logs and traces show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::StartWorkflow { .. } => "StartWorkflow",
+            Self::RecordStepStarted { .. } => "RecordStepStarted",
+            Self::CompleteStep { .. } => "CompleteStep",
+            Self::FailStep { .. } => "FailStep",
+            Self::CompleteCompensation { .. } => "CompleteCompensation",
+            Self::FailCompensation { .. } => "FailCompensation",
+            Self::FireTimer(_) => "FireTimer",
+            Self::Approve { .. } => "Approve",
+            Self::Reject { .. } => "Reject",
+            Self::Pause => "Pause",
+            Self::Resume => "Resume",
+            Self::Cancel { .. } => "Cancel",
+            Self::RetryStep { .. } => "RetryStep",
+            Self::SkipStep { .. } => "SkipStep",
+        }
+    }
+}
+
 /// Who issues a command: an id and the roles it holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {

@@ -60,6 +60,13 @@ impl RabbitBus {
             if let Some(priority) = original.priority() {
                 properties = properties.with_priority(*priority);
             }
+            if let Some(headers) = original.headers()
+                && let Some(traceparent) = headers.inner().get(application::trace::TRACEPARENT)
+            {
+                let mut kept = FieldTable::default();
+                kept.insert(application::trace::TRACEPARENT.into(), traceparent.clone());
+                properties = properties.with_headers(kept);
+            }
             let confirm = channel
                 .basic_publish(
                     TASKS_EXCHANGE.into(),

@@ -1,5 +1,6 @@
 //! `RabbitBus`: the bus port over RabbitMQ. Publishes are persistent JSON
-//! messages confirmed by the broker; consumption goes through
+//! messages confirmed by the broker (a task's trace context also in the
+//! message header `traceparent`); consumption goes through
 //! [`RabbitSubscription`], which survives reconnects.
 
 use std::collections::BTreeSet;
@@ -9,7 +10,9 @@ use std::time::Duration;
 use application::Error;
 use application::messages::{TaskMessage, TaskResult};
 use application::ports::Bus;
+use application::trace::TRACEPARENT;
 use lapin::options::BasicPublishOptions;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation};
 use serde::Serialize;
 
@@ -91,6 +94,7 @@ impl Bus for RabbitBus {
                     task.priority,
                     task,
                 )
+                .map(|outgoing| outgoing.traced(task.traceparent.as_deref()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let channel = session.publisher().await?;
@@ -147,6 +151,22 @@ impl<'a> Outgoing<'a> {
             properties,
             body,
         })
+    }
+}
+
+impl Outgoing<'_> {
+    /// Adds the `traceparent` header, for consumers that read trace context
+    /// from headers (the message body carries it as well).
+    fn traced(mut self, traceparent: Option<&str>) -> Self {
+        if let Some(traceparent) = traceparent {
+            let mut headers = FieldTable::default();
+            headers.insert(
+                TRACEPARENT.into(),
+                AMQPValue::LongString(traceparent.into()),
+            );
+            self.properties = self.properties.with_headers(headers);
+        }
+        self
     }
 }
 

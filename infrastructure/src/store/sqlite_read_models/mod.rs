@@ -48,6 +48,25 @@ impl ProjectionWriter for SqliteReadModels {
             .map_err(unavailable)
     }
 
+    async fn oldest_unprojected(&self) -> Result<Option<DateTime<Utc>>, Error> {
+        let recorded: Option<String> = sqlx::query_scalar(
+            "select recorded_at from events
+             where global_position > (select position from projection_checkpoints where name = ?1)
+             order by global_position limit 1",
+        )
+        .bind(PROJECTION)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        recorded
+            .map(|text| {
+                DateTime::parse_from_rfc3339(&text)
+                    .map(|time| time.with_timezone(&Utc))
+                    .map_err(|error| Error::Unavailable(format!("events.recorded_at: {error}")))
+            })
+            .transpose()
+    }
+
     async fn log_head(&self) -> Result<i64, Error> {
         sqlx::query_scalar("select coalesce(max(global_position), 0) from events")
             .fetch_one(&self.pool)
