@@ -108,7 +108,11 @@ async fn execute(
     post, path = "/graphql", tag = "graphql",
     request_body(content = GraphQlRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The result; errors of the operation are in `errors`", body = GraphQlResponse),
+        (status = 200, description = "The result; errors of the operation are in `errors`. The content type follows the request's `Accept`: `application/graphql-response+json` (GraphQL over HTTP) or `application/json`",
+            content(
+                (GraphQlResponse = "application/json"),
+                (GraphQlResponse = "application/graphql-response+json"),
+            )),
         (status = 400, description = "Not one GraphQL request", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the limit", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -147,6 +151,7 @@ pub(crate) async fn post(
         (status = 200, description = "The query's result, or the GraphiQL page without a query",
             content(
                 (GraphQlResponse = "application/json"),
+                (GraphQlResponse = "application/graphql-response+json"),
                 (String = "text/html"),
             )),
         (status = 400, description = "Not a GraphQL request, or not a query", body = crate::error::Problem, content_type = "application/problem+json"),
