@@ -8,7 +8,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::feed::{EventFeed, FeedFilter, FeedItem, FeedStart, FeedSubscription};
+use application::feed::{
+    EventFeed, FeedFilter, FeedItem, FeedStart, FeedSubscription, SharedEvent,
+};
 use application::ports::{EventStore, LogHead, RecordedEvent};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -214,6 +216,11 @@ pub(crate) async fn stream_workflow<S: EventStore + LogHead + 'static>(
 }
 
 /// The JSON of an event, as both feeds send it.
+/// An event's JSON text, encoded once for all subscribers.
+fn wire(event: &SharedEvent) -> Arc<str> {
+    event.encoded(|event| event_json(event).to_string())
+}
+
 fn event_json(event: &RecordedEvent) -> Value {
     let sent = FeedEvent {
         position: event.position,
@@ -249,7 +256,7 @@ fn sse_events<S: EventStore + LogHead + 'static>(
                 let sent = Event::default()
                     .id(event.position.to_string())
                     .event(&event.event_type)
-                    .data(event_json(&event).to_string());
+                    .data(&*wire(&event));
                 Some((Ok(sent), Some(subscription)))
             }
             Ok(Some(FeedItem::Lagged { resume_after })) => {
@@ -314,7 +321,7 @@ async fn forward<S: EventStore + LogHead + 'static>(
             },
         };
         let message = match item {
-            Some(FeedItem::Event(event)) => event_json(&event),
+            Some(FeedItem::Event(event)) => wire(&event),
             Some(FeedItem::Lagged { resume_after }) => {
                 let _ = socket
                     .send(Message::Text(lagged_json(resume_after).to_string().into()))
@@ -329,7 +336,7 @@ async fn forward<S: EventStore + LogHead + 'static>(
             None => break,
         };
         if socket
-            .send(Message::Text(message.to_string().into()))
+            .send(Message::Text(message.as_ref().into()))
             .await
             .is_err()
         {

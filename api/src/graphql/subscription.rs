@@ -76,7 +76,7 @@ fn position(after: Option<i64>) -> Result<Option<i64>> {
 
 fn events(feed: FeedStream) -> impl Stream<Item = Result<Event>> {
     feed.map(|item| match item {
-        Ok(FeedItem::Event(event)) => Ok(Event::from(event.as_ref())),
+        Ok(FeedItem::Event(event)) => Ok(Event::from(&**event)),
         Ok(FeedItem::Lagged { resume_after }) => Err(Error::new(
             "lagged: resume after the last position",
         )

@@ -25,6 +25,51 @@ pub use subscription::{FeedItem, FeedStart, FeedSubscription};
 const HELD_BACK_FIRST_WAIT: Duration = Duration::from_millis(2);
 const HELD_BACK_MAX_WAIT: Duration = Duration::from_millis(200);
 
+/// An event as the feed hands it to every subscriber: shared, with its wire
+/// form computed once, by the first subscriber that sends it, instead of
+/// once per subscriber.
+pub struct SharedEvent {
+    event: RecordedEvent,
+    encoded: std::sync::OnceLock<Arc<str>>,
+}
+
+impl SharedEvent {
+    pub fn new(event: RecordedEvent) -> Self {
+        Self {
+            event,
+            encoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The event's wire form: `encode`'s, the first time it is asked for.
+    /// Every caller must encode the same way (one feed, one wire format).
+    pub fn encoded(&self, encode: impl FnOnce(&RecordedEvent) -> String) -> Arc<str> {
+        self.encoded
+            .get_or_init(|| encode(&self.event).into())
+            .clone()
+    }
+}
+
+impl std::ops::Deref for SharedEvent {
+    type Target = RecordedEvent;
+
+    fn deref(&self) -> &RecordedEvent {
+        &self.event
+    }
+}
+
+impl std::fmt::Debug for SharedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.event.fmt(f)
+    }
+}
+
+impl PartialEq for SharedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event
+    }
+}
+
 /// Wakes the tail: an append committed, on this node or another.
 #[derive(Debug, Default)]
 pub struct FeedSignal {
@@ -63,7 +108,7 @@ impl Default for FeedConfig {
 pub struct EventFeed<S> {
     store: Arc<S>,
     signal: Arc<FeedSignal>,
-    ring: broadcast::Sender<Arc<RecordedEvent>>,
+    ring: broadcast::Sender<Arc<SharedEvent>>,
     /// The last position published; negative before the first read.
     position: AtomicI64,
     /// The highest position published or at the origin. The log is read by
@@ -128,7 +173,7 @@ impl<S: EventStore + LogHead> EventFeed<S> {
             position = event.position;
             self.reached.fetch_max(position, Ordering::SeqCst);
             // No subscriber is not an error: the event is simply not wanted.
-            let _ = self.ring.send(Arc::new(event));
+            let _ = self.ring.send(Arc::new(SharedEvent::new(event)));
         }
         self.position.store(position, Ordering::SeqCst);
         Ok(published)

@@ -11,7 +11,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use crate::Error;
 use crate::ports::{EventStore, LogHead, RecordedEvent};
 
-use super::{EventFeed, FeedFilter};
+use super::{EventFeed, FeedFilter, SharedEvent};
 
 /// Where a subscription begins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum FeedStart {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum FeedItem {
-    Event(Arc<RecordedEvent>),
+    Event(Arc<SharedEvent>),
     /// The subscriber fell further behind than the ring holds and is let go;
     /// it resumes after this position (the last event it was given or that
     /// its filter passed over). Nothing follows.
@@ -37,7 +37,7 @@ enum Phase {
     /// Live, before the tail fixed its origin: catches up from there.
     FromOrigin,
     CatchUp,
-    Live(broadcast::Receiver<Arc<RecordedEvent>>),
+    Live(broadcast::Receiver<Arc<SharedEvent>>),
     Ended,
 }
 
@@ -45,7 +45,7 @@ pub struct FeedSubscription<S> {
     feed: Arc<EventFeed<S>>,
     filter: FeedFilter,
     phase: Phase,
-    pending: VecDeque<Arc<RecordedEvent>>,
+    pending: VecDeque<Arc<SharedEvent>>,
     /// The last position given or passed over.
     last_seen: i64,
     /// Where `last_seen` stands in the log's read order; `None` until it is
@@ -170,7 +170,7 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
 
     /// A workflow's own stream when the filter names one (small, and read in
     /// commit order); the global log otherwise.
-    async fn read(&self, after: i64, limit: usize) -> Result<Vec<Arc<RecordedEvent>>, Error> {
+    async fn read(&self, after: i64, limit: usize) -> Result<Vec<Arc<SharedEvent>>, Error> {
         let store = self.feed.store.as_ref();
         let events = match self.filter.workflow {
             Some(id) => store
@@ -182,6 +182,9 @@ impl<S: EventStore + LogHead> FeedSubscription<S> {
                 .collect(),
             None => store.read_all(after, limit).await?,
         };
-        Ok(events.into_iter().map(Arc::new).collect())
+        Ok(events
+            .into_iter()
+            .map(|event| Arc::new(SharedEvent::new(event)))
+            .collect())
     }
 }
