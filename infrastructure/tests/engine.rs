@@ -2,11 +2,13 @@
 //! the in-process bus, workers, the results consumer and the timer poller,
 //! each loop driven one step at a time (no sleeps).
 
+mod support;
+
 use std::sync::Arc;
 
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
-use application::loops::{Executor, Handled, OutboxRelay, ResultConsumer, TimerPoller, Worker};
+use application::loops::{Executor, Handled, OutboxRelay, ResultConsumer, TimerPoller};
 use application::messages::{TaskMessage, TaskOutcome, TaskResult};
 use application::ports::{Bus, Delivery, EventStore, OutboxQueue, Subscription, TimerQueue};
 use application::{Engine, Origin};
@@ -16,49 +18,7 @@ use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{PgEventStore, SqliteEventStore};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-
-const ORDER: &str = r#"
-name: order
-version: 1
-defaults:
-  retry: { max_attempts: 2, initial: 1ms, jitter: false }
-steps:
-  reserve:
-    type: task
-    queue: work
-    compensate: { type: task, queue: work }
-  charge:
-    type: task
-    queue: work
-    needs: [reserve]
-    compensate: { type: task, queue: work }
-  ship:
-    type: task
-    queue: work
-    needs: [reserve]
-  confirm:
-    type: task
-    queue: work
-    needs: [charge, ship]
-    input: { fail: "${ has(input.fail_confirm) && input.fail_confirm }" }
-"#;
-
-/// Completes every task, except one whose input says `fail: true`.
-struct Scripted;
-
-impl Executor for Scripted {
-    async fn execute(&self, task: &TaskMessage) -> TaskOutcome {
-        if task.input.get("fail") == Some(&Value::Bool(true)) {
-            TaskOutcome::Failed {
-                error: StepError::retryable("scripted failure"),
-            }
-        } else {
-            TaskOutcome::Completed {
-                output: json!({"step": task.step.as_str(), "attempt": task.attempt}),
-            }
-        }
-    }
-}
+use support::{ORDER, Scripted};
 
 struct Node<S> {
     engine: Arc<Engine<S>>,
@@ -83,35 +43,7 @@ impl<S: EventStore + OutboxQueue + TimerQueue + 'static> Node<S> {
 
     /// Drives every loop until nothing is left to do.
     async fn settle(&self) {
-        let relay = OutboxRelay::new(self.engine.clone(), self.bus.clone());
-        let poller = TimerPoller::new(self.engine.clone());
-        let consumer = ResultConsumer::new(self.engine.clone(), self.bus.clone());
-        let worker = Worker::new(self.bus.clone(), "work", "test", Scripted);
-        let mut tasks = self.bus.consume_tasks("work", 16).await.unwrap();
-        let mut results = self.bus.consume_results(16).await.unwrap();
-        for _ in 0..200 {
-            let mut progressed = relay.run_once().await.unwrap() > 0;
-            while self.bus.waiting("work") > 0 {
-                worker
-                    .handle(tasks.next().await.unwrap().unwrap())
-                    .await
-                    .unwrap();
-                progressed = true;
-            }
-            while self.bus.results_waiting() > 0 {
-                consumer
-                    .handle(results.next().await.unwrap().unwrap())
-                    .await
-                    .unwrap();
-                progressed = true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            progressed |= poller.run_once().await.unwrap() > 0;
-            if !progressed {
-                return;
-            }
-        }
-        panic!("the loops never settled");
+        support::settle(&self.engine, &self.bus).await;
     }
 
     /// Like `settle`, but the worker's every result is delivered twice and
