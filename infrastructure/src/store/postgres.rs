@@ -120,13 +120,9 @@ impl EventStore for PgEventStore {
         // that touch the same streams then wait for each other instead of
         // deadlocking, which PostgreSQL breaks only after `deadlock_timeout`
         // (1 s: it was the p99 of the cluster bench).
-        let mut order: Vec<usize> = (0..requests.len()).collect();
-        order.sort_by_key(|&index| requests[index].stream_id.0);
-        let mut slots: Vec<Option<AppendRequest>> = requests.into_iter().map(Some).collect();
-        let sorted: Vec<AppendRequest> = order
-            .iter()
-            .filter_map(|&index| slots[index].take())
-            .collect();
+        let mut indexed: Vec<(usize, AppendRequest)> = requests.into_iter().enumerate().collect();
+        indexed.sort_by_key(|(_, request)| request.stream_id.0);
+        let (order, sorted): (Vec<usize>, Vec<AppendRequest>) = indexed.into_iter().unzip();
         let outcomes = match self.append_all(&sorted).await? {
             Some(outcomes) => outcomes,
             None => {
