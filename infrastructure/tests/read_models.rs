@@ -321,7 +321,7 @@ mod sqlite {
         let store = SqliteEventStore::open(&dir.path().join("read-models.db"))
             .await
             .unwrap();
-        let read_models = SqliteReadModels::new(store.pool().clone());
+        let read_models = store.read_models();
         Node::new(store, read_models).await
     }
 

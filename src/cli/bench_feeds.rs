@@ -59,8 +59,7 @@ async fn measure(
     registry: Arc<DefinitionRegistry>,
     database_url: &str,
 ) -> anyhow::Result<()> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(16)
+    let pool = infrastructure::store::pg_pool_options(16)
         .connect_with(infrastructure::store::pg_options(database_url)?)
         .await?;
     POSTGRES_MIGRATIONS.run(&pool).await?;

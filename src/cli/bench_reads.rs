@@ -63,8 +63,7 @@ async fn bench(arguments: &BenchReadsArguments, database: &str) -> anyhow::Resul
     let Some((base, _)) = arguments.database_url.rsplit_once('/') else {
         bail!("DATABASE_URL has no database name");
     };
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(32)
+    let pool = infrastructure::store::pg_pool_options(32)
         .connect_with(infrastructure::store::pg_options(&format!(
             "{base}/{database}"
         ))?)

@@ -13,9 +13,7 @@ use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
 use application::ports::{DefinitionStore, EventStore, ProjectionWriter};
 use application::projection::Projector;
-use infrastructure::store::{
-    POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, SqliteEventStore, SqliteReadModels,
-};
+use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, SqliteEventStore};
 
 #[derive(Debug, clap::Args)]
 pub struct ProjectionsArguments {
@@ -54,7 +52,7 @@ pub fn run(arguments: ProjectionsArguments) -> anyhow::Result<ExitCode> {
             }
             None => {
                 let store = SqliteEventStore::open(&arguments.data).await?;
-                let read_models = SqliteReadModels::new(store.pool().clone());
+                let read_models = store.read_models();
                 rebuild(store, read_models).await
             }
         }

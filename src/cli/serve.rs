@@ -24,7 +24,7 @@ use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
     POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, PgStoreProbe, SqliteEventStore,
-    SqliteReadModels, forward_notifications, wake_on_appends,
+    forward_notifications, wake_on_appends,
 };
 
 use super::logging::{self, LogArguments};
@@ -229,7 +229,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
     match &arguments.database_url {
         None => {
             let store = SqliteEventStore::open(&arguments.data).await?;
-            let read_models = SqliteReadModels::new(store.pool().clone());
+            let read_models = store.read_models();
             announce(
                 deploy_definitions(&sources, &registry, &read_models).await?,
                 &arguments,
@@ -252,8 +252,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             serve_http(engine, read_models, feed, config, telemetry, arguments.addr).await
         }
         Some(url) => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(16)
+            let pool = infrastructure::store::pg_pool_options(16)
                 .connect_with(infrastructure::store::pg_options(url)?)
                 .await
                 .context("connecting to PostgreSQL (DATABASE_URL)")?;

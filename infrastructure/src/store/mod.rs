@@ -32,6 +32,16 @@ fn unavailable(error: sqlx::Error) -> Error {
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
+/// The pool settings every PostgreSQL pool of a node uses. Connections are
+/// not pinged before each use (sqlx's default): the ping was a round trip on
+/// every acquire, on the critical path of every command; a connection that
+/// broke fails its statement with `Unavailable`, which every caller retries.
+pub fn pg_pool_options(max_connections: u32) -> sqlx::postgres::PgPoolOptions {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+}
+
 /// Connection options for a PostgreSQL URL. Without an `sslmode` in the URL
 /// a loopback server is reached in plain text (TLS there protects nothing
 /// and, through sqlx, cost more than half the engine's throughput); any

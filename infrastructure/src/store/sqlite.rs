@@ -21,6 +21,24 @@ use super::{SQLITE_MIGRATIONS, unavailable};
 #[derive(Clone, Debug)]
 pub struct SqliteEventStore {
     pool: SqlitePool,
+    pub(crate) writer: Writer,
+}
+
+/// One writer at a time, for everything this process writes to the file.
+/// SQLite allows one write transaction at a time; two connections that
+/// both want to write made the loser wait in SQLite's busy handler, which
+/// sleeps (1, 2, 5, 10… ms) instead of being woken. Writers of this
+/// process now queue here and never meet in SQLite; readers (WAL) go on
+/// beside them. Embedded bench: 712-838 -> 930-997 workflows/s, p99 at 50
+/// in flight 204-237 -> 87-93 ms. Another process on the same file still
+/// meets the busy handler.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Writer(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+impl Writer {
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.lock().await
+    }
 }
 
 impl SqliteEventStore {
@@ -32,19 +50,30 @@ impl SqliteEventStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before each use: a round trip to the connection's thread
+        // on every statement, for a file that does not drop connections.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(unavailable)?;
         SQLITE_MIGRATIONS.run(&pool).await.map_err(|error| {
             Error::Unavailable(format!("migrating {}: {error}", path.display()))
         })?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer: Writer::default(),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The read models in the same file, writing in turn with this store.
+    pub fn read_models(&self) -> super::SqliteReadModels {
+        super::SqliteReadModels::new(self.pool.clone(), self.writer.clone())
     }
 }
 
@@ -105,6 +134,7 @@ impl EventStore for SqliteEventStore {
         &self,
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
+        let _writing = self.writer.lock().await;
         // IMMEDIATE takes the write lock up front, so two appends never both
         // read a version and then fail to upgrade; dropping the transaction
         // (an error, a cancelled future) rolls it back.

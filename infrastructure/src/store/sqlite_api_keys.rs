@@ -33,6 +33,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, Error> {
 
 impl ApiKeyStore for SqliteEventStore {
     async fn insert(&self, key: &ApiKeyRecord) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         sqlx::query(
             "insert into api_keys (id, name, role, secret_sha256, created_at, revoked_at)
              values (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -67,6 +68,7 @@ impl ApiKeyStore for SqliteEventStore {
     }
 
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         let revoked =
             sqlx::query("update api_keys set revoked_at = ?2 where id = ?1 and revoked_at is null")
                 .bind(id)

@@ -36,6 +36,7 @@ impl TimerQueue for SqliteEventStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<DueTimer>, Error> {
+        let _writing = self.writer.lock().await;
         let rows = sqlx::query(
             "update timers set locked_until = ?2
              where id in (
@@ -71,6 +72,7 @@ impl TimerQueue for SqliteEventStore {
     }
 
     async fn complete_timers(&self, ids: &[i64]) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         for id in ids {
             sqlx::query("delete from timers where id = ?1")
                 .bind(id)
@@ -87,6 +89,7 @@ impl TimerQueue for SqliteEventStore {
         timer: &Timer,
         due_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
+        let _writing = self.writer.lock().await;
         let timer = serde_json::to_value(timer)
             .map(|value| value.to_string())
             .unwrap_or_default();
@@ -119,6 +122,7 @@ impl OutboxQueue for SqliteEventStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<PendingMessage>, Error> {
+        let _writing = self.writer.lock().await;
         let rows = sqlx::query(
             "update outbox set locked_until = ?2
              where id in (
@@ -157,6 +161,7 @@ impl OutboxQueue for SqliteEventStore {
     }
 
     async fn complete_outbox(&self, ids: &[i64]) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         for id in ids {
             sqlx::query("delete from outbox where id = ?1")
                 .bind(id)

@@ -26,6 +26,7 @@ fn stored_definition(row: &SqliteRow) -> Result<StoredDefinition, sqlx::Error> {
 
 impl DefinitionStore for SqliteReadModels {
     async fn save_definition(&self, definition: &StoredDefinition) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         sqlx::query(
             "insert into definitions (name, version, hash, description, source, created_at)
              values (?1, ?2, ?3, ?4, ?5, ?6) on conflict (name, version) do nothing",
@@ -100,6 +101,7 @@ impl IdempotencyKeys for SqliteReadModels {
         instance: InstanceId,
         fingerprint: &str,
     ) -> Result<(InstanceId, String), Error> {
+        let _writing = self.writer.lock().await;
         sqlx::query(
             "insert into idempotency_keys (key, instance_id, fingerprint, created_at)
              values (?1, ?2, ?3, ?4) on conflict (key) do nothing",
@@ -127,6 +129,7 @@ impl IdempotencyKeys for SqliteReadModels {
     }
 
     async fn release_key(&self, key: &str) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         sqlx::query("delete from idempotency_keys where key = ?1")
             .bind(key)
             .execute(&self.pool)

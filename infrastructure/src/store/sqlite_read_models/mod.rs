@@ -12,6 +12,8 @@ use domain::InstanceId;
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 
+use super::sqlite::Writer;
+
 use super::unavailable;
 
 mod definitions;
@@ -22,12 +24,14 @@ const PROJECTION: &str = "read_models";
 #[derive(Clone, Debug)]
 pub struct SqliteReadModels {
     pool: SqlitePool,
+    writer: Writer,
 }
 
 impl SqliteReadModels {
-    /// On the event store's pool (the same file, migrated with it).
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+    /// On the event store's pool (the same file, migrated with it) and
+    /// its writer turn (see `SqliteEventStore::read_models`).
+    pub(crate) fn new(pool: SqlitePool, writer: Writer) -> Self {
+        Self { pool, writer }
     }
 }
 
@@ -75,6 +79,7 @@ impl ProjectionWriter for SqliteReadModels {
     }
 
     async fn apply(&self, batch: &ProjectionBatch) -> Result<ApplyOutcome, Error> {
+        let _writing = self.writer.lock().await;
         let mut tx = self
             .pool
             .begin_with("begin immediate")
@@ -122,6 +127,7 @@ impl ProjectionWriter for SqliteReadModels {
     }
 
     async fn reset(&self) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         let mut tx = self
             .pool
             .begin_with("begin immediate")
@@ -146,6 +152,7 @@ impl ProjectionWriter for SqliteReadModels {
         step: &str,
         progress: u8,
     ) -> Result<(), Error> {
+        let _writing = self.writer.lock().await;
         sqlx::query(
             "update workflow_steps set progress = ?3
              where instance_id = ?1 and step = ?2 and status = 'running'",
