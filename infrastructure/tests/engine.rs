@@ -262,6 +262,159 @@ async fn two_nodes_share_instances_safely<
     }
 }
 
+/// Starts that arrive together are stored together, and one refused among
+/// them (its id is taken) leaves the others stored; every one of them then
+/// runs to its end. Returns the ids started.
+async fn starts_at_once_are_stored_together<S: EventStore + OutboxQueue + TimerQueue + 'static>(
+    node: &Node<S>,
+) -> Vec<InstanceId> {
+    let taken = node.start(json!({})).await;
+    let ids: Vec<InstanceId> = (0..40)
+        .map(|n| {
+            if n == 7 {
+                taken
+            } else {
+                InstanceId(uuid::Uuid::now_v7())
+            }
+        })
+        .collect();
+    let mut starts = tokio::task::JoinSet::new();
+    for (n, id) in ids.iter().copied().enumerate() {
+        let engine = node.engine.clone();
+        starts.spawn(async move {
+            let outcome = engine
+                .start_as(id, "order", None, json!({}), &Origin::actor("test"))
+                .await;
+            (n, outcome)
+        });
+    }
+    while let Some(joined) = starts.join_next().await {
+        let (n, outcome) = joined.unwrap();
+        match (n, outcome) {
+            (7, Err(application::Error::Conflict { .. })) => {}
+            (7, other) => panic!("the start of a taken id answered {other:?}"),
+            (n, outcome) => outcome.unwrap_or_else(|error| panic!("start {n}: {error}")),
+        }
+    }
+    node.settle().await;
+    for id in &ids {
+        let state = node.engine.state(*id).await.unwrap();
+        assert_eq!(state.status, InstanceStatus::Completed, "{id}");
+    }
+    ids.into_iter().filter(|id| *id != taken).collect()
+}
+
+/// Two result rounds at once, each with a result for one instance (its
+/// parallel `charge` and `ship`): the second waits for the first instead
+/// of deciding on the same state, so no append conflicts, and both land.
+async fn rounds_at_once_for_one_instance_do_not_conflict<
+    S: EventStore + OutboxQueue + TimerQueue + 'static,
+>(
+    store: S,
+) {
+    let metrics = Arc::new(application::metrics::Metrics::new());
+    let node = Node::new(application::metrics::MeteredStore::new(
+        store,
+        metrics.clone(),
+    ));
+    let id = node.start(json!({})).await;
+    let relay = OutboxRelay::new(node.engine.clone(), node.bus.clone());
+    let consumer = ResultConsumer::new(node.engine.clone(), node.bus.clone());
+    let worker = application::loops::Worker::new(node.bus.clone(), "work", "test", Scripted);
+    let mut tasks = node.bus.consume_tasks("work", 16).await.unwrap();
+    let mut results = node.bus.consume_results(16).await.unwrap();
+    // `reserve`, then its two successors.
+    relay.run_once().await.unwrap();
+    worker
+        .handle(tasks.next().await.unwrap().unwrap())
+        .await
+        .unwrap();
+    consumer
+        .handle(results.next().await.unwrap().unwrap())
+        .await
+        .unwrap();
+    relay.run_once().await.unwrap();
+    assert_eq!(node.bus.waiting("work"), 2);
+    for _ in 0..2 {
+        worker
+            .handle(tasks.next().await.unwrap().unwrap())
+            .await
+            .unwrap();
+    }
+    let first = results.next().await.unwrap().unwrap();
+    let second = results.next().await.unwrap().unwrap();
+    let (first, second) = tokio::join!(
+        consumer.handle_batch(vec![first]),
+        consumer.handle_batch(vec![second])
+    );
+    assert_eq!(first[0].as_ref().unwrap(), &Handled::Applied);
+    assert_eq!(second[0].as_ref().unwrap(), &Handled::Applied);
+    assert_eq!(metrics.append_conflicts.get(), 0, "an append conflicted");
+    let state = node.engine.state(id).await.unwrap();
+    let completed = |step: &str| {
+        state.steps[state.definition.step_index(step).unwrap()].status
+            == domain::instance::StepStatus::Completed
+    };
+    assert!(
+        completed("charge") && completed("ship"),
+        "{:?}",
+        state.steps
+    );
+}
+
+/// A dead node's outbox rows are claimed by a busy one: the relay claims
+/// rows whose lease ran out every `FALLBACK_WAKE` (2 s) even while appends
+/// keep waking it (here, a wake every 50 ms). It used to claim only after
+/// 2 s without a wake, so a busy node never took over.
+#[tokio::test]
+async fn a_busy_relay_takes_over_a_dead_nodes_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
+        .await
+        .unwrap();
+    let dead = Node::new(store.clone());
+    let busy = Node {
+        engine: Arc::new(Engine::new(
+            store.clone(),
+            dead.engine_registry(),
+            Arc::new(SystemClock::default()),
+        )),
+        bus: dead.bus.clone(),
+    };
+    let relay = Arc::new(OutboxRelay::new(busy.engine.clone(), busy.bus.clone()));
+    let running = {
+        let relay = relay.clone();
+        tokio::spawn(async move { relay.run().await })
+    };
+    let waking = {
+        let engine = busy.engine.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                engine.outbox_written.notify_one();
+            }
+        })
+    };
+    // After the relay's first round: the dead node appends (its row is
+    // leased to it), never publishes, and its lease runs out.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    dead.start(json!({})).await;
+    sqlx::query("update outbox set locked_until = '2000-01-01T00:00:00.000000Z'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while busy.bus.waiting("work") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the busy relay never published the dead node's row"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    running.abort();
+    waking.abort();
+}
+
 impl<S> Node<S> {
     fn engine_registry(&self) -> Arc<DefinitionRegistry> {
         let registry = Arc::new(DefinitionRegistry::default());
@@ -294,6 +447,33 @@ mod postgres {
     #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
     async fn two_nodes_share_instances_safely(pool: PgPool) {
         super::two_nodes_share_instances_safely(PgEventStore::new(pool)).await;
+    }
+
+    /// On PostgreSQL each event names its transaction: 39 starts at once
+    /// took a few (the first two go alone, each in a slot of its own; the
+    /// rest wait and go together), not 39.
+    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+    async fn starts_at_once_are_stored_together(pool: PgPool) {
+        let node = Node::new(PgEventStore::new(pool.clone()));
+        let ids = super::starts_at_once_are_stored_together(&node).await;
+        let streams: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+        let (transactions,): (i64,) = sqlx::query_as(
+            "select count(distinct tx) from events where type = 'WorkflowStarted' and stream_id = any($1)",
+        )
+        .bind(&streams)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(
+            transactions <= 5,
+            "{} starts took {transactions} transactions",
+            ids.len()
+        );
+    }
+
+    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+    async fn rounds_at_once_for_one_instance_do_not_conflict(pool: PgPool) {
+        super::rounds_at_once_for_one_instance_do_not_conflict(PgEventStore::new(pool)).await;
     }
 }
 
@@ -330,6 +510,18 @@ mod sqlite {
     async fn two_nodes_share_instances_safely() {
         let (_dir, store) = store().await;
         super::two_nodes_share_instances_safely(store).await;
+    }
+
+    #[tokio::test]
+    async fn starts_at_once_are_stored_together() {
+        let (_dir, store) = store().await;
+        super::starts_at_once_are_stored_together(&Node::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn rounds_at_once_for_one_instance_do_not_conflict() {
+        let (_dir, store) = store().await;
+        super::rounds_at_once_for_one_instance_do_not_conflict(store).await;
     }
 }
 

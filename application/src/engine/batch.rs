@@ -4,10 +4,20 @@
 use domain::InstanceId;
 use domain::instance::Event;
 
+use tracing::Span;
+
 use super::{Cached, Engine, Submission, command_span};
 use crate::Error;
-use crate::ports::{AppendRequest, EventStore};
+use crate::ports::{AppendRequest, EventStore, OutboxMessage};
 use crate::trace;
+
+/// An instance decided and waiting for its batch append: its new state, the
+/// tasks its append dispatches, and its command's span.
+pub(super) struct Decided {
+    pub(super) cached: Cached,
+    pub(super) outbox: Vec<OutboxMessage>,
+    pub(super) span: Span,
+}
 
 impl<S: EventStore> Engine<S> {
     /// Runs many submissions at once: the commands of every instance are
@@ -15,9 +25,41 @@ impl<S: EventStore> Engine<S> {
     /// batch append (one transaction). An instance whose append conflicts, or
     /// whose cached state decides nothing, is run again on its own, as
     /// [`Engine::execute_all`] does. Outcomes come back in submission order.
+    ///
+    /// Instances that another command of this node is deciding are left for
+    /// a second round, once it is done (see `claims`); the others go on.
     pub async fn execute_batch(
         &self,
         submissions: &[Submission],
+    ) -> Vec<Result<Vec<Event>, Error>> {
+        let mut outcomes: Vec<Option<Result<Vec<Event>, Error>>> =
+            submissions.iter().map(|_| None).collect();
+        let mut remaining: Vec<&Submission> = submissions.iter().collect();
+        let mut positions: Vec<usize> = (0..submissions.len()).collect();
+        while !remaining.is_empty() {
+            let mut ids: Vec<InstanceId> = remaining.iter().map(|s| s.instance).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let (claim, held) = self.claims.claim_some(&ids).await;
+            let (now, later): (Vec<_>, Vec<_>) = remaining
+                .into_iter()
+                .zip(positions)
+                .partition(|(submission, _)| !held.contains(&submission.instance));
+            let (batch, at): (Vec<&Submission>, Vec<usize>) = now.into_iter().unzip();
+            let decided = self.execute_claimed_batch(&batch).await;
+            drop(claim);
+            for (position, outcome) in at.into_iter().zip(decided) {
+                outcomes[position] = Some(outcome);
+            }
+            (remaining, positions) = later.into_iter().unzip();
+        }
+        outcomes.into_iter().flatten().collect()
+    }
+
+    /// [`Engine::execute_batch`] of instances the caller has claimed.
+    async fn execute_claimed_batch(
+        &self,
+        submissions: &[&Submission],
     ) -> Vec<Result<Vec<Event>, Error>> {
         let mut outcomes: Vec<Option<Result<Vec<Event>, Error>>> =
             submissions.iter().map(|_| None).collect();
@@ -31,6 +73,7 @@ impl<S: EventStore> Engine<S> {
         let now = self.clock.now();
         let mut requests = Vec::with_capacity(groups.len());
         let mut decided = Vec::with_capacity(groups.len());
+        let mut settlements = Vec::with_capacity(groups.len());
         let mut alone = Vec::new();
         for (id, indices) in groups {
             let Some(Cached { mut state, trace }) = self.lock_cache().get(&id).cloned() else {
@@ -84,54 +127,29 @@ impl<S: EventStore> Engine<S> {
                 continue;
             }
             drop(entered);
-            decided.push((
-                Cached { state, trace },
-                settled,
-                request.outbox.clone(),
+            decided.push(Decided {
+                cached: Cached { state, trace },
+                outbox: request.outbox.clone(),
                 span,
-            ));
+            });
+            settlements.push(settled);
             requests.push(request);
         }
-        if !requests.is_empty() {
-            let wrote_timers = requests.iter().any(|request| !request.timers.is_empty());
-            match self.store.append_batch(requests).await {
-                Ok(appended) => {
-                    for (outcome, (cached, settled, outbox, span)) in
-                        appended.into_iter().zip(decided)
-                    {
-                        let id = cached.state.id;
-                        match outcome {
-                            Ok(outcome) => {
-                                span.in_scope(|| self.stored(cached));
-                                self.appended(outbox, &outcome);
-                                for (index, events) in settled {
-                                    outcomes[index] = Some(Ok(events));
-                                }
-                            }
-                            Err(Error::Conflict { .. }) => {
-                                self.forget(id);
-                                alone.extend(settled.into_iter().map(|(index, _)| index));
-                            }
-                            Err(error) => {
-                                let reason = error.to_string();
-                                for (index, _) in settled {
-                                    outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
-                                }
-                            }
-                        }
+        let stored = self.store_decided(requests, decided).await;
+        for (outcome, settled) in stored.into_iter().zip(settlements) {
+            match outcome {
+                Ok(()) => {
+                    for (index, events) in settled {
+                        outcomes[index] = Some(Ok(events));
                     }
-                    if wrote_timers {
-                        self.timers_written.notify_one();
-                    }
+                }
+                Err(Error::Conflict { .. }) => {
+                    alone.extend(settled.into_iter().map(|(index, _)| index));
                 }
                 Err(error) => {
                     let reason = error.to_string();
-                    tracing::warn!(%error, instances = decided.len(), "batch append failed");
-                    for (cached, settled, _, _) in decided {
-                        self.forget(cached.state.id);
-                        for (index, _) in settled {
-                            outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
-                        }
+                    for (index, _) in settled {
+                        outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
                     }
                 }
             }
@@ -140,7 +158,7 @@ impl<S: EventStore> Engine<S> {
         for index in alone {
             let submission = &submissions[index];
             outcomes[index] = Some(
-                self.execute_all(
+                self.execute_claimed(
                     submission.instance,
                     &submission.commands,
                     &submission.origin,
@@ -152,5 +170,54 @@ impl<S: EventStore> Engine<S> {
             .into_iter()
             .map(|outcome| outcome.unwrap_or_else(|| Ok(Vec::new())))
             .collect()
+    }
+
+    /// Stores decided instances in one batch append. Those that landed are
+    /// cached and their tasks handed to the relay; one refused (or all, when
+    /// the append failed as a whole: `Unavailable`) is forgotten, to be
+    /// reloaded. Outcomes come back in the order of `decided`.
+    pub(super) async fn store_decided(
+        &self,
+        requests: Vec<AppendRequest>,
+        decided: Vec<Decided>,
+    ) -> Vec<Result<(), Error>> {
+        if requests.is_empty() {
+            return Vec::new();
+        }
+        let wrote_timers = requests.iter().any(|request| !request.timers.is_empty());
+        match self.store.append_batch(requests).await {
+            Ok(appended) => {
+                let outcomes = appended
+                    .into_iter()
+                    .zip(decided)
+                    .map(|(outcome, decided)| match outcome {
+                        Ok(outcome) => {
+                            decided.span.in_scope(|| self.stored(decided.cached));
+                            self.appended(decided.outbox, &outcome);
+                            Ok(())
+                        }
+                        Err(error) => {
+                            self.forget(decided.cached.state.id);
+                            Err(error)
+                        }
+                    })
+                    .collect();
+                if wrote_timers {
+                    self.timers_written.notify_one();
+                }
+                outcomes
+            }
+            Err(error) => {
+                tracing::warn!(%error, instances = decided.len(), "batch append failed");
+                let reason = error.to_string();
+                decided
+                    .iter()
+                    .map(|decided| {
+                        self.forget(decided.cached.state.id);
+                        Err(Error::Unavailable(reason.clone()))
+                    })
+                    .collect()
+            }
+        }
     }
 }

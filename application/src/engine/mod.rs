@@ -4,7 +4,9 @@
 //! concurrency conflict, reload and decide again.
 
 mod batch;
+mod claims;
 mod results;
+mod starts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +70,10 @@ pub struct Engine<S> {
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<InstanceId, Cached>>,
     cache_capacity: usize,
+    /// Instances a command of this node is deciding now.
+    claims: claims::Claims,
+    /// Starts waiting to be stored together.
+    starts: starts::StartQueue,
     /// Woken after an append that wrote outbox rows or timers.
     pub outbox_written: Arc<Notify>,
     pub timers_written: Arc<Notify>,
@@ -110,6 +116,8 @@ impl<S: EventStore> Engine<S> {
             clock,
             cache: Mutex::new(HashMap::new()),
             cache_capacity: 10_000,
+            claims: claims::Claims::default(),
+            starts: starts::StartQueue::default(),
             outbox_written: Arc::new(Notify::new()),
             timers_written: Arc::new(Notify::new()),
             changes: broadcast::channel(1024).0,
@@ -201,14 +209,7 @@ impl<S: EventStore> Engine<S> {
             input,
             started_by: origin.actor.clone(),
         };
-        let trace = origin.traceparent.unwrap_or_else(TraceParent::root);
-        self.decide_and_append(
-            Cached { state, trace },
-            std::slice::from_ref(&command),
-            origin,
-        )
-        .await?;
-        Ok(())
+        self.start_in_group(state, command, origin).await
     }
 
     /// Runs a command; returns the events it decided (none for a duplicate).
@@ -225,6 +226,17 @@ impl<S: EventStore> Engine<S> {
     /// Runs commands of one instance in order and stores what they decide in
     /// one append: all of them or none.
     pub async fn execute_all(
+        &self,
+        id: InstanceId,
+        commands: &[Command],
+        origin: &Origin,
+    ) -> Result<Vec<Event>, Error> {
+        let _claim = self.claims.claim(id).await;
+        self.execute_claimed(id, commands, origin).await
+    }
+
+    /// [`Engine::execute_all`] for an instance the caller has claimed.
+    async fn execute_claimed(
         &self,
         id: InstanceId,
         commands: &[Command],
@@ -344,7 +356,6 @@ impl<S: EventStore> Engine<S> {
         }
         let outbox = request.outbox.clone();
         let wrote_timers = !request.timers.is_empty();
-        let started = request.expected_version == 0;
         let outcome = self
             .store
             .append(request)
@@ -354,13 +365,6 @@ impl<S: EventStore> Engine<S> {
                 let _entered = span.enter();
                 tracing::debug!(%error, "append refused");
             })?;
-        // A start's own span is the parent of every later command's.
-        let trace = if started {
-            span.in_scope(|| tracing::info!("workflow started"));
-            handed
-        } else {
-            trace
-        };
         span.in_scope(|| self.stored(Cached { state, trace }));
         self.appended(outbox, &outcome);
         if wrote_timers {
