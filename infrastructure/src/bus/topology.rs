@@ -1,6 +1,9 @@
 //! The RabbitMQ topology, declared in one place: the tasks exchange with one
 //! quorum queue per task queue name, the dead-letter exchange with one
-//! dead-letter queue each, and the results exchange and queue.
+//! dead-letter queue each, and the results exchange and queue. The results
+//! queue is a classic durable queue: a quorum queue delivers only after its
+//! log is synced, about 0.5 ms on each hop of a workflow (see
+//! docs/worker-protocol.md for the trade).
 //!
 //! Every declaration is idempotent, so it is repeated after each reconnect.
 //! Changing an argument of an existing queue makes the broker refuse the
@@ -56,6 +59,7 @@ pub async fn declare_topology<S: AsRef<str>>(
         RESULTS,
         RESULTS,
         RESULTS_DEAD_LETTER_QUEUE,
+        QueueType::Classic,
     )
     .await?;
     for name in queue_names {
@@ -66,13 +70,14 @@ pub async fn declare_topology<S: AsRef<str>>(
             TASKS_EXCHANGE,
             name,
             &dead_letter_queue(name),
+            QueueType::Quorum,
         )
         .await?;
     }
     Ok(())
 }
 
-/// A quorum `queue` bound to `exchange` by `key`, dead-lettering with the
+/// A durable `queue` of `kind` bound to `exchange` by `key`, dead-lettering with the
 /// same key (set explicitly, so a message published to the queue through
 /// the default exchange dead-letters to the same place) into `dead_letters`.
 async fn declare_with_dead_letters(
@@ -81,8 +86,9 @@ async fn declare_with_dead_letters(
     exchange: &str,
     key: &str,
     dead_letters: &str,
+    kind: QueueType,
 ) -> lapin::Result<()> {
-    declare_quorum_queue(channel, dead_letters, FieldTable::default()).await?;
+    declare_queue(channel, dead_letters, kind, FieldTable::default()).await?;
     bind(channel, dead_letters, DEAD_LETTER_EXCHANGE, key).await?;
 
     let mut arguments = FieldTable::default();
@@ -94,19 +100,27 @@ async fn declare_with_dead_letters(
         "x-dead-letter-routing-key".into(),
         AMQPValue::LongString(key.into()),
     );
-    declare_quorum_queue(channel, queue, arguments).await?;
+    declare_queue(channel, queue, kind, arguments).await?;
     bind(channel, queue, exchange, key).await
 }
 
-async fn declare_quorum_queue(
+#[derive(Clone, Copy, Debug)]
+enum QueueType {
+    Quorum,
+    Classic,
+}
+
+async fn declare_queue(
     channel: &Channel,
     queue: &str,
+    kind: QueueType,
     mut arguments: FieldTable,
 ) -> lapin::Result<()> {
-    arguments.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
+    let kind = match kind {
+        QueueType::Quorum => "quorum",
+        QueueType::Classic => "classic",
+    };
+    arguments.insert("x-queue-type".into(), AMQPValue::LongString(kind.into()));
     channel
         .queue_declare(
             queue.into(),
