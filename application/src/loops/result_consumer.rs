@@ -102,7 +102,17 @@ impl<S: EventStore + TimerQueue, B: Bus> ResultConsumer<S, B> {
             }
             let consumer = self.clone();
             tokio::spawn(async move {
-                let handled = consumer.handle_batch(batch).await;
+                let results = batch.len();
+                let handling = consumer.handle_batch(batch);
+                tokio::pin!(handling);
+                // Said once, so that a stalled round shows in the log.
+                let handled = tokio::select! {
+                    handled = &mut handling => handled,
+                    () = tokio::time::sleep(SLOW_ROUND) => {
+                        tracing::warn!(results, after = ?SLOW_ROUND, "a results round is still running");
+                        handling.await
+                    }
+                };
                 if handled
                     .iter()
                     .any(|handled| matches!(handled, Ok(Handled::Requeued) | Err(_)))
@@ -121,6 +131,8 @@ impl<S: EventStore + TimerQueue, B: Bus> ResultConsumer<S, B> {
 const BATCH: usize = 128;
 /// Rounds applied at once.
 const BATCHES_IN_FLIGHT: usize = 2;
+/// A round that takes longer is reported in the log.
+const SLOW_ROUND: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn settle<D: Delivery<TaskResult>>(
     delivery: D,

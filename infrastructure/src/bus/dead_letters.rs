@@ -11,7 +11,7 @@ use application::Error;
 
 use super::rabbit::PERSISTENT;
 use super::topology::{TASKS_EXCHANGE, dead_letter_queue};
-use super::{RabbitBus, unavailable};
+use super::{RabbitBus, rpc};
 
 impl RabbitBus {
     /// How many tasks of `queue` wait in its dead-letter queue.
@@ -19,18 +19,19 @@ impl RabbitBus {
         let session = self.session_for_admin()?;
         session.ensure_declared(&[queue]).await?;
         let channel = session.connection_channel().await?;
-        let declared = channel
-            .queue_declare(
+        let declared = rpc(
+            "inspect the dead-letter queue",
+            channel.queue_declare(
                 dead_letter_queue(queue).as_str().into(),
                 QueueDeclareOptions {
                     passive: true,
                     ..QueueDeclareOptions::default()
                 },
                 FieldTable::default(),
-            )
-            .await
-            .map_err(unavailable("inspect the dead-letter queue"))?;
-        let _ = channel.close(200, "done".into()).await;
+            ),
+        )
+        .await?;
+        let _ = rpc("close a channel", channel.close(200, "done".into())).await;
         Ok(declared.message_count())
     }
 
@@ -39,16 +40,18 @@ impl RabbitBus {
         let session = self.session_for_admin()?;
         session.ensure_declared(&[queue]).await?;
         let channel = session.connection_channel().await?;
-        channel
-            .confirm_select(lapin::options::ConfirmSelectOptions::default())
-            .await
-            .map_err(unavailable("enable publisher confirms"))?;
+        rpc(
+            "enable publisher confirms",
+            channel.confirm_select(lapin::options::ConfirmSelectOptions::default()),
+        )
+        .await?;
         let source = dead_letter_queue(queue);
         let mut moved = 0;
-        while let Some(message) = channel
-            .basic_get(source.as_str().into(), BasicGetOptions { no_ack: false })
-            .await
-            .map_err(unavailable("read the dead-letter queue"))?
+        while let Some(message) = rpc(
+            "read the dead-letter queue",
+            channel.basic_get(source.as_str().into(), BasicGetOptions { no_ack: false }),
+        )
+        .await?
         {
             let original = &message.delivery.properties;
             let mut properties = BasicProperties::default()
@@ -67,8 +70,9 @@ impl RabbitBus {
                 kept.insert(application::trace::TRACEPARENT.into(), traceparent.clone());
                 properties = properties.with_headers(kept);
             }
-            let confirm = channel
-                .basic_publish(
+            let confirm = rpc(
+                "re-publish a dead-lettered task",
+                channel.basic_publish(
                     TASKS_EXCHANGE.into(),
                     queue.into(),
                     BasicPublishOptions {
@@ -77,27 +81,23 @@ impl RabbitBus {
                     },
                     &message.delivery.data,
                     properties,
-                )
-                .await
-                .map_err(unavailable("re-publish a dead-lettered task"))?
-                .await
-                .map_err(unavailable("await the confirm of a re-published task"))?;
+                ),
+            )
+            .await?;
+            let confirm = rpc("await the confirm of a re-published task", confirm).await?;
             if !confirm.is_ack() {
                 return Err(Error::Unavailable(
                     "RabbitMQ refused a re-published task".into(),
                 ));
             }
-            message
-                .delivery
-                .acker
-                .ack(BasicAckOptions::default())
-                .await
-                .map_err(unavailable(
-                    "remove a re-published task from the dead-letter queue",
-                ))?;
+            rpc(
+                "remove a re-published task from the dead-letter queue",
+                message.delivery.acker.ack(BasicAckOptions::default()),
+            )
+            .await?;
             moved += 1;
         }
-        let _ = channel.close(200, "done".into()).await;
+        let _ = rpc("close a channel", channel.close(200, "done".into())).await;
         Ok(moved)
     }
 }

@@ -18,7 +18,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 
 use super::topology::task_queue;
-use super::{RabbitBus, unavailable};
+use super::{RabbitBus, rpc, unavailable};
 
 impl RabbitBus {
     /// Runs on a task of its own: a poller that goes away mid-wait (its
@@ -31,7 +31,7 @@ impl RabbitBus {
         let queue = queue.to_owned();
         tokio::spawn(async move {
             let taken = first_task(&channel, &queue, wait).await;
-            let _ = channel.close(200, "done".into()).await;
+            let _ = rpc("close a channel", channel.close(200, "done".into())).await;
             taken
         })
         .await
@@ -44,19 +44,21 @@ async fn first_task(
     queue: &str,
     wait: Duration,
 ) -> Result<Option<TaskMessage>, Error> {
-    channel
-        .basic_qos(1, BasicQosOptions::default())
-        .await
-        .map_err(unavailable("set the prefetch"))?;
-    let mut consumer = channel
-        .basic_consume(
+    rpc(
+        "set the prefetch",
+        channel.basic_qos(1, BasicQosOptions::default()),
+    )
+    .await?;
+    let mut consumer = rpc(
+        "consume",
+        channel.basic_consume(
             task_queue(queue).as_str().into(),
             "".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
-        )
-        .await
-        .map_err(unavailable("consume"))?;
+        ),
+    )
+    .await?;
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let delivery = match tokio::time::timeout_at(deadline, consumer.next()).await {
@@ -70,24 +72,30 @@ async fn first_task(
         };
         let Ok(task) = serde_json::from_slice::<TaskMessage>(&delivery.data) else {
             tracing::warn!(queue, "undecodable task dead-lettered");
-            let _ = delivery
-                .acker
-                .reject(BasicRejectOptions { requeue: false })
-                .await;
+            let _ = rpc(
+                "dead-letter",
+                delivery.acker.reject(BasicRejectOptions { requeue: false }),
+            )
+            .await;
             continue;
         };
-        channel
-            .basic_cancel(consumer.tag(), BasicCancelOptions::default())
-            .await
-            .map_err(unavailable("cancel the consumer"))?;
+        rpc(
+            "cancel the consumer",
+            channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()),
+        )
+        .await?;
         // Not acknowledged (the channel died): the broker redelivers it, so
         // handing it out too would only make a duplicate.
-        return match delivery.acker.ack(BasicAckOptions::default()).await {
-            Ok(true) => Ok(Some(task)),
-            Ok(false) => Err(Error::Unavailable(
+        return match rpc(
+            "acknowledge a task",
+            delivery.acker.ack(BasicAckOptions::default()),
+        )
+        .await?
+        {
+            true => Ok(Some(task)),
+            false => Err(Error::Unavailable(
                 "the channel closed before the task was acknowledged".into(),
             )),
-            Err(error) => Err(unavailable("acknowledge a task")(error)),
         };
     }
 }

@@ -23,3 +23,24 @@ use application::Error;
 fn unavailable(what: &'static str) -> impl Fn(lapin::Error) -> Error {
     move |error| Error::Unavailable(format!("{what}: {error}"))
 }
+
+/// How long one exchange with the broker (a channel open, a declaration, a
+/// publish, an ack) may take before it is given up as `Unavailable`.
+const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Awaits one exchange with the broker, for at most `RPC_TIMEOUT`. lapin
+/// answers most exchanges on a connection that dies with an error, but not
+/// every one (a frame queued as the connection's I/O loop ends is never
+/// answered): a caller that waited for good would stall whatever it holds,
+/// a results round, a publish slot, a consumer.
+async fn rpc<T>(
+    what: &'static str,
+    exchange: impl std::future::Future<Output = lapin::Result<T>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(RPC_TIMEOUT, exchange).await {
+        Ok(outcome) => outcome.map_err(unavailable(what)),
+        Err(_) => Err(Error::Unavailable(format!(
+            "{what}: no answer from RabbitMQ within {RPC_TIMEOUT:?}"
+        ))),
+    }
+}

@@ -11,7 +11,7 @@ impl RabbitBus {
         let answered = async {
             let session = self.session_for_admin()?;
             let channel = session.connection_channel().await?;
-            let _ = channel.close(200, "ready".into()).await;
+            let _ = super::rpc("close a channel", channel.close(200, "ready".into())).await;
             Ok::<_, Error>(())
         };
         match answered.await {

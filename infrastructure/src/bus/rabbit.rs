@@ -20,7 +20,7 @@ use super::session::Session;
 use super::subscription::{RabbitSubscription, Source};
 use super::supervisor::{self, Link};
 use super::topology::{RESULTS, TASKS_EXCHANGE};
-use super::unavailable;
+use super::{rpc, unavailable};
 
 /// A batch whose confirms take longer than this fails (the outbox retries it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -175,8 +175,9 @@ impl Outgoing<'_> {
 async fn publish_confirmed(channel: &Channel, batch: &[Outgoing<'_>]) -> Result<(), Error> {
     let mut confirms = Vec::with_capacity(batch.len());
     for message in batch {
-        let confirm = channel
-            .basic_publish(
+        let confirm = rpc(
+            "publish",
+            channel.basic_publish(
                 message.exchange.into(),
                 message.routing_key.into(),
                 BasicPublishOptions {
@@ -185,9 +186,9 @@ async fn publish_confirmed(channel: &Channel, batch: &[Outgoing<'_>]) -> Result<
                 },
                 &message.body,
                 message.properties.clone(),
-            )
-            .await
-            .map_err(unavailable("publish"))?;
+            ),
+        )
+        .await?;
         confirms.push(confirm);
     }
     let all_confirmed = async {

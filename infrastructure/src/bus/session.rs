@@ -10,8 +10,8 @@ use application::Error;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
 
+use super::rpc;
 use super::topology::declare_topology;
-use super::unavailable;
 
 /// Every task queue name declared since the bus started, so that each new
 /// session declares them again before anyone uses it.
@@ -77,14 +77,12 @@ impl Session {
             return Ok(());
         }
         let missing: Vec<&str> = missing.into_iter().collect();
-        let channel = self
-            .connection
-            .create_channel()
-            .await
-            .map_err(unavailable("open a channel"))?;
-        declare_topology(&channel, &missing)
-            .await
-            .map_err(unavailable("declare the task queues"))?;
+        let channel = rpc("open a channel", self.connection.create_channel()).await?;
+        rpc(
+            "declare the task queues",
+            declare_topology(&channel, &missing),
+        )
+        .await?;
         for name in missing {
             self.record_declared(name);
         }
@@ -106,10 +104,7 @@ impl Session {
 
     /// A fresh channel on the live connection, for one-off work.
     pub(crate) async fn connection_channel(&self) -> Result<Channel, Error> {
-        self.connection
-            .create_channel()
-            .await
-            .map_err(unavailable("open a channel"))
+        rpc("open a channel", self.connection.create_channel()).await
     }
 
     /// The channel publishes go through, in confirm mode; reopened when it
@@ -119,15 +114,16 @@ impl Session {
         if let Some(channel) = slot.as_ref().filter(|channel| channel.status().connected()) {
             return Ok(channel.clone());
         }
-        let channel = self
-            .connection
-            .create_channel()
-            .await
-            .map_err(unavailable("open the publisher channel"))?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(unavailable("enable publisher confirms"))?;
+        let channel = rpc(
+            "open the publisher channel",
+            self.connection.create_channel(),
+        )
+        .await?;
+        rpc(
+            "enable publisher confirms",
+            channel.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
         *slot = Some(channel.clone());
         Ok(channel)
     }

@@ -15,10 +15,10 @@ use lapin::types::FieldTable;
 use lapin::{Acker, BasicProperties, Channel, Consumer};
 use serde::de::DeserializeOwned;
 
+use super::rpc;
 use super::session::Session;
 use super::supervisor::{INITIAL_BACKOFF, Link, MAX_BACKOFF};
 use super::topology::{RESULTS, declare_topology, task_queue};
-use super::unavailable;
 
 /// What a subscription consumes.
 #[derive(Clone, Debug)]
@@ -78,34 +78,34 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
     /// Declares the queue (it may have been deleted) and consumes it on a
     /// channel of its own, with manual acknowledgements.
     async fn subscribe(&self, session: &Session) -> Result<Active, Error> {
-        let channel = session
-            .connection
-            .create_channel()
-            .await
-            .map_err(unavailable("open a consumer channel"))?;
+        let channel = rpc(
+            "open a consumer channel",
+            session.connection.create_channel(),
+        )
+        .await?;
         let names: &[&str] = match &self.source {
             Source::Tasks(name) => &[name.as_str()],
             Source::Results => &[],
         };
-        declare_topology(&channel, names)
-            .await
-            .map_err(unavailable("declare the queue"))?;
+        rpc("declare the queue", declare_topology(&channel, names)).await?;
         if let Source::Tasks(name) = &self.source {
             session.record_declared(name);
         }
-        channel
-            .basic_qos(self.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(unavailable("set the prefetch"))?;
-        let consumer = channel
-            .basic_consume(
+        rpc(
+            "set the prefetch",
+            channel.basic_qos(self.prefetch, BasicQosOptions::default()),
+        )
+        .await?;
+        let consumer = rpc(
+            "consume",
+            channel.basic_consume(
                 self.source.queue().into(),
                 "".into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
-            )
-            .await
-            .map_err(unavailable("consume"))?;
+            ),
+        )
+        .await?;
         Ok(Active {
             generation: session.generation,
             channel,
@@ -191,10 +191,11 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
             }),
             Err(error) => {
                 tracing::warn!(queue = %self.source.queue(), %error, "undecodable message dead-lettered");
-                let rejected = delivery
-                    .acker
-                    .reject(BasicRejectOptions { requeue: false })
-                    .await;
+                let rejected = rpc(
+                    "dead-letter",
+                    delivery.acker.reject(BasicRejectOptions { requeue: false }),
+                )
+                .await;
                 if !matches!(rejected, Ok(true)) {
                     tracing::warn!(
                         ?rejected,
@@ -258,7 +259,7 @@ impl<T: Send> Delivery<T> for RabbitDelivery<T> {
     }
 
     async fn ack(self) -> Result<(), Error> {
-        settled("ack", self.acker.ack(BasicAckOptions::default()).await)
+        settled("ack", self.acker.ack(BasicAckOptions::default())).await
     }
 
     async fn requeue(self) -> Result<(), Error> {
@@ -266,21 +267,26 @@ impl<T: Send> Delivery<T> for RabbitDelivery<T> {
             multiple: false,
             requeue: true,
         };
-        settled("requeue", self.acker.nack(options).await)
+        settled("requeue", self.acker.nack(options)).await
     }
 
     async fn reject(self) -> Result<(), Error> {
         let options = BasicRejectOptions { requeue: false };
-        settled("reject", self.acker.reject(options).await)
+        settled("reject", self.acker.reject(options)).await
     }
 }
 
-/// See [`RabbitDelivery`]: a settlement lost with its channel is not an error.
-fn settled(what: &str, outcome: lapin::Result<bool>) -> Result<(), Error> {
-    match outcome {
+/// See [`RabbitDelivery`]: a settlement lost with its channel is not an
+/// error. Nor is one that never completes (see [`rpc`]): the broker
+/// redelivers what it did not get.
+async fn settled(
+    what: &'static str,
+    settlement: impl std::future::Future<Output = lapin::Result<bool>>,
+) -> Result<(), Error> {
+    match rpc(what, settlement).await {
         Ok(true) => {}
         Ok(false) => tracing::debug!(what, "channel gone: the broker will redeliver"),
-        Err(error) => tracing::debug!(what, %error, "channel failed: the broker will redeliver"),
+        Err(error) => tracing::debug!(%error, "settlement lost: the broker will redeliver"),
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::RabbitConfig;
 use super::session::{KnownQueues, Session, lock};
 use super::topology::declare_topology;
-use super::unavailable;
+use super::{rpc, unavailable};
 
 /// First wait before reconnecting; doubles after each failed attempt.
 pub(crate) const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -58,7 +58,7 @@ async fn supervise(
         tokio::select! {
             () = connection_lost(&session.connection) => {}
             () = sender.closed() => {
-                let _ = session.connection.close(200, "OK".into()).await;
+                let _ = rpc("close the connection", session.connection.close(200, "OK".into())).await;
                 return;
             }
         }
