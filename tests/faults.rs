@@ -26,12 +26,10 @@ use support::{
 /// land while some are being started and others run.
 const WORKFLOWS: usize = 40;
 const START_EVERY: Duration = Duration::from_millis(50);
-/// When the faults are injected, after the first start.
-const FAULTS_AT: [Duration; 3] = [
-    Duration::from_millis(500),
-    Duration::from_millis(1100),
-    Duration::from_millis(1700),
-];
+/// When the faults are injected: once so many workflows were started. By
+/// progress, not by the clock, so that under load (CI runs every test at
+/// once on two cores) they still land mid-run, and apart.
+const FAULTS_AFTER: [usize; 3] = [10, 20, 30];
 /// The PostgreSQL application name of the test's own checks, which the
 /// database fault spares so that it counts only the engine's sessions.
 const CHECKS: &str = "distorch-faults-checks";
@@ -171,8 +169,14 @@ impl Cluster {
     }
 
     /// What the broker, the database and the processes hold, for a failure message.
+    /// The processes' logs come first: a CI log cut to its tail keeps the
+    /// counts.
     async fn diagnose(&mut self) -> String {
         let mut report = String::new();
+        report.push_str(&self.node.report("node"));
+        report.push('\n');
+        report.push_str(&self.worker.report("worker"));
+        report.push('\n');
         let queues = Command::new("rabbitmqctl")
             .args([
                 "list_queues",
@@ -222,9 +226,6 @@ impl Cluster {
         .fetch_all(&self.pool)
         .await;
         report.push_str(&format!("database sessions: {backends:?}\n"));
-        report.push_str(&self.node.report("node"));
-        report.push('\n');
-        report.push_str(&self.worker.report("worker"));
         report
     }
 
@@ -245,9 +246,10 @@ impl Cluster {
     }
 }
 
-/// Runs `inject` three times while workflows start and run, then expects
-/// every one of them to complete.
-async fn survives<F, Fut>(name: &str, faults_at: &[Duration], inject: F)
+/// Runs `inject` once so many workflows were started, for each number of
+/// `faults_after`, while workflows start and run; then expects every one
+/// of them to complete.
+async fn survives<F, Fut>(name: &str, faults_after: &[usize], inject: F)
 where
     F: Fn(String, String) -> Fut,
     Fut: std::future::Future<Output = usize>,
@@ -257,8 +259,10 @@ where
     let started = Arc::new(AtomicUsize::new(0));
     let starting = cluster.start_workflows(started.clone());
     let mut hits = Vec::new();
-    for &at in faults_at {
-        tokio::time::sleep_until((began + at).into()).await;
+    for &after in faults_after {
+        while started.load(Ordering::Relaxed) < after {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let unstarted = WORKFLOWS - started.load(Ordering::Relaxed);
         let unfinished = cluster.unfinished().await;
         let hit = inject(
@@ -287,10 +291,19 @@ where
     cluster.stop().await;
 }
 
+/// The node's and the worker's connections to the vhost.
+const CONNECTIONS: usize = 2;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_connections_closed_mid_run() {
-    survives("broker", &FAULTS_AT, |vhost, _| async move {
+    survives("broker", &FAULTS_AFTER, |vhost, _| async move {
         let closed = tokio::task::spawn_blocking(move || {
+            // Each fault closes live connections: under load the reconnects
+            // after the previous one may not be done yet.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while open_connections(&vhost) < CONNECTIONS && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
             rabbitmqctl(&["close_all_connections", "-p", &vhost, "test"])
         })
         .await
@@ -306,27 +319,37 @@ async fn broker_connections_closed_mid_run() {
     .await;
 }
 
+fn open_connections(vhost: &str) -> usize {
+    rabbitmqctl(&[
+        "list_connections",
+        "-p",
+        vhost,
+        "--no-table-headers",
+        "--quiet",
+        "state",
+    ])
+    .lines()
+    .filter(|state| state.trim() == "running")
+    .count()
+}
+
 /// Stops the RabbitMQ application and starts it again mid-run. It takes the
 /// whole shared broker away, so it cannot run beside the other tests:
 /// `scripts/test` runs it alone, after them (`--run-ignored only`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared broker: scripts/test runs it alone, after the rest"]
 async fn broker_restarted_mid_run() {
-    survives(
-        "broker-restart",
-        &[Duration::from_millis(700)],
-        |_, _| async move {
-            tokio::task::spawn_blocking(|| {
-                rabbitmqctl(&["stop_app"]);
-                std::thread::sleep(Duration::from_secs(2));
-                rabbitmqctl(&["start_app"]);
-                rabbitmqctl(&["await_startup"]);
-            })
-            .await
-            .unwrap();
-            1
-        },
-    )
+    survives("broker-restart", &[14], |_, _| async move {
+        tokio::task::spawn_blocking(|| {
+            rabbitmqctl(&["stop_app"]);
+            std::thread::sleep(Duration::from_secs(2));
+            rabbitmqctl(&["start_app"]);
+            rabbitmqctl(&["await_startup"]);
+        })
+        .await
+        .unwrap();
+        1
+    })
     .await;
 }
 
@@ -334,7 +357,7 @@ async fn broker_restarted_mid_run() {
 async fn database_connections_terminated_mid_run() {
     let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
     let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-    survives("database", &FAULTS_AT, |_, database| {
+    survives("database", &FAULTS_AFTER, |_, database| {
         let admin = admin.clone();
         async move {
             let terminated: Vec<bool> = sqlx::query_scalar(
@@ -395,8 +418,9 @@ async fn event_counts(pool: &sqlx::PgPool) -> HashMap<uuid::Uuid, i64> {
     rows.into_iter().collect()
 }
 
-/// RabbitMQ refreshes the message counts of quorum queues only this often
-/// (`quorum_tick_interval`, 5 s), with a margin.
+/// How stale RabbitMQ's message counts may be: quorum queues refresh them
+/// every `quorum_tick_interval` (5 s); classic ones (the results queue) are
+/// fresher, and the margin costs one wait per test.
 const QUEUE_STATS_LAG: Duration = Duration::from_secs(6);
 
 /// Waits until the results queue holds nothing, acknowledged or not, as
@@ -450,11 +474,13 @@ async fn results_delivered_twice_change_nothing() {
     .await
     .unwrap();
     // While the run goes on: every result recorded so far, once more.
-    let began = Instant::now();
-    let starting = cluster.start_workflows(Arc::default());
+    let started = Arc::new(AtomicUsize::new(0));
+    let starting = cluster.start_workflows(started.clone());
     let mut published = 0;
-    for at in FAULTS_AT {
-        tokio::time::sleep_until((began + at).into()).await;
+    for after in FAULTS_AFTER {
+        while started.load(Ordering::Relaxed) < after {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let ids: Vec<String> = sqlx::query_scalar("select distinct stream_id::text from events")
             .fetch_all(&cluster.pool)
             .await

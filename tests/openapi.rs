@@ -62,8 +62,12 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples",
             MAX_EXAMPLES,
+            // One worker: with two threads, hypothesis' process-wide caches
+            // raced once (a `KeyError` in its lambda-source cache, then
+            // "Inconsistent results" on POST /api/v1/workflows): an error of
+            // the fuzzer, not of the server, that failed the run.
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "10",
             "--seed",

@@ -222,7 +222,8 @@ pub async fn wait_until_final(
         .collect()
 }
 
-/// A database and a vhost of their own, removed afterwards.
+/// A database and a vhost of their own, removed afterwards: by `remove`,
+/// or when dropped (a test that failed leaves nothing behind either).
 #[allow(dead_code)]
 pub struct Services {
     pub database_url: String,
@@ -230,6 +231,7 @@ pub struct Services {
     pub database: String,
     pub amqp_url: String,
     pub vhost: String,
+    removed: bool,
 }
 
 #[allow(dead_code)]
@@ -265,6 +267,7 @@ impl Services {
             database,
             amqp_url,
             vhost,
+            removed: false,
         }
     }
 
@@ -276,14 +279,48 @@ impl Services {
         ]
     }
 
-    pub async fn remove(self) {
+    pub async fn remove(mut self) {
         rabbitmqctl(&["delete_vhost", &self.vhost]);
-        let pool = sqlx::PgPool::connect(&self.admin_url).await.unwrap();
-        let drop = format!("drop database if exists {} with (force)", self.database);
-        sqlx::query(sqlx::AssertSqlSafe(drop))
-            .execute(&pool)
+        drop_database(&self.admin_url, &self.database)
             .await
             .unwrap();
+        self.removed = true;
+    }
+}
+
+async fn drop_database(admin_url: &str, database: &str) -> Result<(), sqlx::Error> {
+    let pool = sqlx::PgPool::connect(admin_url).await?;
+    let drop = format!("drop database if exists {database} with (force)");
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(&pool)
+        .await?;
+    Ok(())
+}
+
+impl Drop for Services {
+    /// Removes what `remove` did not (the test panicked), on a thread of
+    /// its own: a drop may run inside the test's runtime. Never panics.
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        let (vhost, admin_url, database) = (
+            self.vhost.clone(),
+            self.admin_url.clone(),
+            self.database.clone(),
+        );
+        let cleanup = std::thread::spawn(move || {
+            let _ = Command::new("rabbitmqctl")
+                .args(["delete_vhost", &vhost])
+                .output();
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = runtime.block_on(drop_database(&admin_url, &database));
+            }
+        });
+        let _ = cleanup.join();
     }
 }
 
