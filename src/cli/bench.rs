@@ -144,12 +144,12 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
             rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
             let amqp_url = replace_last_segment(&arguments.amqp_url, &vhost)?;
             let outcome = async {
-                let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(16)
+                let pool = infrastructure::store::pg_pool_options(16)
                     .connect_with(infrastructure::store::pg_options(&database_url)?)
                     .await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                println!("raw single-row commits: {:.0}/s", commit_rate(&pool).await?);
+                let (rate, raw_commits) = commit_rate(&pool).await?;
+                println!("raw single-row commits: {rate:.0}/s");
                 let bus = RabbitBus::connect(RabbitConfig {
                     url: amqp_url.clone(),
                     connection_name: "distorch-bench".into(),
@@ -157,6 +157,7 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
                 .await?;
                 let metrics = Arc::new(Metrics::new());
                 let store = PgEventStore::new(pool.clone());
+                let stats_pool = pool.clone();
                 let result = if arguments.no_metrics {
                     println!("metrics: off");
                     let engine = Arc::new(Engine::new(store, registry, clock));
@@ -175,6 +176,10 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
                     result
                 };
                 drop(bus);
+                if result.is_ok() {
+                    let workflows = arguments.workflows + WARM_UP;
+                    report_transactions(&stats_pool, &database, raw_commits, workflows).await?;
+                }
                 result
             }
             .await;
@@ -237,7 +242,7 @@ async fn measure<S: EventStore + OutboxQueue + TimerQueue + 'static>(
     };
     // Warm up, and measure latency one workflow at a time.
     let mut latencies = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..WARM_UP {
         let started = Instant::now();
         run_one(engine, &input, expected).await?;
         latencies.push(started.elapsed());
@@ -296,6 +301,35 @@ async fn measure<S: EventStore + OutboxQueue + TimerQueue + 'static>(
     Ok(())
 }
 
+/// Workflows run one at a time before the measured run (the 1-in-flight latency).
+const WARM_UP: usize = 200;
+
+/// PostgreSQL's transaction counts for the bench database, per workflow
+/// (warm-up included, the raw commit-rate probe's `raw_commits` left out):
+/// commits show how well appends are batched, rollbacks how often appends
+/// conflicted.
+async fn report_transactions(
+    pool: &sqlx::PgPool,
+    database: &str,
+    raw_commits: u32,
+    workflows: usize,
+) -> anyhow::Result<()> {
+    // The statistics collector publishes with a delay of up to a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (commits, rollbacks): (i64, i64) = sqlx::query_as(
+        "select xact_commit, xact_rollback from pg_stat_database where datname = $1",
+    )
+    .bind(database)
+    .fetch_one(pool)
+    .await?;
+    println!(
+        "PostgreSQL transactions per workflow: {:.2} commits, {:.3} rollbacks",
+        (commits - i64::from(raw_commits)) as f64 / workflows as f64,
+        rollbacks as f64 / workflows as f64
+    );
+    Ok(())
+}
+
 async fn run_one<S: EventStore + 'static>(
     engine: &Engine<S>,
     input: &serde_json::Value,
@@ -347,7 +381,8 @@ fn report_latency(label: &str, latencies: &mut [Duration]) {
     );
 }
 
-async fn commit_rate(pool: &sqlx::PgPool) -> anyhow::Result<f64> {
+/// Single-row inserts, each its own commit, for two seconds: `(per second, how many)`.
+async fn commit_rate(pool: &sqlx::PgPool) -> anyhow::Result<(f64, u32)> {
     sqlx::query("create table if not exists bench_commits (id bigint generated always as identity, at timestamptz default now())")
         .execute(pool)
         .await?;
@@ -362,7 +397,10 @@ async fn commit_rate(pool: &sqlx::PgPool) -> anyhow::Result<f64> {
     sqlx::query("drop table bench_commits")
         .execute(pool)
         .await?;
-    Ok(f64::from(commits) / started.elapsed().as_secs_f64())
+    Ok((
+        f64::from(commits) / started.elapsed().as_secs_f64(),
+        commits,
+    ))
 }
 
 #[derive(Debug, Default)]
