@@ -121,10 +121,106 @@ impl TaskResult {
     }
 }
 
+/// What one message on the results queue carries: one result (a JSON
+/// object), or several that a worker reports together (a JSON array of
+/// them). A worker that finished many tasks at once publishes them in one
+/// message: one publish, one confirm, one delivery and one ack at the
+/// broker instead of one each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultBatch(pub Vec<TaskResult>);
+
+impl Serialize for ResultBatch {
+    /// One result as the object itself, so that an engine that reads only
+    /// objects still reads what a worker reports one at a time.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => one.serialize(serializer),
+            many => many.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ResultBatch {
+    /// An object or an array of objects, with the error of the result that
+    /// is wrong (an untagged enum would only say that nothing matched).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ResultBatch;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a result object or an array of result objects")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ResultBatch, A::Error> {
+                let one =
+                    TaskResult::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ResultBatch(vec![one]))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<ResultBatch, A::Error> {
+                let many = Vec::<TaskResult>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )?;
+                if many.is_empty() {
+                    return Err(serde::de::Error::invalid_length(0, &"at least one result"));
+                }
+                Ok(ResultBatch(many))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn completed(task_id: &str) -> TaskResult {
+        TaskResult {
+            task_id: task_id.into(),
+            instance_id: InstanceId(uuid::Uuid::nil()),
+            step: StepId::from("charge"),
+            attempt: 1,
+            kind: TaskKind::Forward,
+            started_by: Some("w1".into()),
+            outcome: TaskOutcome::Completed {
+                output: json!(null),
+            },
+        }
+    }
+
+    #[test]
+    fn a_result_message_is_one_object_or_an_array_of_them() {
+        let one = ResultBatch(vec![completed("a")]);
+        let wire = serde_json::to_value(&one).unwrap();
+        assert!(wire.is_object(), "one result stays an object: {wire}");
+        assert_eq!(serde_json::from_value::<ResultBatch>(wire).unwrap(), one);
+
+        let two = ResultBatch(vec![completed("a"), completed("b")]);
+        let wire = serde_json::to_value(&two).unwrap();
+        assert_eq!(wire.as_array().map(Vec::len), Some(2));
+        assert_eq!(serde_json::from_value::<ResultBatch>(wire).unwrap(), two);
+    }
+
+    #[test]
+    fn a_wrong_result_message_says_what_is_wrong() {
+        let empty = serde_json::from_str::<ResultBatch>("[]").unwrap_err();
+        assert!(empty.to_string().contains("at least one result"), "{empty}");
+        let mut wire = serde_json::to_value(completed("a")).unwrap();
+        wire.as_object_mut().unwrap().remove("step");
+        let missing = serde_json::from_value::<ResultBatch>(json!([wire])).unwrap_err();
+        assert!(missing.to_string().contains("step"), "{missing}");
+        let number = serde_json::from_str::<ResultBatch>("7").unwrap_err();
+        assert!(number.to_string().contains("result object"), "{number}");
+    }
 
     #[test]
     fn results_are_flat_json_with_an_outcome_tag() {

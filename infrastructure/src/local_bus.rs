@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use application::Error;
-use application::messages::{TaskMessage, TaskResult};
+use application::messages::{ResultBatch, TaskMessage, TaskResult};
 use application::ports::{BoxFuture, Bus, Delivery, Subscription, TaskHandout};
 use tokio::sync::Notify;
 
@@ -56,7 +56,7 @@ impl<T> Queue<T> {
 #[derive(Clone, Debug, Default)]
 pub struct LocalBus {
     tasks: Arc<Mutex<HashMap<String, Arc<Queue<TaskMessage>>>>>,
-    results: Arc<Queue<TaskResult>>,
+    results: Arc<Queue<ResultBatch>>,
 }
 
 impl LocalBus {
@@ -149,7 +149,7 @@ impl<T: Send + Sync + 'static> Subscription<T> for LocalSubscription<T> {
 
 impl Bus for LocalBus {
     type Tasks = LocalSubscription<TaskMessage>;
-    type Results = LocalSubscription<TaskResult>;
+    type Results = LocalSubscription<ResultBatch>;
 
     async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), Error> {
         for task in tasks {
@@ -158,8 +158,8 @@ impl Bus for LocalBus {
         Ok(())
     }
 
-    async fn publish_result(&self, result: &TaskResult) -> Result<(), Error> {
-        self.results.push(result.clone(), false);
+    async fn publish_results(&self, results: &[TaskResult]) -> Result<(), Error> {
+        self.results.push(ResultBatch(results.to_vec()), false);
         Ok(())
     }
 

@@ -46,9 +46,10 @@ impl<S: EventStore + OutboxQueue + TimerQueue + 'static> Node<S> {
         support::settle(&self.engine, &self.bus).await;
     }
 
-    /// Like `settle`, but the worker's every result is delivered twice and
-    /// all results waiting are applied as one batch, with a result for an
-    /// instance that does not exist among them.
+    /// Like `settle`, but the worker's every result is delivered three
+    /// times (alone, then twice in one message) and all results waiting
+    /// are applied as one batch, with a result for an instance that does
+    /// not exist among them.
     async fn settle_in_batches(&self) -> Vec<Handled> {
         let relay = OutboxRelay::new(self.engine.clone(), self.bus.clone());
         let consumer = ResultConsumer::new(self.engine.clone(), self.bus.clone());
@@ -68,14 +69,18 @@ impl<S: EventStore + OutboxQueue + TimerQueue + 'static> Node<S> {
                 let task = delivery.message().clone();
                 let result =
                     TaskResult::for_task(&task, Scripted.execute(&task).await).started_by("test");
+                // Once alone, then twice more in one message of two.
                 self.bus.publish_result(&result).await.unwrap();
-                self.bus.publish_result(&result).await.unwrap();
+                self.bus
+                    .publish_results(&[result.clone(), result])
+                    .await
+                    .unwrap();
                 delivery.ack().await.unwrap();
             }
             let mut batch = Vec::new();
             if self.bus.results_waiting() > 0 {
                 let first = results.next().await.unwrap().unwrap();
-                let mut stranger = first.message().clone();
+                let mut stranger = first.message().0[0].clone();
                 stranger.instance_id = InstanceId(uuid::Uuid::now_v7());
                 self.bus.publish_result(&stranger).await.unwrap();
                 batch.push(first);

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use application::Error;
-use application::messages::{TaskMessage, TaskOutcome, TaskResult};
+use application::messages::{ResultBatch, TaskMessage, TaskOutcome, TaskResult};
 use application::ports::{Bus, Delivery, Subscription, TaskHandout};
 use domain::instance::effects::TaskKind;
 use domain::{InstanceId, StepId};
@@ -432,12 +432,18 @@ async fn results_round_trip() {
     for result in &sent {
         bus.publish_result(result).await.unwrap();
     }
-
     for expected in &sent {
         let delivery = next(&mut results).await;
-        assert_eq!(delivery.message(), expected);
+        assert_eq!(delivery.message(), &ResultBatch(vec![expected.clone()]));
         delivery.ack().await.unwrap();
     }
+
+    // Several results in one message, as a worker reports what it finished
+    // at once: one delivery carries them all, in order.
+    bus.publish_results(&sent).await.unwrap();
+    let delivery = next(&mut results).await;
+    assert_eq!(delivery.message(), &ResultBatch(sent.to_vec()));
+    delivery.ack().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

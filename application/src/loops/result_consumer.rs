@@ -1,13 +1,14 @@
-//! Consumes worker results and applies them. A result is acknowledged once
-//! its events are stored (or it turned out to be a duplicate); an
-//! unavailable store requeues it; a result no instance can take is
-//! dead-lettered.
+//! Consumes worker results and applies them. A message (one result, or
+//! several a worker reported together) is acknowledged once the events of
+//! its results are stored (or they turned out to be duplicates); an
+//! unavailable store requeues it; a message with a result no instance can
+//! take is dead-lettered.
 
 use std::sync::Arc;
 
 use crate::Error;
 use crate::engine::Engine;
-use crate::messages::TaskResult;
+use crate::messages::{ResultBatch, TaskResult};
 use crate::ports::{Bus, Delivery, EventStore, Subscription, TimerQueue};
 
 #[derive(Debug)]
@@ -37,26 +38,29 @@ impl<S: EventStore + TimerQueue, B: Bus> ResultConsumer<S, B> {
     /// Applies one delivery and settles it with the broker.
     pub async fn handle(
         &self,
-        delivery: <B::Results as Subscription<TaskResult>>::Delivery,
+        delivery: <B::Results as Subscription<ResultBatch>>::Delivery,
     ) -> Result<Handled, Error> {
-        let outcome = self.engine.handle_result(delivery.message().clone()).await;
-        settle(delivery, outcome).await
+        let mut handled = self.handle_batch(vec![delivery]).await;
+        handled.pop().unwrap_or(Ok(Handled::Applied))
     }
 
-    /// Applies deliveries together (their events in one batch append), then
-    /// settles each with the broker; returns what became of each.
+    /// Applies the results of many deliveries together (their events in one
+    /// batch append), then settles each delivery with the broker; returns
+    /// what became of each.
     pub async fn handle_batch(
         &self,
-        deliveries: Vec<<B::Results as Subscription<TaskResult>>::Delivery>,
+        deliveries: Vec<<B::Results as Subscription<ResultBatch>>::Delivery>,
     ) -> Vec<Result<Handled, Error>> {
         let results: Vec<TaskResult> = deliveries
             .iter()
-            .map(|delivery| delivery.message().clone())
+            .flat_map(|delivery| delivery.message().0.iter().cloned())
             .collect();
-        let outcomes = self.engine.handle_results(&results).await;
+        let mut outcomes = self.engine.handle_results(&results).await.into_iter();
         let mut handled = Vec::with_capacity(deliveries.len());
-        for (delivery, outcome) in deliveries.into_iter().zip(outcomes) {
-            handled.push(settle(delivery, outcome).await);
+        for delivery in deliveries {
+            let count = delivery.message().0.len();
+            let verdict = verdict(&delivery.message().0, outcomes.by_ref().take(count));
+            handled.push(settle(delivery, verdict).await);
         }
         handled
     }
@@ -134,31 +138,45 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// A round that takes longer is reported in the log.
 const SLOW_ROUND: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn settle<D: Delivery<TaskResult>>(
-    delivery: D,
-    outcome: Result<Vec<domain::instance::Event>, Error>,
-) -> Result<Handled, Error> {
-    match outcome {
-        Ok(_) | Err(Error::Rejected(_)) => {
-            delivery.ack().await?;
-            Ok(Handled::Applied)
-        }
-        Err(error @ (Error::Unavailable(_) | Error::Conflict { .. })) => {
-            tracing::warn!(%error, "result requeued");
-            delivery.requeue().await?;
-            Ok(Handled::Requeued)
-        }
-        Err(error @ (Error::NotFound { .. } | Error::Invalid { .. } | Error::Corrupt { .. })) => {
-            let result = delivery.message();
-            tracing::warn!(
-                %error,
-                instance_id = %result.instance_id,
-                step = %result.step,
-                attempt = result.attempt,
-                "result dead-lettered"
-            );
-            delivery.reject().await?;
-            Ok(Handled::DeadLettered)
+/// What to do with a message, from the outcomes of its results. A message
+/// is settled whole: requeued if any of its results could not be stored
+/// now (the others are duplicates when it comes back, and change
+/// nothing); else dead-lettered if any can never be placed (re-driving it
+/// changes nothing for the others either); else acknowledged.
+fn verdict(
+    results: &[TaskResult],
+    outcomes: impl Iterator<Item = Result<Vec<domain::instance::Event>, Error>>,
+) -> Handled {
+    let mut verdict = Handled::Applied;
+    for (result, outcome) in results.iter().zip(outcomes) {
+        match outcome {
+            Ok(_) | Err(Error::Rejected(_)) => {}
+            Err(error @ (Error::Unavailable(_) | Error::Conflict { .. })) => {
+                tracing::warn!(%error, "result requeued");
+                return Handled::Requeued;
+            }
+            Err(
+                error @ (Error::NotFound { .. } | Error::Invalid { .. } | Error::Corrupt { .. }),
+            ) => {
+                tracing::warn!(
+                    %error,
+                    instance_id = %result.instance_id,
+                    step = %result.step,
+                    attempt = result.attempt,
+                    "result dead-lettered"
+                );
+                verdict = Handled::DeadLettered;
+            }
         }
     }
+    verdict
+}
+
+async fn settle<D: Delivery<ResultBatch>>(delivery: D, verdict: Handled) -> Result<Handled, Error> {
+    match verdict {
+        Handled::Applied => delivery.ack().await?,
+        Handled::Requeued => delivery.requeue().await?,
+        Handled::DeadLettered => delivery.reject().await?,
+    }
+    Ok(verdict)
 }

@@ -1,5 +1,6 @@
 //! A worker: consumes a task queue, runs the task with an executor (reporting
-//! the start if it takes a while), publishes the result, then acknowledges
+//! the start if it takes a while), publishes the result (together with the
+//! results of its other tasks ready at the same time), then acknowledges
 //! the task. A worker that dies before the ack leaves the task to be
 //! redelivered (at least once).
 
@@ -28,6 +29,41 @@ pub struct Worker<B, E> {
     name: String,
     executor: E,
     prefetch: u16,
+    /// Where tasks hand their results to be published together; started
+    /// with the first.
+    reporter: tokio::sync::OnceCell<Reporter>,
+}
+
+/// A result waiting to be published, and who waits for its confirm.
+type Report = (TaskResult, tokio::sync::oneshot::Sender<Result<(), String>>);
+type Reporter = tokio::sync::mpsc::Sender<Report>;
+
+/// Results published in one message at most.
+const REPORT_BATCH: usize = 64;
+
+/// Publishes results as tasks hand them over: one message for all that
+/// arrived while the previous publish waited for its confirm, so that
+/// under load a message (one publish, confirm, delivery and ack at the
+/// broker) carries many results, and alone a result goes at once. Ends
+/// when the worker is dropped.
+async fn report<B: Bus>(bus: B, mut reports: tokio::sync::mpsc::Receiver<Report>) {
+    while let Some(first) = reports.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < REPORT_BATCH {
+            match reports.try_recv() {
+                Ok(report) => batch.push(report),
+                Err(_) => break,
+            }
+        }
+        let results: Vec<TaskResult> = batch.iter().map(|(result, _)| result.clone()).collect();
+        let published = bus
+            .publish_results(&results)
+            .await
+            .map_err(|error| error.to_string());
+        for (_, waiter) in batch {
+            let _ = waiter.send(published.clone());
+        }
+    }
 }
 
 impl<B: Bus, E: Executor> Worker<B, E> {
@@ -38,7 +74,28 @@ impl<B: Bus, E: Executor> Worker<B, E> {
             name: name.into(),
             executor,
             prefetch: 16,
+            reporter: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Publishes a result together with those of the worker's other tasks
+    /// that are ready at the same time; returns once it is confirmed.
+    async fn publish(&self, result: TaskResult) -> Result<(), Error> {
+        let reporter = self
+            .reporter
+            .get_or_init(|| async {
+                let (sender, reports) = tokio::sync::mpsc::channel(REPORT_BATCH * 4);
+                tokio::spawn(report(self.bus.clone(), reports));
+                sender
+            })
+            .await;
+        let (waiter, confirmed) = tokio::sync::oneshot::channel();
+        let gone = || Error::Unavailable("the worker's result publisher stopped".into());
+        reporter.send((result, waiter)).await.map_err(|_| gone())?;
+        confirmed
+            .await
+            .map_err(|_| gone())?
+            .map_err(Error::Unavailable)
     }
 
     /// Runs one delivered task to its result. A task that finishes within
@@ -73,9 +130,7 @@ impl<B: Bus, E: Executor> Worker<B, E> {
                 let started = TaskOutcome::Started {
                     worker: self.name.clone(),
                 };
-                self.bus
-                    .publish_result(&TaskResult::for_task(&task, started))
-                    .await?;
+                self.publish(TaskResult::for_task(&task, started)).await?;
                 TaskResult::for_task(&task, execution.await)
             }
         };
@@ -85,8 +140,7 @@ impl<B: Bus, E: Executor> Worker<B, E> {
             }
             _ => tracing::debug!("task completed"),
         }
-        self.bus
-            .publish_result(&result)
+        self.publish(result)
             .await
             .inspect_err(|error| tracing::warn!(%error, "publishing the result failed; the task will be redelivered"))?;
         delivery.ack().await

@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use crate::Error;
-use crate::messages::{TaskMessage, TaskResult};
+use crate::messages::{ResultBatch, TaskMessage, TaskResult};
 
 /// One received message; it must be acknowledged, requeued or rejected.
 pub trait Delivery<T>: Send {
@@ -28,7 +28,7 @@ pub trait Subscription<T>: Send {
 
 pub trait Bus: Send + Sync + Clone + 'static {
     type Tasks: Subscription<TaskMessage>;
-    type Results: Subscription<TaskResult>;
+    type Results: Subscription<ResultBatch>;
 
     /// Publishes tasks to their queues; returns once the broker has confirmed
     /// every one of them (an error means some may not have been published).
@@ -37,9 +37,20 @@ pub trait Bus: Send + Sync + Clone + 'static {
         tasks: &[TaskMessage],
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// Publishes a worker's result; returns once confirmed.
-    fn publish_result(&self, result: &TaskResult)
-    -> impl Future<Output = Result<(), Error>> + Send;
+    /// Publishes a worker's results, in one message; returns once
+    /// confirmed. Not empty.
+    fn publish_results(
+        &self,
+        results: &[TaskResult],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Publishes one result; returns once confirmed.
+    fn publish_result(
+        &self,
+        result: &TaskResult,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        self.publish_results(std::slice::from_ref(result))
+    }
 
     /// Consumes one task queue, at most `prefetch` unacknowledged at a time.
     fn consume_tasks(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::Error;
-use application::messages::{TaskMessage, TaskResult};
+use application::messages::{ResultBatch, TaskMessage, TaskResult};
 use application::ports::Bus;
 use application::trace::TRACEPARENT;
 use lapin::options::BasicPublishOptions;
@@ -73,7 +73,7 @@ impl RabbitBus {
 
 impl Bus for RabbitBus {
     type Tasks = RabbitSubscription<TaskMessage>;
-    type Results = RabbitSubscription<TaskResult>;
+    type Results = RabbitSubscription<ResultBatch>;
 
     async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), Error> {
         if tasks.is_empty() {
@@ -106,9 +106,18 @@ impl Bus for RabbitBus {
         })
     }
 
-    async fn publish_result(&self, result: &TaskResult) -> Result<(), Error> {
+    async fn publish_results(&self, results: &[TaskResult]) -> Result<(), Error> {
+        let Some(first) = results.first() else {
+            return Ok(());
+        };
         let session = self.session()?;
-        let batch = [Outgoing::new(RESULTS, RESULTS, &result.task_id, 0, result)?];
+        // The wire form of `ResultBatch`: one result as an object, several
+        // as an array (named after the first).
+        let message = match results {
+            [one] => Outgoing::new(RESULTS, RESULTS, &one.task_id, 0, one)?,
+            many => Outgoing::new(RESULTS, RESULTS, &first.task_id, 0, &many)?,
+        };
+        let batch = [message];
         let channel = session.publisher().await?;
         publish_confirmed(&channel, &batch).await
     }
