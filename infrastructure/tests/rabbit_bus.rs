@@ -593,3 +593,58 @@ async fn handout_takes_each_task_once_and_waits_for_one_when_the_queue_is_empty(
     let woken = within("the waiting poll", waiting).await.unwrap().unwrap();
     assert_eq!(woken, Some(late));
 }
+
+/// Completes each task once `together` tasks are running: they all finish
+/// at the same moment, as under load.
+struct AllAtOnce {
+    together: std::sync::Arc<tokio::sync::Barrier>,
+}
+
+impl application::loops::Executor for AllAtOnce {
+    async fn execute(&self, _task: &TaskMessage) -> TaskOutcome {
+        self.together.wait().await;
+        TaskOutcome::Completed { output: json!(1) }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_publishes_results_ready_together_in_fewer_messages() {
+    // Three rounds of the worker's prefetch (16): a round can only be
+    // delivered once the tasks of the one before were acknowledged.
+    const PREFETCH: usize = 16;
+    const TASKS: usize = 3 * PREFETCH;
+    let broker = TestBroker::new();
+    let bus = broker.bus().await;
+    let mut results = bus.consume_results(256).await.unwrap();
+    let tasks: Vec<TaskMessage> = (0..TASKS)
+        .map(|n| task("work", &format!("step-{n}"), 0))
+        .collect();
+    bus.publish_tasks(&tasks).await.unwrap();
+    let worker = std::sync::Arc::new(application::loops::Worker::new(
+        bus.clone(),
+        "work",
+        "w1",
+        AllAtOnce {
+            together: std::sync::Arc::new(tokio::sync::Barrier::new(PREFETCH)),
+        },
+    ));
+    let running = tokio::spawn(worker.clone().run());
+
+    let mut messages = 0;
+    let mut reported = Vec::new();
+    while reported.len() < TASKS {
+        let delivery = next(&mut results).await;
+        messages += 1;
+        reported.extend(delivery.message().0.iter().map(|r| r.step.to_string()));
+        delivery.ack().await.unwrap();
+    }
+    reported.sort();
+    let mut expected: Vec<String> = tasks.iter().map(|t| t.step.to_string()).collect();
+    expected.sort();
+    assert_eq!(reported, expected, "each task reported once");
+    assert!(
+        messages < TASKS,
+        "{TASKS} results ready {PREFETCH} at a time went out in {messages} messages"
+    );
+    running.abort();
+}
