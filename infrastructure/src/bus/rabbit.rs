@@ -20,7 +20,7 @@ use super::session::Session;
 use super::subscription::{RabbitSubscription, Source};
 use super::supervisor::{self, Link};
 use super::topology::{RESULTS, TASKS_EXCHANGE};
-use super::{rpc, unavailable};
+use super::unavailable;
 
 /// A batch whose confirms take longer than this fails (the outbox retries it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,12 +98,14 @@ impl Bus for RabbitBus {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let channel = session.publisher().await?;
-        publish_confirmed(&channel, &batch).await.inspect_err(|_| {
-            // An unroutable task means its queue vanished: declare it anew next time.
-            for task in tasks {
-                session.forget_declared(&task.queue);
-            }
-        })
+        publish_confirmed(&session, &channel, &batch)
+            .await
+            .inspect_err(|_| {
+                // An unroutable task means its queue vanished: declare it anew next time.
+                for task in tasks {
+                    session.forget_declared(&task.queue);
+                }
+            })
     }
 
     async fn publish_results(&self, results: &[TaskResult]) -> Result<(), Error> {
@@ -119,7 +121,7 @@ impl Bus for RabbitBus {
         };
         let batch = [message];
         let channel = session.publisher().await?;
-        publish_confirmed(&channel, &batch).await
+        publish_confirmed(&session, &channel, &batch).await
     }
 
     async fn consume_tasks(&self, queue: &str, prefetch: u16) -> Result<Self::Tasks, Error> {
@@ -181,23 +183,28 @@ impl Outgoing<'_> {
 
 /// Publishes the whole batch, then waits for every confirm. Messages are
 /// mandatory: one that no queue takes comes back and fails the batch.
-async fn publish_confirmed(channel: &Channel, batch: &[Outgoing<'_>]) -> Result<(), Error> {
+async fn publish_confirmed(
+    session: &Session,
+    channel: &Channel,
+    batch: &[Outgoing<'_>],
+) -> Result<(), Error> {
     let mut confirms = Vec::with_capacity(batch.len());
     for message in batch {
-        let confirm = rpc(
-            "publish",
-            channel.basic_publish(
-                message.exchange.into(),
-                message.routing_key.into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &message.body,
-                message.properties.clone(),
-            ),
-        )
-        .await?;
+        let confirm = session
+            .rpc(
+                "publish",
+                channel.basic_publish(
+                    message.exchange.into(),
+                    message.routing_key.into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &message.body,
+                    message.properties.clone(),
+                ),
+            )
+            .await?;
         confirms.push(confirm);
     }
     let all_confirmed = async {
@@ -228,11 +235,16 @@ async fn publish_confirmed(channel: &Channel, batch: &[Outgoing<'_>]) -> Result<
         }
         Ok(())
     };
-    tokio::time::timeout(CONFIRM_TIMEOUT, all_confirmed)
+    let confirmed = async {
+        tokio::time::timeout(CONFIRM_TIMEOUT, all_confirmed)
+            .await
+            .map_err(|_| {
+                Error::Unavailable(format!(
+                    "RabbitMQ did not confirm the publish within {CONFIRM_TIMEOUT:?}"
+                ))
+            })?
+    };
+    session
+        .unless_lost("await the publisher confirms", confirmed)
         .await
-        .map_err(|_| {
-            Error::Unavailable(format!(
-                "RabbitMQ did not confirm the publish within {CONFIRM_TIMEOUT:?}"
-            ))
-        })?
 }

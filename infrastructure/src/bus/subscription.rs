@@ -4,6 +4,7 @@
 //! expected type are dead-lettered, never handed out nor redelivered.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use application::Error;
 use application::ports::{Delivery, Subscription};
@@ -15,7 +16,6 @@ use lapin::types::FieldTable;
 use lapin::{Acker, BasicProperties, Channel, Consumer};
 use serde::de::DeserializeOwned;
 
-use super::rpc;
 use super::session::Session;
 use super::supervisor::{INITIAL_BACKOFF, Link, MAX_BACKOFF};
 use super::topology::{RESULTS, declare_topology, task_queue};
@@ -51,7 +51,7 @@ pub struct RabbitSubscription<T> {
 
 #[derive(Debug)]
 struct Active {
-    generation: u64,
+    session: Arc<Session>,
     channel: Channel,
     consumer: Consumer,
 }
@@ -77,37 +77,42 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
 
     /// Declares the queue (it may have been deleted) and consumes it on a
     /// channel of its own, with manual acknowledgements.
-    async fn subscribe(&self, session: &Session) -> Result<Active, Error> {
-        let channel = rpc(
-            "open a consumer channel",
-            session.connection.create_channel(),
-        )
-        .await?;
+    async fn subscribe(&self, session: &Arc<Session>) -> Result<Active, Error> {
+        let channel = session
+            .rpc(
+                "open a consumer channel",
+                session.connection.create_channel(),
+            )
+            .await?;
         let names: &[&str] = match &self.source {
             Source::Tasks(name) => &[name.as_str()],
             Source::Results => &[],
         };
-        rpc("declare the queue", declare_topology(&channel, names)).await?;
+        session
+            .rpc("declare the queue", declare_topology(&channel, names))
+            .await?;
         if let Source::Tasks(name) = &self.source {
             session.record_declared(name);
         }
-        rpc(
-            "set the prefetch",
-            channel.basic_qos(self.prefetch, BasicQosOptions::default()),
-        )
-        .await?;
-        let consumer = rpc(
-            "consume",
-            channel.basic_consume(
-                self.source.queue().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            ),
-        )
-        .await?;
+        session
+            .rpc(
+                "set the prefetch",
+                channel.basic_qos(self.prefetch, BasicQosOptions::default()),
+            )
+            .await?;
+        let consumer = session
+            .rpc(
+                "consume",
+                channel.basic_consume(
+                    self.source.queue().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                ),
+            )
+            .await?;
         Ok(Active {
-            generation: session.generation,
+            session: session.clone(),
             channel,
             consumer,
         })
@@ -145,8 +150,8 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
             tokio::select! {
                 item = active.consumer.next() => match item {
                     Some(Ok(delivery)) => {
-                        let channel = active.channel.clone();
-                        if let Some(delivery) = self.accept(delivery, channel).await {
+                        let (session, channel) = (active.session.clone(), active.channel.clone());
+                        if let Some(delivery) = self.accept(delivery, session, channel).await {
                             return Some(Ok(delivery));
                         }
                     }
@@ -163,7 +168,7 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
                     // Ends with the bus; else drop a consumer of an older session.
                     changed.ok()?;
                     let current = self.link.borrow().as_ref().map(|session| session.generation);
-                    if current != Some(active.generation) {
+                    if current != Some(active.session.generation) {
                         self.active = None;
                     }
                 }
@@ -176,6 +181,7 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
     async fn accept(
         &self,
         delivery: lapin::message::Delivery,
+        session: Arc<Session>,
         channel: Channel,
     ) -> Option<RabbitDelivery<T>> {
         if !delivery.acker.usable() {
@@ -187,15 +193,17 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
                 redelivered: delivery.redelivered,
                 properties: delivery.properties,
                 acker: delivery.acker,
+                session,
                 _channel: channel,
             }),
             Err(error) => {
                 tracing::warn!(queue = %self.source.queue(), %error, "undecodable message dead-lettered");
-                let rejected = rpc(
-                    "dead-letter",
-                    delivery.acker.reject(BasicRejectOptions { requeue: false }),
-                )
-                .await;
+                let rejected = session
+                    .rpc(
+                        "dead-letter",
+                        delivery.acker.reject(BasicRejectOptions { requeue: false }),
+                    )
+                    .await;
                 if !matches!(rejected, Ok(true)) {
                     tracing::warn!(
                         ?rejected,
@@ -234,6 +242,8 @@ pub struct RabbitDelivery<T> {
     acker: Acker,
     /// Keeps the channel open while the delivery is unsettled, even if the
     /// subscription is dropped first.
+    /// The connection it came on: a settlement gives up when it is lost.
+    session: Arc<Session>,
     _channel: Channel,
 }
 
@@ -259,7 +269,12 @@ impl<T: Send> Delivery<T> for RabbitDelivery<T> {
     }
 
     async fn ack(self) -> Result<(), Error> {
-        settled("ack", self.acker.ack(BasicAckOptions::default())).await
+        settled(
+            &self.session,
+            "ack",
+            self.acker.ack(BasicAckOptions::default()),
+        )
+        .await
     }
 
     async fn requeue(self) -> Result<(), Error> {
@@ -267,23 +282,24 @@ impl<T: Send> Delivery<T> for RabbitDelivery<T> {
             multiple: false,
             requeue: true,
         };
-        settled("requeue", self.acker.nack(options)).await
+        settled(&self.session, "requeue", self.acker.nack(options)).await
     }
 
     async fn reject(self) -> Result<(), Error> {
         let options = BasicRejectOptions { requeue: false };
-        settled("reject", self.acker.reject(options)).await
+        settled(&self.session, "reject", self.acker.reject(options)).await
     }
 }
 
 /// See [`RabbitDelivery`]: a settlement lost with its channel is not an
-/// error. Nor is one that never completes (see [`rpc`]): the broker
+/// error. Nor is one that never completes (see [`Session::rpc`]): the broker
 /// redelivers what it did not get.
 async fn settled(
+    session: &Session,
     what: &'static str,
     settlement: impl std::future::Future<Output = lapin::Result<bool>>,
 ) -> Result<(), Error> {
-    match rpc(what, settlement).await {
+    match session.rpc(what, settlement).await {
         Ok(true) => {}
         Ok(false) => tracing::debug!(what, "channel gone: the broker will redeliver"),
         Err(error) => tracing::debug!(%error, "settlement lost: the broker will redeliver"),

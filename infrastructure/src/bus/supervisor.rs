@@ -62,6 +62,7 @@ async fn supervise(
                 return;
             }
         }
+        session.mark_lost();
         sender.send_replace(None);
         tracing::warn!(
             connection = %config.connection_name,
