@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,8 +17,8 @@ use application::ports::Bus;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use serde_json::json;
 use support::{
-    CHAIN, Process, Services, rabbitmqctl, request_start, serve, started_id, wait_until_final,
-    worker, workflows_folder,
+    CHAIN, Process, Services, TempFolder, rabbitmqctl, request_start, serve, started_id,
+    wait_until_final, worker, workflows_folder,
 };
 
 /// Workflows started per test, one every `START_EVERY`, so that the faults
@@ -56,7 +55,7 @@ async fn start(client: &reqwest::Client, url: &str) -> String {
 /// One node and one worker process on a database and vhost of their own.
 struct Cluster {
     services: Services,
-    folder: PathBuf,
+    folder: TempFolder,
     node: Process,
     worker: Process,
     url: String,

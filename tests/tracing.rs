@@ -7,7 +7,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{CHAIN, Process, distorch, spawn, started_id, wait_until_final, workflows_folder};
+use support::{
+    CHAIN, Process, TempFolder, distorch, spawn, started_id, wait_until_final, workflows_folder,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -17,7 +19,8 @@ const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// An embedded node running the `chain` definition with an echo worker.
-fn node(name: &str, args: &[&str], env: &[(&str, String)]) -> Process {
+/// The folder goes with the node: it holds the node's SQLite file.
+fn node(name: &str, args: &[&str], env: &[(&str, String)]) -> (TempFolder, Process) {
     let folder = workflows_folder(name, "chain", CHAIN);
     let data = folder.join("node.db");
     let mut all = vec![
@@ -33,7 +36,8 @@ fn node(name: &str, args: &[&str], env: &[(&str, String)]) -> Process {
     ];
     all.extend_from_slice(args);
     let _ = std::fs::remove_file(&data);
-    spawn(distorch(&all), env, true)
+    let node = spawn(distorch(&all), env, true);
+    (folder, node)
 }
 
 /// Starts `chain` in the test's trace and waits for it to complete.
@@ -77,7 +81,7 @@ async fn wait_for_log(node: &Process, found: impl Fn(&[Value]) -> bool) -> Vec<V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_name_the_instance_and_its_trace() {
-    let node = node("tracing-json", &["--log-format", "json"], &[]);
+    let (_folder, node) = node("tracing-json", &["--log-format", "json"], &[]);
 
     let id = run_traced_workflow(&node).await;
 
@@ -119,7 +123,7 @@ async fn spans_are_exported_over_otlp_when_an_endpoint_is_set() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&collector)
         .await;
-    let node = node(
+    let (_folder, node) = node(
         "tracing-otlp",
         &[],
         &[

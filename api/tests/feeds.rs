@@ -223,8 +223,11 @@ async fn the_embedded_store_feeds_live_and_resumed_subscribers() {
     use application::{Engine, Origin};
     use infrastructure::store::SqliteEventStore;
 
-    let file = std::env::temp_dir().join(format!("distorch-feed-{}.db", std::process::id()));
-    let store = SqliteEventStore::open(&file).await.unwrap();
+    // Removed with SQLite's -wal and -shm files when dropped.
+    let folder = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&folder.path().join("feed.db"))
+        .await
+        .unwrap();
     let registry = Arc::new(DefinitionRegistry::default());
     registry
         .register(domain::parse_workflow(support::DEFINITIONS[1]).unwrap())
@@ -269,7 +272,6 @@ async fn the_embedded_store_feeds_live_and_resumed_subscribers() {
         all[all.iter().position(|p| *p == first_run).unwrap()..]
     );
     assert_eq!(take(&mut resumed).await, all);
-    let _ = std::fs::remove_file(&file);
 }
 
 /// A subscriber that caught up (and found nothing readable: an older

@@ -115,9 +115,11 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
             super::bench_feeds::run(bench, registry).await?;
         }
         Mode::Embedded => {
-            let dir = std::env::temp_dir().join(format!("distorch-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
-            let store = SqliteEventStore::open(&dir.join("bench.db")).await?;
+            // Removed however the run ends.
+            let dir = tempfile::Builder::new()
+                .prefix("distorch-bench-")
+                .tempdir()?;
+            let store = SqliteEventStore::open(&dir.path().join("bench.db")).await?;
             let engine = Arc::new(Engine::new(store, registry, clock));
             let bus = LocalBus::default();
             let metrics = Arc::new(Metrics::new());
@@ -125,7 +127,6 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
             spawn_echo_worker(&bus, "bench", &metrics);
             println!("mode: embedded (SQLite + in-process queue and worker)");
             measure(&engine, &arguments, &[]).await?;
-            std::fs::remove_dir_all(dir).ok();
         }
         Mode::Cluster => {
             let suffix = format!("{}", std::process::id());

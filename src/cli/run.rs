@@ -83,8 +83,16 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
     let workers = parse_workers(&arguments.exec)?;
     warn_about_unserved_queues(&definition, &workers);
 
-    let temporary = tempfile_path();
-    let data = arguments.data.clone().unwrap_or_else(|| temporary.clone());
+    // Without --data the run lives in a folder of its own, removed (SQLite's
+    // -wal and -shm files with it) however `run` ends.
+    let temporary = tempfile::Builder::new()
+        .prefix("distorch-run-")
+        .tempdir()
+        .context("creating a temporary folder for the run")?;
+    let data = arguments
+        .data
+        .clone()
+        .unwrap_or_else(|| temporary.path().join("run.db"));
     let store = SqliteEventStore::open(&data).await?;
     let registry = Arc::new(DefinitionRegistry::default());
     let definition = registry.register(definition)?;
@@ -148,11 +156,6 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     };
-    if arguments.data.is_none() {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", temporary.display()));
-        }
-    }
     report(&state, arguments.output);
     Ok(if state.status == InstanceStatus::Completed {
         ExitCode::SUCCESS
@@ -295,20 +298,6 @@ fn report(state: &WorkflowInstance, output: Output) {
         ),
         Output::Text => println!("{} {}", state.id, state.status),
     }
-}
-
-fn tempfile_path() -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "distorch-run-{}-{}.db",
-        std::process::id(),
-        nanos_since_epoch()
-    ))
-}
-
-fn nanos_since_epoch() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }
 
 /// The live view of `run` on a terminal: a line per step with its status,
