@@ -72,6 +72,11 @@ impl LocalBus {
         lock(&self.task_queue(queue).dead).clone()
     }
 
+    /// Result messages that were rejected (the results dead-letter queue).
+    pub fn dead_results(&self) -> Vec<ResultBatch> {
+        lock(&self.results.dead).clone()
+    }
+
     /// How many results wait to be consumed.
     pub fn results_waiting(&self) -> usize {
         lock(&self.results.ready).len()

@@ -367,6 +367,47 @@ async fn rounds_at_once_for_one_instance_do_not_conflict<
     );
 }
 
+/// A message of several results with one that no instance can take is
+/// dead-lettered whole, after its other results were applied: re-driving it
+/// changes nothing for them.
+#[tokio::test]
+async fn a_message_with_an_unplaceable_result_is_dead_lettered_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
+        .await
+        .unwrap();
+    let node = Node::new(store);
+    let id = node.start(json!({})).await;
+    let relay = OutboxRelay::new(node.engine.clone(), node.bus.clone());
+    let consumer = ResultConsumer::new(node.engine.clone(), node.bus.clone());
+    let mut tasks = node.bus.consume_tasks("work", 16).await.unwrap();
+    let mut results = node.bus.consume_results(16).await.unwrap();
+    relay.run_once().await.unwrap();
+    let delivery = tasks.next().await.unwrap().unwrap();
+    let task = delivery.message().clone();
+    let result = TaskResult::for_task(&task, Scripted.execute(&task).await).started_by("test");
+    let mut stranger = result.clone();
+    stranger.instance_id = InstanceId(uuid::Uuid::now_v7());
+    node.bus
+        .publish_results(&[result.clone(), stranger.clone()])
+        .await
+        .unwrap();
+    delivery.ack().await.unwrap();
+
+    let handled = consumer
+        .handle(results.next().await.unwrap().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(handled, Handled::DeadLettered);
+    let state = node.engine.state(id).await.unwrap();
+    let reserve = &state.steps[state.definition.step_index("reserve").unwrap()];
+    assert_eq!(reserve.status, domain::instance::StepStatus::Completed);
+    assert_eq!(
+        node.bus.dead_results(),
+        vec![application::messages::ResultBatch(vec![result, stranger])]
+    );
+}
+
 /// A dead node's outbox rows are claimed by a busy one: the relay claims
 /// rows whose lease ran out every `FALLBACK_WAKE` (2 s) even while appends
 /// keep waking it (here, a wake every 50 ms). It used to claim only after
