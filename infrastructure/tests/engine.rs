@@ -372,10 +372,7 @@ async fn rounds_at_once_for_one_instance_do_not_conflict<
 /// changes nothing for them.
 #[tokio::test]
 async fn a_message_with_an_unplaceable_result_is_dead_lettered_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
-        .await
-        .unwrap();
+    let (_dir, store) = sqlite::store().await;
     let node = Node::new(store);
     let id = node.start(json!({})).await;
     let relay = OutboxRelay::new(node.engine.clone(), node.bus.clone());
@@ -414,10 +411,7 @@ async fn a_message_with_an_unplaceable_result_is_dead_lettered_whole() {
 /// 2 s without a wake, so a busy node never took over.
 #[tokio::test]
 async fn a_busy_relay_takes_over_a_dead_nodes_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
-        .await
-        .unwrap();
+    let (_dir, store) = sqlite::store().await;
     let dead = Node::new(store.clone());
     let busy = Node {
         engine: Arc::new(Engine::new(
@@ -526,7 +520,7 @@ mod postgres {
 mod sqlite {
     use super::*;
 
-    async fn store() -> (tempfile::TempDir, SqliteEventStore) {
+    pub(super) async fn store() -> (tempfile::TempDir, SqliteEventStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
             .await
