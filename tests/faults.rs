@@ -25,9 +25,9 @@ use support::{
 /// land while some are being started and others run.
 const WORKFLOWS: usize = 40;
 const START_EVERY: Duration = Duration::from_millis(50);
-/// When the faults are injected: once so many workflows were started. By
-/// progress, not by the clock, so that under load (CI runs every test at
-/// once on two cores) they still land mid-run, and apart.
+/// When the faults are injected: once so many workflows were started (the
+/// starts wait for each fault). By progress, not by the clock, so that under
+/// load (CI runs every test at once on two cores) they still land mid-run.
 const FAULTS_AFTER: [usize; 3] = [10, 20, 30];
 /// The PostgreSQL application name of the test's own checks, which the
 /// database fault spares so that it counts only the engine's sessions.
@@ -89,12 +89,23 @@ impl Cluster {
     }
 
     /// Starts `WORKFLOWS` workflows, one every `START_EVERY`, in the
-    /// background; counts them in `started`.
-    fn start_workflows(&self, started: Arc<AtomicUsize>) -> tokio::task::JoinHandle<Vec<String>> {
+    /// background; counts them in `started`. Once `pauses[k]` are started
+    /// it waits until `injected` says that fault `k` was injected: so each
+    /// fault lands with workflows left to start and others running, however
+    /// slowly the machine injects it (rabbitmqctl takes seconds under load).
+    fn start_workflows(
+        &self,
+        started: Arc<AtomicUsize>,
+        pauses: &'static [usize],
+        mut injected: tokio::sync::watch::Receiver<usize>,
+    ) -> tokio::task::JoinHandle<Vec<String>> {
         let (client, url) = (self.client.clone(), self.url.clone());
         tokio::spawn(async move {
             let mut ids = Vec::with_capacity(WORKFLOWS);
-            for _ in 0..WORKFLOWS {
+            for n in 0..WORKFLOWS {
+                if let Some(fault) = pauses.iter().position(|&pause| pause == n) {
+                    let _ = injected.wait_for(|&done| done > fault).await;
+                }
                 ids.push(start(&client, &url).await);
                 started.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(START_EVERY).await;
@@ -248,7 +259,7 @@ impl Cluster {
 /// Runs `inject` once so many workflows were started, for each number of
 /// `faults_after`, while workflows start and run; then expects every one
 /// of them to complete.
-async fn survives<F, Fut>(name: &str, faults_after: &[usize], inject: F)
+async fn survives<F, Fut>(name: &str, faults_after: &'static [usize], inject: F)
 where
     F: Fn(String, String) -> Fut,
     Fut: std::future::Future<Output = usize>,
@@ -256,9 +267,10 @@ where
     let mut cluster = Cluster::start(name).await;
     let began = Instant::now();
     let started = Arc::new(AtomicUsize::new(0));
-    let starting = cluster.start_workflows(started.clone());
+    let (injected, pauses) = tokio::sync::watch::channel(0);
+    let starting = cluster.start_workflows(started.clone(), faults_after, pauses);
     let mut hits = Vec::new();
-    for &after in faults_after {
+    for (fault, &after) in faults_after.iter().enumerate() {
         while started.load(Ordering::Relaxed) < after {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -269,6 +281,7 @@ where
             cluster.services.database.clone(),
         )
         .await;
+        injected.send_replace(fault + 1);
         hits.push((unstarted, unfinished, hit));
     }
     eprintln!(
@@ -474,9 +487,10 @@ async fn results_delivered_twice_change_nothing() {
     .unwrap();
     // While the run goes on: every result recorded so far, once more.
     let started = Arc::new(AtomicUsize::new(0));
-    let starting = cluster.start_workflows(started.clone());
+    let (injected, pauses) = tokio::sync::watch::channel(0);
+    let starting = cluster.start_workflows(started.clone(), &FAULTS_AFTER, pauses);
     let mut published = 0;
-    for after in FAULTS_AFTER {
+    for (fault, after) in FAULTS_AFTER.into_iter().enumerate() {
         while started.load(Ordering::Relaxed) < after {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -490,6 +504,7 @@ async fn results_delivered_twice_change_nothing() {
                 published += 1;
             }
         }
+        injected.send_replace(fault + 1);
     }
     let ids = starting.await.unwrap();
     cluster.assert_all_complete(&ids).await;
