@@ -130,10 +130,20 @@ impl TaskResult {
 pub struct ResultBatch(pub Vec<TaskResult>);
 
 impl Serialize for ResultBatch {
-    /// One result as the object itself, so that an engine that reads only
-    /// objects still reads what a worker reports one at a time.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0.as_slice() {
+        ResultsOnWire(&self.0).serialize(serializer)
+    }
+}
+
+/// The wire form of a [`ResultBatch`], from borrowed results: one result as
+/// the object itself, so that an engine that reads only objects still reads
+/// what a worker reports one at a time; several as an array.
+#[derive(Clone, Copy, Debug)]
+pub struct ResultsOnWire<'a>(pub &'a [TaskResult]);
+
+impl Serialize for ResultsOnWire<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
             [one] => one.serialize(serializer),
             many => many.serialize(serializer),
         }

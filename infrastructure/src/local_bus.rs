@@ -164,6 +164,9 @@ impl Bus for LocalBus {
     }
 
     async fn publish_results(&self, results: &[TaskResult]) -> Result<(), Error> {
+        if results.is_empty() {
+            return Ok(());
+        }
         self.results.push(ResultBatch(results.to_vec()), false);
         Ok(())
     }

@@ -125,15 +125,17 @@ impl<S: EventStore> Engine<S> {
         let now = self.clock.now();
         let mut requests = Vec::with_capacity(starts.len());
         let mut decided = Vec::with_capacity(starts.len());
-        let mut indices = Vec::with_capacity(starts.len());
-        let mut answered = Vec::new();
-        for (index, start) in starts.iter().enumerate() {
-            let trace = start
-                .origin
-                .traceparent
-                .unwrap_or_else(trace::TraceParent::root);
-            let id: InstanceId = start.state.id;
-            let span = command_span(&start.state, std::slice::from_ref(&start.command), &trace);
+        let mut replies = Vec::with_capacity(starts.len());
+        for start in starts {
+            let PendingStart {
+                state,
+                command,
+                origin,
+                reply,
+            } = start;
+            let trace = origin.traceparent.unwrap_or_else(trace::TraceParent::root);
+            let id: InstanceId = state.id;
+            let span = command_span(&state, std::slice::from_ref(&command), &trace);
             let handed = trace::hand_on(&span, &trace);
             let mut request = AppendRequest {
                 stream_id: id,
@@ -144,9 +146,9 @@ impl<S: EventStore> Engine<S> {
             };
             let outcome = span.in_scope(|| {
                 self.decide_into(
-                    start.state.clone(),
-                    std::slice::from_ref(&start.command),
-                    &start.origin,
+                    state,
+                    std::slice::from_ref(&command),
+                    &origin,
                     now,
                     &handed,
                     &mut request,
@@ -162,26 +164,21 @@ impl<S: EventStore> Engine<S> {
                         outbox: request.outbox.clone(),
                         span,
                     });
-                    indices.push(index);
+                    replies.push(reply);
                     requests.push(request);
                 }
-                Err(error) => answered.push((index, Err(error))),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
             }
         }
         let spans: Vec<_> = decided.iter().map(|decided| decided.span.clone()).collect();
         let stored = self.store_decided(requests, decided).await;
-        for ((index, outcome), span) in indices.into_iter().zip(stored).zip(spans) {
+        for ((reply, outcome), span) in replies.into_iter().zip(stored).zip(spans) {
             if outcome.is_ok() {
                 span.in_scope(|| tracing::info!("workflow started"));
             }
-            answered.push((index, outcome));
-        }
-        let mut replies: Vec<Option<_>> =
-            starts.into_iter().map(|start| Some(start.reply)).collect();
-        for (index, outcome) in answered {
-            if let Some(reply) = replies[index].take() {
-                let _ = reply.send(outcome);
-            }
+            let _ = reply.send(outcome);
         }
     }
 }

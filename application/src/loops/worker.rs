@@ -138,14 +138,14 @@ impl<B: Bus> Drop for Turn<B> {
         let shared = self.0.clone();
         runtime.spawn(async move {
             let turn = Turn(shared);
-            let results: Vec<TaskResult> = batch.iter().map(|(result, _)| result.clone()).collect();
+            let (results, waiters): (Vec<TaskResult>, Vec<_>) = batch.into_iter().unzip();
             let published = turn
                 .0
                 .bus
                 .publish_results(&results)
                 .await
                 .map_err(|error| error.to_string());
-            for (_, waiter) in batch {
+            for waiter in waiters {
                 let _ = waiter.send(published.clone());
             }
         });

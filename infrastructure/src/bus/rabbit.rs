@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::Error;
-use application::messages::{ResultBatch, TaskMessage, TaskResult};
+use application::messages::{ResultBatch, ResultsOnWire, TaskMessage, TaskResult};
 use application::ports::Bus;
 use application::trace::TRACEPARENT;
 use lapin::options::BasicPublishOptions;
@@ -20,7 +20,7 @@ use super::session::Session;
 use super::subscription::{RabbitSubscription, Source};
 use super::supervisor::{self, Link};
 use super::topology::{RESULTS, TASKS_EXCHANGE};
-use super::unavailable;
+use super::{rpc, unavailable};
 
 /// A batch whose confirms take longer than this fails (the outbox retries it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -113,13 +113,14 @@ impl Bus for RabbitBus {
             return Ok(());
         };
         let session = self.session()?;
-        // The wire form of `ResultBatch`: one result as an object, several
-        // as an array (named after the first).
-        let message = match results {
-            [one] => Outgoing::new(RESULTS, RESULTS, &one.task_id, 0, one)?,
-            many => Outgoing::new(RESULTS, RESULTS, &first.task_id, 0, &many)?,
-        };
-        let batch = [message];
+        // Named after the first result.
+        let batch = [Outgoing::new(
+            RESULTS,
+            RESULTS,
+            &first.task_id,
+            0,
+            &ResultsOnWire(results),
+        )?];
         let channel = session.publisher().await?;
         publish_confirmed(&session, &channel, &batch).await
     }
@@ -188,23 +189,28 @@ async fn publish_confirmed(
     channel: &Channel,
     batch: &[Outgoing<'_>],
 ) -> Result<(), Error> {
+    session
+        .unless_lost("publish", publish_and_confirm(channel, batch))
+        .await
+}
+
+async fn publish_and_confirm(channel: &Channel, batch: &[Outgoing<'_>]) -> Result<(), Error> {
     let mut confirms = Vec::with_capacity(batch.len());
     for message in batch {
-        let confirm = session
-            .rpc(
-                "publish",
-                channel.basic_publish(
-                    message.exchange.into(),
-                    message.routing_key.into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    &message.body,
-                    message.properties.clone(),
-                ),
-            )
-            .await?;
+        let confirm = rpc(
+            "publish",
+            channel.basic_publish(
+                message.exchange.into(),
+                message.routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &message.body,
+                message.properties.clone(),
+            ),
+        )
+        .await?;
         confirms.push(confirm);
     }
     let all_confirmed = async {
@@ -235,16 +241,11 @@ async fn publish_confirmed(
         }
         Ok(())
     };
-    let confirmed = async {
-        tokio::time::timeout(CONFIRM_TIMEOUT, all_confirmed)
-            .await
-            .map_err(|_| {
-                Error::Unavailable(format!(
-                    "RabbitMQ did not confirm the publish within {CONFIRM_TIMEOUT:?}"
-                ))
-            })?
-    };
-    session
-        .unless_lost("await the publisher confirms", confirmed)
+    tokio::time::timeout(CONFIRM_TIMEOUT, all_confirmed)
         .await
+        .map_err(|_| {
+            Error::Unavailable(format!(
+                "RabbitMQ did not confirm the publish within {CONFIRM_TIMEOUT:?}"
+            ))
+        })?
 }

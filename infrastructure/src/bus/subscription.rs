@@ -240,10 +240,10 @@ pub struct RabbitDelivery<T> {
     redelivered: bool,
     properties: BasicProperties,
     acker: Acker,
-    /// Keeps the channel open while the delivery is unsettled, even if the
-    /// subscription is dropped first.
     /// The connection it came on: a settlement gives up when it is lost.
     session: Arc<Session>,
+    /// Keeps the channel open while the delivery is unsettled, even if the
+    /// subscription is dropped first.
     _channel: Channel,
 }
 
