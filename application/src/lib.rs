@@ -19,4 +19,4 @@ pub mod secrets;
 pub mod trace;
 
 pub use engine::{Engine, Origin, Submission};
-pub use error::Error;
+pub use error::{Error, Report, Source};

@@ -44,7 +44,7 @@ fn append(stream: InstanceId, expected: u64, events: &[Event]) -> AppendRequest 
         expected_version: expected,
         events: events
             .iter()
-            .map(|event| encode(event, metadata()))
+            .map(|event| encode(event, metadata()).unwrap())
             .collect(),
         outbox: Vec::new(),
         timers: Vec::new(),
@@ -530,7 +530,7 @@ async fn an_event_of_a_lower_position_that_commits_last_is_not_passed_over(pool:
     // Now the late one writes its event (and so gets an id after the
     // early one's) and stays open.
     let mut late = pool.begin().await.unwrap();
-    let event = encode(&completed("b", 1), metadata());
+    let event = encode(&completed("b", 1), metadata()).unwrap();
     sqlx::query(
         "insert into events (global_position, stream_id, version, type, schema_version, data, metadata)
          overriding system value values ($1, $2, 1, $3, $4, $5, $6)",

@@ -266,7 +266,7 @@ impl<S: EventStore> Engine<S> {
                 outcome => return outcome,
             }
         }
-        Err(Error::Unavailable(format!(
+        Err(Error::unavailable(format!(
             "instance {id} kept changing under {CONFLICT_RETRIES} attempts"
         )))
     }
@@ -375,8 +375,9 @@ impl<S: EventStore> Engine<S> {
 
     /// Decides `commands` in order on `state`, and adds the events, the
     /// tasks they dispatch and the timers they set to `request`. Either every
-    /// command is decided and added, or the first refusal is returned and
-    /// `request` is left as it was.
+    /// command is decided and added, or the first refusal (or an event or
+    /// task that cannot be encoded) is returned and `request` is left as it
+    /// was.
     fn decide_into(
         &self,
         state: WorkflowInstance,
@@ -398,6 +399,8 @@ impl<S: EventStore> Engine<S> {
         }
         let correlation_id = origin.correlation_id.unwrap_or(id.0);
         let traceparent = traceparent.to_string();
+        // Added to `request` only once every event and task is encoded.
+        let (mut records, mut outbox, mut timers) = (Vec::new(), Vec::new(), Vec::new());
         for event in &events {
             let metadata = Metadata {
                 event_id: Uuid::now_v7(),
@@ -407,29 +410,35 @@ impl<S: EventStore> Engine<S> {
                 actor: origin.actor.clone(),
                 traceparent: Some(traceparent.clone()),
             };
-            request.events.push(encode(event, metadata));
+            records.push(encode(event, metadata)?);
             if let Some(dispatch) = dispatch_of(&definition, event) {
                 let task =
                     TaskMessage::new(id, &definition.name, dispatch).traced(traceparent.clone());
                 tracing::debug!(step = %task.step, queue = %task.queue, attempt = task.attempt, "task dispatched");
-                request.outbox.push(OutboxMessage {
+                outbox.push(OutboxMessage {
                     queue: task.queue.clone(),
                     priority: task.priority,
-                    payload: serde_json::to_value(&task).unwrap_or(Value::Null),
+                    payload: serde_json::to_value(&task).map_err(|error| {
+                        Error::internal(
+                            format!("task {} cannot be written as JSON", task.task_id),
+                            error,
+                        )
+                    })?,
                 });
             }
-            request
-                .timers
-                .extend(
-                    timers_of(event)
-                        .into_iter()
-                        .map(|(timer, due_at)| ScheduledTimer {
-                            instance: id,
-                            timer,
-                            due_at,
-                        }),
-                );
+            timers.extend(
+                timers_of(event)
+                    .into_iter()
+                    .map(|(timer, due_at)| ScheduledTimer {
+                        instance: id,
+                        timer,
+                        due_at,
+                    }),
+            );
         }
+        request.events.extend(records);
+        request.outbox.extend(outbox);
+        request.timers.extend(timers);
         Ok((next, events))
     }
 

@@ -80,7 +80,7 @@ impl Drop for Slot<'_> {
 }
 
 fn interrupted() -> Error {
-    Error::Unavailable("the start was interrupted; it may or may not have been stored".into())
+    Error::unavailable("the start was interrupted; it may or may not have been stored")
 }
 
 impl<S: EventStore> Engine<S> {

@@ -197,7 +197,7 @@ impl<S: EventStore + LogHead> EventFeed<S> {
                 }
                 Ok(_) => wait = HELD_BACK_FIRST_WAIT,
                 Err(error) => {
-                    tracing::error!(%error, "the event feed cannot read the log");
+                    tracing::error!(error = %error.report(), "the event feed cannot read the log");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }

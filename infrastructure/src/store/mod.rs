@@ -1,6 +1,7 @@
 //! Event stores: PostgreSQL for production, SQLite for the embedded mode.
 //! Both pass the same conformance suite (`infrastructure/tests/event_store.rs`).
 
+mod error;
 mod postgres;
 mod postgres_api_keys;
 mod postgres_listener;
@@ -21,12 +22,7 @@ pub use postgres_read_models::PgReadModels;
 pub use sqlite::SqliteEventStore;
 pub use sqlite_read_models::SqliteReadModels;
 
-use application::Error;
-
-/// Maps a database failure to the application's error.
-fn unavailable(error: sqlx::Error) -> Error {
-    Error::Unavailable(error.to_string())
-}
+use error::{database, unreadable, unwritable, violates};
 
 /// The migrations of each database, embedded in the binary.
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

@@ -5,17 +5,19 @@ use application::ports::{ApiKeyRecord, ApiKeyStore};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{PgEventStore, unavailable};
+use super::{PgEventStore, database, unreadable};
 
 fn record(row: &sqlx::postgres::PgRow) -> Result<ApiKeyRecord, Error> {
-    let role: String = row.try_get("role").map_err(unavailable)?;
+    let role: String = row.try_get("role").map_err(database)?;
     Ok(ApiKeyRecord {
-        id: row.try_get("id").map_err(unavailable)?,
-        name: row.try_get("name").map_err(unavailable)?,
-        role: role.parse().map_err(|reason| Error::Invalid { reason })?,
-        secret_sha256: row.try_get("secret_sha256").map_err(unavailable)?,
-        created_at: row.try_get("created_at").map_err(unavailable)?,
-        revoked_at: row.try_get("revoked_at").map_err(unavailable)?,
+        id: row.try_get("id").map_err(database)?,
+        name: row.try_get("name").map_err(database)?,
+        role: role
+            .parse()
+            .map_err(|reason: String| unreadable("api_keys.role", reason))?,
+        secret_sha256: row.try_get("secret_sha256").map_err(database)?,
+        created_at: row.try_get("created_at").map_err(database)?,
+        revoked_at: row.try_get("revoked_at").map_err(database)?,
     })
 }
 
@@ -33,7 +35,7 @@ impl ApiKeyStore for PgEventStore {
         .bind(key.revoked_at)
         .execute(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         Ok(())
     }
 
@@ -42,7 +44,7 @@ impl ApiKeyStore for PgEventStore {
             .bind(id)
             .fetch_optional(self.pool())
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         row.as_ref().map(record).transpose()
     }
 
@@ -50,7 +52,7 @@ impl ApiKeyStore for PgEventStore {
         let rows = sqlx::query("select * from api_keys order by created_at, id")
             .fetch_all(self.pool())
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         rows.iter().map(record).collect()
     }
 
@@ -61,7 +63,7 @@ impl ApiKeyStore for PgEventStore {
                 .bind(at)
                 .execute(self.pool())
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         if revoked.rows_affected() == 0 {
             return Err(Error::NotFound {
                 what: format!("active API key {id}"),

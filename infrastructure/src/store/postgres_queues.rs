@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{PgEventStore, unavailable};
+use super::{PgEventStore, database, unreadable, unwritable};
 
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
@@ -39,21 +39,18 @@ impl TimerQueue for PgEventStore {
         .bind(limit as i64)
         .fetch_all(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
-                let id: i64 = row.try_get("id").map_err(unavailable)?;
-                let timer: Value = row.try_get("timer").map_err(unavailable)?;
+                let id: i64 = row.try_get("id").map_err(database)?;
+                let timer: Value = row.try_get("timer").map_err(database)?;
                 Ok(DueTimer {
                     id,
-                    instance: InstanceId(
-                        row.try_get::<Uuid, _>("instance_id").map_err(unavailable)?,
-                    ),
-                    timer: serde_json::from_value(timer).map_err(|error| Error::Corrupt {
-                        position: id,
-                        reason: format!("timer: {error}"),
+                    instance: InstanceId(row.try_get::<Uuid, _>("instance_id").map_err(database)?),
+                    timer: serde_json::from_value(timer).map_err(|error| {
+                        unreadable(format!("timers.timer of timer {id}"), error)
                     })?,
-                    due_at: row.try_get("due_at").map_err(unavailable)?,
+                    due_at: row.try_get("due_at").map_err(database)?,
                 })
             })
             .collect()
@@ -64,7 +61,7 @@ impl TimerQueue for PgEventStore {
             .bind(ids)
             .execute(self.pool())
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         Ok(())
     }
 
@@ -74,7 +71,7 @@ impl TimerQueue for PgEventStore {
         timer: &Timer,
         due_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
-        let timer = serde_json::to_value(timer).unwrap_or(Value::Null);
+        let timer = serde_json::to_value(timer).map_err(|error| unwritable("a timer", error))?;
         let moved =
             sqlx::query("update timers set due_at = $3 where instance_id = $1 and timer = $2")
                 .bind(instance.0)
@@ -82,7 +79,7 @@ impl TimerQueue for PgEventStore {
                 .bind(due_at)
                 .execute(self.pool())
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         Ok(moved.rows_affected() > 0)
     }
 
@@ -90,7 +87,7 @@ impl TimerQueue for PgEventStore {
         sqlx::query_scalar("select min(due_at) from timers")
             .fetch_one(self.pool())
             .await
-            .map_err(unavailable)
+            .map_err(database)
     }
 }
 
@@ -115,18 +112,18 @@ impl OutboxQueue for PgEventStore {
         .bind(limit as i64)
         .fetch_all(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         let mut messages = rows
             .iter()
             .map(|row| {
                 Ok(PendingMessage {
-                    id: row.try_get("id").map_err(unavailable)?,
+                    id: row.try_get("id").map_err(database)?,
                     message: OutboxMessage {
-                        queue: row.try_get("queue").map_err(unavailable)?,
-                        payload: row.try_get("payload").map_err(unavailable)?,
+                        queue: row.try_get("queue").map_err(database)?,
+                        payload: row.try_get("payload").map_err(database)?,
                         priority: row
                             .try_get::<i16, _>("priority")
-                            .map_err(unavailable)?
+                            .map_err(database)?
                             .clamp(0, 255) as u8,
                     },
                 })
@@ -141,7 +138,7 @@ impl OutboxQueue for PgEventStore {
             .bind(ids)
             .execute(self.pool())
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use super::{SQLITE_MIGRATIONS, unavailable};
+use super::{SQLITE_MIGRATIONS, database, unwritable};
 
 #[derive(Clone, Debug)]
 pub struct SqliteEventStore {
@@ -45,7 +45,7 @@ impl SqliteEventStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: &Path) -> Result<Self, Error> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(unavailable)?
+            .map_err(database)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -57,10 +57,11 @@ impl SqliteEventStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await
-            .map_err(unavailable)?;
-        SQLITE_MIGRATIONS.run(&pool).await.map_err(|error| {
-            Error::Unavailable(format!("migrating {}: {error}", path.display()))
-        })?;
+            .map_err(database)?;
+        SQLITE_MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|error| database(error.into()))?;
         Ok(Self {
             pool,
             writer: Writer::default(),
@@ -94,11 +95,11 @@ fn corrupt(position: i64, what: &str, error: impl std::fmt::Display) -> Error {
 }
 
 fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, Error> {
-    let position: i64 = row.try_get("global_position").map_err(unavailable)?;
-    let stream: String = row.try_get("stream_id").map_err(unavailable)?;
-    let data: String = row.try_get("data").map_err(unavailable)?;
-    let metadata: String = row.try_get("metadata").map_err(unavailable)?;
-    let recorded_at: String = row.try_get("recorded_at").map_err(unavailable)?;
+    let position: i64 = row.try_get("global_position").map_err(database)?;
+    let stream: String = row.try_get("stream_id").map_err(database)?;
+    let data: String = row.try_get("data").map_err(database)?;
+    let metadata: String = row.try_get("metadata").map_err(database)?;
+    let recorded_at: String = row.try_get("recorded_at").map_err(database)?;
     let metadata: Metadata =
         serde_json::from_str(&metadata).map_err(|e| corrupt(position, "metadata", e))?;
     Ok(RecordedEvent {
@@ -107,11 +108,9 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, Error> {
         stream_id: InstanceId(
             Uuid::parse_str(&stream).map_err(|e| corrupt(position, "stream id", e))?,
         ),
-        version: row.try_get::<i64, _>("version").map_err(unavailable)? as u64,
-        event_type: row.try_get("type").map_err(unavailable)?,
-        schema_version: row
-            .try_get::<i64, _>("schema_version")
-            .map_err(unavailable)? as u32,
+        version: row.try_get::<i64, _>("version").map_err(database)? as u64,
+        event_type: row.try_get("type").map_err(database)?,
+        schema_version: row.try_get::<i64, _>("schema_version").map_err(database)? as u32,
         data: serde_json::from_str(&data).map_err(|e| corrupt(position, "data", e))?,
         metadata,
         recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
@@ -125,7 +124,10 @@ impl EventStore for SqliteEventStore {
         self.append_batch(vec![request])
             .await?
             .pop()
-            .unwrap_or(Err(Error::Unavailable("an append decided nothing".into())))
+            .unwrap_or(Err(Error::Internal {
+                reason: "an append decided nothing".into(),
+                source: None,
+            }))
     }
 
     /// One transaction (one commit, one fsync) for every stream; a stream
@@ -142,9 +144,9 @@ impl EventStore for SqliteEventStore {
             .pool
             .begin_with("begin immediate")
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         let outcomes = append_all(&mut tx, &requests).await?;
-        tx.commit().await.map_err(unavailable)?;
+        tx.commit().await.map_err(database)?;
         Ok(outcomes)
     }
 
@@ -160,7 +162,7 @@ impl EventStore for SqliteEventStore {
         .bind(after_version as i64)
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter().map(record).collect()
     }
 
@@ -178,7 +180,7 @@ impl EventStore for SqliteEventStore {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter().map(record).collect()
     }
 }
@@ -200,10 +202,10 @@ async fn append_all(
         "select j.value, (select max(version) from events where stream_id = j.value)
          from json_each(?1) j order by j.key",
     )
-    .bind(serde_json::to_string(&streams).unwrap_or_default())
+    .bind(Value::from(streams.as_slice()).to_string())
     .fetch_all(&mut *connection)
     .await
-    .map_err(unavailable)?;
+    .map_err(database)?;
     let now = Utc::now().to_rfc3339();
     let leased_until = super::sqlite_queues::lease_end(Utc::now(), APPENDED_OUTBOX_LEASE);
     let (mut events, mut outbox, mut timers) = (Vec::new(), Vec::new(), Vec::new());
@@ -219,13 +221,15 @@ async fn append_all(
         }
         accepted.push(Ok(stream));
         for (offset, event) in request.events.iter().enumerate() {
+            let metadata = serde_json::to_value(&event.metadata)
+                .map_err(|error| unwritable("an event's metadata", error))?;
             events.push(serde_json::json!({
                 "s": stream,
                 "v": request.expected_version + 1 + offset as u64,
                 "t": event.event_type,
                 "sv": event.schema_version,
                 "d": event.data,
-                "m": event.metadata,
+                "m": metadata,
             }));
         }
         for message in &request.outbox {
@@ -234,9 +238,11 @@ async fn append_all(
             }));
         }
         for timer in &request.timers {
+            let timer_value =
+                serde_json::to_value(&timer.timer).map_err(|error| unwritable("a timer", error))?;
             timers.push(serde_json::json!({
                 "i": timer.instance.0.to_string(),
-                "t": timer.timer,
+                "t": timer_value,
                 "d": timer.due_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             }));
         }
@@ -254,7 +260,7 @@ async fn append_all(
         .bind(&now)
         .fetch_all(&mut *connection)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         for (position, stream) in appended {
             let last = last_positions.entry(stream).or_insert(position);
             *last = (*last).max(position);
@@ -273,7 +279,7 @@ async fn append_all(
         .bind(&leased_until)
         .fetch_all(&mut *connection)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         // Ids are drawn in insertion order, which is the array's.
         outbox_ids.sort_unstable();
     }
@@ -286,7 +292,7 @@ async fn append_all(
         .bind(Value::Array(timers).to_string())
         .execute(&mut *connection)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
     }
     let mut outbox_ids = outbox_ids.into_iter();
     Ok(requests

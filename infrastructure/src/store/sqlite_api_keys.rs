@@ -5,29 +5,29 @@ use application::ports::{ApiKeyRecord, ApiKeyStore};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{SqliteEventStore, unavailable};
+use super::{SqliteEventStore, database, unreadable};
 
 fn time(text: Option<String>) -> Result<Option<DateTime<Utc>>, Error> {
     text.map(|text| {
         DateTime::parse_from_rfc3339(&text)
             .map(|time| time.with_timezone(&Utc))
-            .map_err(|error| Error::Invalid {
-                reason: format!("api_keys: bad time `{text}`: {error}"),
-            })
+            .map_err(|error| unreadable(format!("api_keys time `{text}`"), error))
     })
     .transpose()
 }
 
 fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, Error> {
-    let role: String = row.try_get("role").map_err(unavailable)?;
-    let created_at: String = row.try_get("created_at").map_err(unavailable)?;
+    let role: String = row.try_get("role").map_err(database)?;
+    let created_at: String = row.try_get("created_at").map_err(database)?;
     Ok(ApiKeyRecord {
-        id: row.try_get("id").map_err(unavailable)?,
-        name: row.try_get("name").map_err(unavailable)?,
-        role: role.parse().map_err(|reason| Error::Invalid { reason })?,
-        secret_sha256: row.try_get("secret_sha256").map_err(unavailable)?,
+        id: row.try_get("id").map_err(database)?,
+        name: row.try_get("name").map_err(database)?,
+        role: role
+            .parse()
+            .map_err(|reason: String| unreadable("api_keys.role", reason))?,
+        secret_sha256: row.try_get("secret_sha256").map_err(database)?,
         created_at: time(Some(created_at))?.unwrap_or_default(),
-        revoked_at: time(row.try_get("revoked_at").map_err(unavailable)?)?,
+        revoked_at: time(row.try_get("revoked_at").map_err(database)?)?,
     })
 }
 
@@ -46,7 +46,7 @@ impl ApiKeyStore for SqliteEventStore {
         .bind(key.revoked_at.map(|at| at.to_rfc3339()))
         .execute(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         Ok(())
     }
 
@@ -55,7 +55,7 @@ impl ApiKeyStore for SqliteEventStore {
             .bind(id)
             .fetch_optional(self.pool())
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         row.as_ref().map(record).transpose()
     }
 
@@ -63,7 +63,7 @@ impl ApiKeyStore for SqliteEventStore {
         let rows = sqlx::query("select * from api_keys order by created_at, id")
             .fetch_all(self.pool())
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         rows.iter().map(record).collect()
     }
 
@@ -75,7 +75,7 @@ impl ApiKeyStore for SqliteEventStore {
                 .bind(at.to_rfc3339())
                 .execute(self.pool())
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         if revoked.rows_affected() == 0 {
             return Err(Error::NotFound {
                 what: format!("active API key {id}"),

@@ -11,7 +11,7 @@ use domain::instance::Timer;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{SqliteEventStore, unavailable};
+use super::{SqliteEventStore, database, unreadable, unwritable};
 
 pub(super) fn lease_end(now: DateTime<Utc>, lease: Duration) -> String {
     text(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)))
@@ -20,13 +20,6 @@ pub(super) fn lease_end(now: DateTime<Utc>, lease: Duration) -> String {
 /// Times are stored as RFC 3339 in UTC with a fixed width, so text order is time order.
 fn text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-fn corrupt(id: i64, what: &str, error: impl std::fmt::Display) -> Error {
-    Error::Corrupt {
-        position: id,
-        reason: format!("{what}: {error}"),
-    }
 }
 
 impl TimerQueue for SqliteEventStore {
@@ -50,21 +43,23 @@ impl TimerQueue for SqliteEventStore {
         .bind(limit as i64)
         .fetch_all(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
-                let id: i64 = row.try_get("id").map_err(unavailable)?;
-                let instance: String = row.try_get("instance_id").map_err(unavailable)?;
-                let timer: String = row.try_get("timer").map_err(unavailable)?;
-                let due_at: String = row.try_get("due_at").map_err(unavailable)?;
+                let id: i64 = row.try_get("id").map_err(database)?;
+                let instance: String = row.try_get("instance_id").map_err(database)?;
+                let timer: String = row.try_get("timer").map_err(database)?;
+                let due_at: String = row.try_get("due_at").map_err(database)?;
                 Ok(DueTimer {
                     id,
                     instance: InstanceId(
-                        Uuid::parse_str(&instance).map_err(|e| corrupt(id, "instance", e))?,
+                        Uuid::parse_str(&instance)
+                            .map_err(|e| unreadable(format!("timers.instance_id of {id}"), e))?,
                     ),
-                    timer: serde_json::from_str(&timer).map_err(|e| corrupt(id, "timer", e))?,
+                    timer: serde_json::from_str(&timer)
+                        .map_err(|e| unreadable(format!("timers.timer of {id}"), e))?,
                     due_at: DateTime::parse_from_rfc3339(&due_at)
-                        .map_err(|e| corrupt(id, "due_at", e))?
+                        .map_err(|e| unreadable(format!("timers.due_at of {id}"), e))?
                         .to_utc(),
                 })
             })
@@ -78,7 +73,7 @@ impl TimerQueue for SqliteEventStore {
                 .bind(id)
                 .execute(self.pool())
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         }
         Ok(())
     }
@@ -90,9 +85,10 @@ impl TimerQueue for SqliteEventStore {
         due_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
         let _writing = self.writer.lock().await;
+        // As the append stores it: through `Value`, whose key order is the text's.
         let timer = serde_json::to_value(timer)
             .map(|value| value.to_string())
-            .unwrap_or_default();
+            .map_err(|error| unwritable("a timer", error))?;
         let moved =
             sqlx::query("update timers set due_at = ?3 where instance_id = ?1 and timer = ?2")
                 .bind(instance.0.to_string())
@@ -100,7 +96,7 @@ impl TimerQueue for SqliteEventStore {
                 .bind(text(due_at))
                 .execute(self.pool())
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         Ok(moved.rows_affected() > 0)
     }
 
@@ -108,10 +104,13 @@ impl TimerQueue for SqliteEventStore {
         let due: Option<String> = sqlx::query_scalar("select min(due_at) from timers")
             .fetch_one(self.pool())
             .await
-            .map_err(unavailable)?;
-        Ok(due
-            .and_then(|due| DateTime::parse_from_rfc3339(&due).ok())
-            .map(|due| due.to_utc()))
+            .map_err(database)?;
+        due.map(|due| {
+            DateTime::parse_from_rfc3339(&due)
+                .map(|due| due.to_utc())
+                .map_err(|error| unreadable("timers.due_at", error))
+        })
+        .transpose()
     }
 }
 
@@ -136,21 +135,21 @@ impl OutboxQueue for SqliteEventStore {
         .bind(limit as i64)
         .fetch_all(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         let mut messages = rows
             .iter()
             .map(|row| {
-                let id: i64 = row.try_get("id").map_err(unavailable)?;
-                let payload: String = row.try_get("payload").map_err(unavailable)?;
+                let id: i64 = row.try_get("id").map_err(database)?;
+                let payload: String = row.try_get("payload").map_err(database)?;
                 Ok(PendingMessage {
                     id,
                     message: OutboxMessage {
-                        queue: row.try_get("queue").map_err(unavailable)?,
+                        queue: row.try_get("queue").map_err(database)?,
                         payload: serde_json::from_str(&payload)
-                            .map_err(|e| corrupt(id, "payload", e))?,
+                            .map_err(|e| unreadable(format!("outbox.payload of {id}"), e))?,
                         priority: row
                             .try_get::<i64, _>("priority")
-                            .map_err(unavailable)?
+                            .map_err(database)?
                             .clamp(0, 255) as u8,
                     },
                 })
@@ -167,7 +166,7 @@ impl OutboxQueue for SqliteEventStore {
                 .bind(id)
                 .execute(self.pool())
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use domain::InstanceId;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::unavailable;
+use super::database;
 
 mod definitions;
 mod queries;
@@ -39,7 +39,7 @@ impl ProjectionWriter for PgReadModels {
             .bind(PROJECTION)
             .fetch_one(&self.pool)
             .await
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn oldest_unprojected(&self) -> Result<Option<DateTime<Utc>>, Error> {
@@ -51,23 +51,23 @@ impl ProjectionWriter for PgReadModels {
         .bind(PROJECTION)
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)
+        .map_err(database)
     }
 
     async fn log_head(&self) -> Result<i64, Error> {
         sqlx::query_scalar("select coalesce(max(global_position), 0) from events")
             .fetch_one(&self.pool)
             .await
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn apply(&self, batch: &ProjectionBatch) -> Result<ApplyOutcome, Error> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.pool.begin().await.map_err(database)?;
         let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
             .bind(PROJECTION_LOCK)
             .fetch_one(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         if !locked {
             return Ok(ApplyOutcome::Busy);
         }
@@ -77,7 +77,7 @@ impl ProjectionWriter for PgReadModels {
         .bind(PROJECTION)
         .fetch_one(&mut *tx)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         if position != batch.after {
             return Ok(ApplyOutcome::Moved);
         }
@@ -100,35 +100,35 @@ impl ProjectionWriter for PgReadModels {
             .bind(at)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         }
         sqlx::query("update projection_checkpoints set position = $2 where name = $1")
             .bind(PROJECTION)
             .bind(batch.through)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+            .map_err(database)?;
+        tx.commit().await.map_err(database)?;
         Ok(ApplyOutcome::Applied)
     }
 
     async fn reset(&self) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.pool.begin().await.map_err(database)?;
         sqlx::query("select pg_advisory_xact_lock($1)")
             .bind(PROJECTION_LOCK)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         sqlx::query("truncate workflow_instances, workflow_steps")
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         sqlx::query("update projection_checkpoints set position = 0 where name = $1")
             .bind(PROJECTION)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)
+            .map_err(database)?;
+        tx.commit().await.map_err(database)
     }
 
     async fn record_progress(
@@ -146,7 +146,7 @@ impl ProjectionWriter for PgReadModels {
         .bind(i16::from(progress.min(100)))
         .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         Ok(())
     }
 }
@@ -175,7 +175,7 @@ async fn apply_change(connection: &mut PgConnection, change: &Change) -> Result<
             .bind(at)
             .execute(&mut *connection)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
             let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
             let positions: Vec<i32> = steps.iter().map(|s| s.position as i32).collect();
             let kinds: Vec<&str> = steps.iter().map(|s| s.kind.as_str()).collect();
@@ -216,7 +216,7 @@ async fn apply_change(connection: &mut PgConnection, change: &Change) -> Result<
         ChangeKind::Touched => return Ok(()),
         ChangeKind::Step { step, change } => step_query(change, id, step, at),
     };
-    query.execute(&mut *connection).await.map_err(unavailable)?;
+    query.execute(&mut *connection).await.map_err(database)?;
     Ok(())
 }
 

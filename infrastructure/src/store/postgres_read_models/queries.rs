@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use crate::store::unavailable;
+use crate::store::database;
 
 use super::PgReadModels;
 
@@ -21,7 +21,7 @@ const WORKFLOW_COLUMNS: &str =
 fn workflow_row(row: &PgRow) -> Result<WorkflowRow, sqlx::Error> {
     let names = |column: &str| -> Result<Vec<String>, sqlx::Error> {
         let value: Value = row.try_get(column)?;
-        Ok(serde_json::from_value(value).unwrap_or_default())
+        serde_json::from_value(value).map_err(|error| sqlx::Error::Decode(Box::new(error)))
     };
     Ok(WorkflowRow {
         id: InstanceId(row.try_get("id")?),
@@ -75,11 +75,8 @@ impl ReadModelQueries for PgReadModels {
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await
-            .map_err(unavailable)?;
-        row.as_ref()
-            .map(workflow_row)
-            .transpose()
-            .map_err(unavailable)
+            .map_err(database)?;
+        row.as_ref().map(workflow_row).transpose().map_err(database)
     }
 
     async fn steps(&self, id: InstanceId) -> Result<Vec<StepRow>, Error> {
@@ -91,11 +88,11 @@ impl ReadModelQueries for PgReadModels {
         .bind(id.0)
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(step_row)
             .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRow>, Error> {
@@ -117,11 +114,11 @@ impl ReadModelQueries for PgReadModels {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         rows.iter()
             .map(workflow_row)
             .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn status_counts(&self) -> Result<Vec<StatusCount>, Error> {
@@ -131,7 +128,7 @@ impl ReadModelQueries for PgReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
                 Ok(StatusCount {
@@ -141,7 +138,7 @@ impl ReadModelQueries for PgReadModels {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn definition_durations(&self) -> Result<Vec<DefinitionDurations>, Error> {
@@ -155,7 +152,7 @@ impl ReadModelQueries for PgReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
                 Ok(DefinitionDurations {
@@ -164,7 +161,7 @@ impl ReadModelQueries for PgReadModels {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn step_durations(&self) -> Result<Vec<StepDurations>, Error> {
@@ -179,7 +176,7 @@ impl ReadModelQueries for PgReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
                 Ok(StepDurations {
@@ -189,7 +186,7 @@ impl ReadModelQueries for PgReadModels {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn bottlenecks(&self, limit: u32) -> Result<Vec<Bottleneck>, Error> {
@@ -206,7 +203,7 @@ impl ReadModelQueries for PgReadModels {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
                 Ok(Bottleneck {
@@ -218,6 +215,6 @@ impl ReadModelQueries for PgReadModels {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 }

@@ -14,7 +14,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::sqlite::Writer;
 
-use super::unavailable;
+use super::{database, unreadable};
 
 mod definitions;
 mod queries;
@@ -49,7 +49,7 @@ impl ProjectionWriter for SqliteReadModels {
             .bind(PROJECTION)
             .fetch_one(&self.pool)
             .await
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn oldest_unprojected(&self) -> Result<Option<DateTime<Utc>>, Error> {
@@ -61,12 +61,12 @@ impl ProjectionWriter for SqliteReadModels {
         .bind(PROJECTION)
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         recorded
             .map(|text| {
                 DateTime::parse_from_rfc3339(&text)
                     .map(|time| time.with_timezone(&Utc))
-                    .map_err(|error| Error::Unavailable(format!("events.recorded_at: {error}")))
+                    .map_err(|error| unreadable("events.recorded_at", error))
             })
             .transpose()
     }
@@ -75,7 +75,7 @@ impl ProjectionWriter for SqliteReadModels {
         sqlx::query_scalar("select coalesce(max(global_position), 0) from events")
             .fetch_one(&self.pool)
             .await
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn apply(&self, batch: &ProjectionBatch) -> Result<ApplyOutcome, Error> {
@@ -84,13 +84,13 @@ impl ProjectionWriter for SqliteReadModels {
             .pool
             .begin_with("begin immediate")
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         let position: i64 =
             sqlx::query_scalar("select position from projection_checkpoints where name = ?1")
                 .bind(PROJECTION)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         if position != batch.after {
             return Ok(ApplyOutcome::Moved);
         }
@@ -114,15 +114,15 @@ impl ProjectionWriter for SqliteReadModels {
             .bind(time(at))
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         }
         sqlx::query("update projection_checkpoints set position = ?2 where name = ?1")
             .bind(PROJECTION)
             .bind(batch.through)
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+            .map_err(database)?;
+        tx.commit().await.map_err(database)?;
         Ok(ApplyOutcome::Applied)
     }
 
@@ -132,7 +132,7 @@ impl ProjectionWriter for SqliteReadModels {
             .pool
             .begin_with("begin immediate")
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         for statement in [
             "delete from workflow_steps",
             "delete from workflow_instances",
@@ -141,9 +141,9 @@ impl ProjectionWriter for SqliteReadModels {
             sqlx::query(statement)
                 .execute(&mut *tx)
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         }
-        tx.commit().await.map_err(unavailable)
+        tx.commit().await.map_err(database)
     }
 
     async fn record_progress(
@@ -162,7 +162,7 @@ impl ProjectionWriter for SqliteReadModels {
         .bind(i64::from(progress.min(100)))
         .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         Ok(())
     }
 }
@@ -191,7 +191,7 @@ async fn apply_change(connection: &mut SqliteConnection, change: &Change) -> Res
             .bind(&at)
             .execute(&mut *connection)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
             for step in steps {
                 sqlx::query(
                     "insert into workflow_steps (instance_id, step, position, kind)
@@ -203,7 +203,7 @@ async fn apply_change(connection: &mut SqliteConnection, change: &Change) -> Res
                 .bind(&step.kind)
                 .execute(&mut *connection)
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
             }
             return Ok(());
         }
@@ -234,7 +234,7 @@ async fn apply_change(connection: &mut SqliteConnection, change: &Change) -> Res
         ChangeKind::Touched => return Ok(()),
         ChangeKind::Step { step, change } => step_query(change, id, step.clone(), at),
     };
-    query.execute(&mut *connection).await.map_err(unavailable)?;
+    query.execute(&mut *connection).await.map_err(database)?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use crate::store::unavailable;
+use crate::store::database;
 
 use super::{SqliteReadModels, time};
 
@@ -45,7 +45,7 @@ pub(super) fn required<T>(value: Option<T>, column: &str) -> Result<T, sqlx::Err
 fn workflow_row(row: &SqliteRow) -> Result<WorkflowRow, sqlx::Error> {
     let names = |column: &str| -> Result<Vec<String>, sqlx::Error> {
         let value = parse_json(row.try_get(column)?)?.unwrap_or_default();
-        Ok(serde_json::from_value(value).unwrap_or_default())
+        serde_json::from_value(value).map_err(|error| sqlx::Error::Decode(Box::new(error)))
     };
     let id: String = row.try_get("id")?;
     Ok(WorkflowRow {
@@ -122,14 +122,14 @@ impl SqliteReadModels {
         let rows = sqlx::query(sql)
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         let mut groups: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
         for row in &rows {
             let key: (String, String) = (
-                row.try_get(0).map_err(unavailable)?,
-                row.try_get(1).map_err(unavailable)?,
+                row.try_get(0).map_err(database)?,
+                row.try_get(1).map_err(database)?,
             );
-            let millis: f64 = row.try_get(2).map_err(unavailable)?;
+            let millis: f64 = row.try_get(2).map_err(database)?;
             groups.entry(key).or_default().push(millis);
         }
         Ok(groups)
@@ -143,11 +143,8 @@ impl ReadModelQueries for SqliteReadModels {
             .bind(id.0.to_string())
             .fetch_optional(&self.pool)
             .await
-            .map_err(unavailable)?;
-        row.as_ref()
-            .map(workflow_row)
-            .transpose()
-            .map_err(unavailable)
+            .map_err(database)?;
+        row.as_ref().map(workflow_row).transpose().map_err(database)
     }
 
     async fn steps(&self, id: InstanceId) -> Result<Vec<StepRow>, Error> {
@@ -159,11 +156,11 @@ impl ReadModelQueries for SqliteReadModels {
         .bind(id.0.to_string())
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(step_row)
             .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRow>, Error> {
@@ -185,11 +182,11 @@ impl ReadModelQueries for SqliteReadModels {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         rows.iter()
             .map(workflow_row)
             .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn status_counts(&self) -> Result<Vec<StatusCount>, Error> {
@@ -199,7 +196,7 @@ impl ReadModelQueries for SqliteReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
                 Ok(StatusCount {
@@ -209,7 +206,7 @@ impl ReadModelQueries for SqliteReadModels {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn definition_durations(&self) -> Result<Vec<DefinitionDurations>, Error> {
@@ -266,7 +263,7 @@ impl ReadModelQueries for SqliteReadModels {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         rows.iter()
             .map(|row| {
                 Ok(Bottleneck {
@@ -278,6 +275,6 @@ impl ReadModelQueries for SqliteReadModels {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 }
