@@ -57,17 +57,13 @@ async fn get(router: axum::Router, uri: &str) -> (StatusCode, String, String) {
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn a_row_that_does_not_decode_answers_500_without_telling_why(pool: PgPool) {
     let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into workflow_instances
-             (id, definition, definition_version, status, input, started_by, created_at, updated_at)
-         values ($1, 'order', 1, 'running', '{}', 'test', now(), now())",
-    )
-    .bind(id)
-    .execute(&pool)
-    .await
-    .unwrap();
-    // The code reads `definition_version` as a 32-bit integer: a decode bug.
-    sqlx::query("alter table workflow_instances alter column definition_version type bigint")
+    sqlx::query("insert into workflow_steps (instance_id, step, position, kind) values ($1, 'a', 0, 'noop')")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The code reads `attempt` as a 32-bit integer: a decode bug.
+    sqlx::query("alter table workflow_steps alter column attempt type bigint")
         .execute(&pool)
         .await
         .unwrap();
@@ -80,7 +76,7 @@ async fn a_row_that_does_not_decode_answers_500_without_telling_why(pool: PgPool
     assert_eq!(problem["type"], "https://distorch.dev/problems/internal");
     assert_eq!(problem["status"], 500);
     assert_eq!(problem["detail"], "an internal error occurred");
-    for cause in ["definition_version", "mismatched", "database", "INT8"] {
+    for cause in ["attempt", "mismatched", "database", "INT8"] {
         assert!(!body.contains(cause), "the problem tells `{cause}`: {body}");
     }
 }

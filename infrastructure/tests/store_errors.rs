@@ -3,27 +3,36 @@
 //! constraint are `Internal` (a fault retrying does not mend), and either
 //! keeps its cause.
 
+mod support;
+
 use application::Error;
 use application::auth::Role;
 use application::ports::{ApiKeyRecord, ApiKeyStore, EventStore, ReadModelQueries};
 use chrono::Utc;
 use domain::InstanceId;
-use infrastructure::store::{PgEventStore, PgReadModels, SqliteEventStore, pg_pool_options};
+use infrastructure::store::{PgEventStore, PgReadModels, pg_pool_options};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
-/// A read-model row of a workflow, written as the projector would.
-async fn insert_workflow(pool: &PgPool, id: Uuid) {
+/// The error of reading a workflow's read-model row (written as the
+/// projector would) after `corruption` ran.
+async fn read_after(pool: PgPool, corruption: &'static str) -> Error {
+    let id = Uuid::now_v7();
     sqlx::query(
         "insert into workflow_instances
              (id, definition, definition_version, status, input, started_by, created_at, updated_at)
          values ($1, 'order', 1, 'running', '{}', 'test', now(), now())",
     )
     .bind(id)
-    .execute(pool)
+    .execute(&pool)
     .await
     .unwrap();
+    sqlx::query(corruption).execute(&pool).await.unwrap();
+    PgReadModels::new(pool)
+        .workflow(InstanceId(id))
+        .await
+        .unwrap_err()
 }
 
 fn assert_internal(error: &Error, cause: &str) {
@@ -33,39 +42,16 @@ fn assert_internal(error: &Error, cause: &str) {
 }
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-async fn a_column_the_code_reads_as_another_type_is_internal_not_unavailable(pool: PgPool) {
-    let id = Uuid::now_v7();
-    insert_workflow(&pool, id).await;
+async fn a_column_of_another_type_is_internal_not_unavailable(pool: PgPool) {
     // The code reads `definition_version` as a 32-bit integer: a decode bug.
-    sqlx::query("alter table workflow_instances alter column definition_version type bigint")
-        .execute(&pool)
-        .await
-        .unwrap();
-
-    let error = PgReadModels::new(pool)
-        .workflow(InstanceId(id))
-        .await
-        .unwrap_err();
-
-    assert_internal(&error, "mismatched types");
+    let corruption = "alter table workflow_instances alter column definition_version type bigint";
+    assert_internal(&read_after(pool, corruption).await, "mismatched types");
 }
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn a_step_list_that_is_not_a_list_is_internal(pool: PgPool) {
-    let id = Uuid::now_v7();
-    insert_workflow(&pool, id).await;
-    sqlx::query("update workflow_instances set current_steps = '{\"a\": 1}' where id = $1")
-        .bind(id)
-        .execute(&pool)
-        .await
-        .unwrap();
-
-    let error = PgReadModels::new(pool)
-        .workflow(InstanceId(id))
-        .await
-        .unwrap_err();
-
-    assert_internal(&error, "invalid type: map");
+    let corruption = "update workflow_instances set current_steps = '{\"a\": 1}'";
+    assert_internal(&read_after(pool, corruption).await, "invalid type: map");
 }
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
@@ -136,10 +122,7 @@ async fn a_lost_connection_is_unavailable_and_the_next_call_reconnects(
 
 #[tokio::test]
 async fn sqlite_a_time_that_does_not_parse_is_internal_not_unavailable() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
-        .await
-        .unwrap();
+    let (_dir, store) = support::sqlite_store().await;
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into workflow_instances
@@ -157,5 +140,8 @@ async fn sqlite_a_time_that_does_not_parse_is_internal_not_unavailable() {
         .await
         .unwrap_err();
 
-    assert_internal(&error, "premature end of input");
+    assert_internal(
+        &error,
+        "decoding column \"created_at\": invalid datetime: yesterday",
+    );
 }

@@ -234,7 +234,11 @@ impl<S: EventStore> Engine<S> {
 
 /// The span of one command (or of the first of several decided together),
 /// in its instance's trace.
-pub(super) fn command_span(state: &WorkflowInstance, commands: &[Command], trace: &TraceParent) -> Span {
+pub(super) fn command_span(
+    state: &WorkflowInstance,
+    commands: &[Command],
+    trace: &TraceParent,
+) -> Span {
     let command = commands.first().map_or("none", Command::name);
     let span = tracing::info_span!(
         "command",

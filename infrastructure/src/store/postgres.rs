@@ -27,6 +27,15 @@ impl PgEventStore {
         &self.pool
     }
 
+    /// The events a `select_events!` query selects, in its order.
+    async fn events(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
+        rows.iter().map(record).collect()
+    }
+
     async fn current_version(&self, stream_id: Uuid) -> Result<u64, Error> {
         let version: Option<i32> =
             sqlx::query_scalar("select max(version) from events where stream_id = $1")
@@ -146,15 +155,14 @@ impl EventStore for PgEventStore {
         stream_id: InstanceId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, Error> {
-        let rows = sqlx::query(select_events!(
-            " where stream_id = $1 and version > $2 order by version"
-        ))
-        .bind(stream_id.0)
-        .bind(after_version as i32)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where stream_id = $1 and version > $2 order by version"
+            ))
+            .bind(stream_id.0)
+            .bind(after_version as i32),
+        )
         .await
-        .map_err(database)?;
-        rows.iter().map(record).collect()
     }
 
     async fn read_all(
@@ -166,19 +174,18 @@ impl EventStore for PgEventStore {
         // event at `after_position` (or the last one before it, for a
         // position that names none) in (tx, position) order, and only below
         // every transaction still running.
-        let rows = sqlx::query(select_events!(
-            " where (tx, global_position) > (
-                  coalesce((select tx from events where global_position <= $1
-                            order by global_position desc limit 1), '0'::xid8), $1)
-                and tx < pg_snapshot_xmin(pg_current_snapshot())
-              order by tx, global_position limit $2"
-        ))
-        .bind(after_position)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where (tx, global_position) > (
+                      coalesce((select tx from events where global_position <= $1
+                                order by global_position desc limit 1), '0'::xid8), $1)
+                    and tx < pg_snapshot_xmin(pg_current_snapshot())
+                  order by tx, global_position limit $2"
+            ))
+            .bind(after_position)
+            .bind(limit as i64),
+        )
         .await
-        .map_err(database)?;
-        rows.iter().map(record).collect()
     }
 }
 

@@ -3,23 +3,9 @@
 use application::Error;
 use application::ports::{ApiKeyRecord, ApiKeyStore};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::{PgEventStore, database, unreadable};
-
-fn record(row: &sqlx::postgres::PgRow) -> Result<ApiKeyRecord, Error> {
-    let role: String = row.try_get("role").map_err(database)?;
-    Ok(ApiKeyRecord {
-        id: row.try_get("id").map_err(database)?,
-        name: row.try_get("name").map_err(database)?,
-        role: role
-            .parse()
-            .map_err(|reason: String| unreadable("api_keys.role", reason))?,
-        secret_sha256: row.try_get("secret_sha256").map_err(database)?,
-        created_at: row.try_get("created_at").map_err(database)?,
-        revoked_at: row.try_get("revoked_at").map_err(database)?,
-    })
-}
+use super::api_key_rows::ApiKeyRow;
+use super::{PgEventStore, database};
 
 impl ApiKeyStore for PgEventStore {
     async fn insert(&self, key: &ApiKeyRecord) -> Result<(), Error> {
@@ -40,20 +26,20 @@ impl ApiKeyStore for PgEventStore {
     }
 
     async fn find(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
-        let row = sqlx::query("select * from api_keys where id = $1")
+        let row: Option<ApiKeyRow> = sqlx::query_as("select * from api_keys where id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await
             .map_err(database)?;
-        row.as_ref().map(record).transpose()
+        row.map(ApiKeyRecord::try_from).transpose()
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, Error> {
-        let rows = sqlx::query("select * from api_keys order by created_at, id")
+        let rows: Vec<ApiKeyRow> = sqlx::query_as("select * from api_keys order by created_at, id")
             .fetch_all(self.pool())
             .await
             .map_err(database)?;
-        rows.iter().map(record).collect()
+        rows.into_iter().map(ApiKeyRecord::try_from).collect()
     }
 
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {

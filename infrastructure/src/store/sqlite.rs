@@ -35,9 +35,27 @@ pub struct SqliteEventStore {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Writer(std::sync::Arc<tokio::sync::Mutex<()>>);
 
+/// A write transaction and this process's turn to write, held together
+/// (fields drop in order: an unfinished transaction rolls back before the
+/// turn passes on).
+pub(crate) struct Writing<'a> {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+}
+
 impl Writer {
     pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.0.lock().await
+    }
+
+    /// Waits for this process's turn, then begins a write transaction.
+    /// IMMEDIATE takes SQLite's write lock up front, so two writers never
+    /// both read and then fail to upgrade; dropping the transaction (an
+    /// error, a cancelled future) rolls it back.
+    pub(crate) async fn begin(&self, pool: &SqlitePool) -> Result<Writing<'_>, Error> {
+        let turn = self.lock().await;
+        let tx = pool.begin_with("begin immediate").await.map_err(database)?;
+        Ok(Writing { tx, _turn: turn })
     }
 }
 
@@ -70,6 +88,15 @@ impl SqliteEventStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The events a `select_events!` query selects, in its order.
+    async fn events(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
+        rows.iter().map(record).collect()
     }
 
     /// The read models in the same file, writing in turn with this store.
@@ -136,17 +163,9 @@ impl EventStore for SqliteEventStore {
         &self,
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
-        let _writing = self.writer.lock().await;
-        // IMMEDIATE takes the write lock up front, so two appends never both
-        // read a version and then fail to upgrade; dropping the transaction
-        // (an error, a cancelled future) rolls it back.
-        let mut tx = self
-            .pool
-            .begin_with("begin immediate")
-            .await
-            .map_err(database)?;
-        let outcomes = append_all(&mut tx, &requests).await?;
-        tx.commit().await.map_err(database)?;
+        let mut writing = self.writer.begin(&self.pool).await?;
+        let outcomes = append_all(&mut writing.tx, &requests).await?;
+        writing.tx.commit().await.map_err(database)?;
         Ok(outcomes)
     }
 
@@ -155,15 +174,14 @@ impl EventStore for SqliteEventStore {
         stream_id: InstanceId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, Error> {
-        let rows = sqlx::query(select_events!(
-            " where stream_id = ?1 and version > ?2 order by version"
-        ))
-        .bind(stream_id.0.to_string())
-        .bind(after_version as i64)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where stream_id = ?1 and version > ?2 order by version"
+            ))
+            .bind(stream_id.0.to_string())
+            .bind(after_version as i64),
+        )
         .await
-        .map_err(database)?;
-        rows.iter().map(record).collect()
     }
 
     async fn read_all(
@@ -173,15 +191,14 @@ impl EventStore for SqliteEventStore {
     ) -> Result<Vec<RecordedEvent>, Error> {
         // One writer at a time: positions commit in order, so no gap can be
         // filled later.
-        let rows = sqlx::query(select_events!(
-            " where global_position > ?1 order by global_position limit ?2"
-        ))
-        .bind(after_position)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where global_position > ?1 order by global_position limit ?2"
+            ))
+            .bind(after_position)
+            .bind(limit as i64),
+        )
         .await
-        .map_err(database)?;
-        rows.iter().map(record).collect()
     }
 }
 

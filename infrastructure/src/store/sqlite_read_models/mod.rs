@@ -79,16 +79,11 @@ impl ProjectionWriter for SqliteReadModels {
     }
 
     async fn apply(&self, batch: &ProjectionBatch) -> Result<ApplyOutcome, Error> {
-        let _writing = self.writer.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("begin immediate")
-            .await
-            .map_err(database)?;
+        let mut writing = self.writer.begin(&self.pool).await?;
         let position: i64 =
             sqlx::query_scalar("select position from projection_checkpoints where name = ?1")
                 .bind(PROJECTION)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *writing.tx)
                 .await
                 .map_err(database)?;
         if position != batch.after {
@@ -96,7 +91,7 @@ impl ProjectionWriter for SqliteReadModels {
         }
         let mut touched: BTreeMap<InstanceId, DateTime<Utc>> = BTreeMap::new();
         for change in &batch.changes {
-            apply_change(&mut tx, change).await?;
+            apply_change(&mut writing.tx, change).await?;
             touched.insert(change.instance, change.at);
         }
         for (instance, at) in touched {
@@ -112,38 +107,33 @@ impl ProjectionWriter for SqliteReadModels {
             )
             .bind(instance.0.to_string())
             .bind(time(at))
-            .execute(&mut *tx)
+            .execute(&mut *writing.tx)
             .await
             .map_err(database)?;
         }
         sqlx::query("update projection_checkpoints set position = ?2 where name = ?1")
             .bind(PROJECTION)
             .bind(batch.through)
-            .execute(&mut *tx)
+            .execute(&mut *writing.tx)
             .await
             .map_err(database)?;
-        tx.commit().await.map_err(database)?;
+        writing.tx.commit().await.map_err(database)?;
         Ok(ApplyOutcome::Applied)
     }
 
     async fn reset(&self) -> Result<(), Error> {
-        let _writing = self.writer.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("begin immediate")
-            .await
-            .map_err(database)?;
+        let mut writing = self.writer.begin(&self.pool).await?;
         for statement in [
             "delete from workflow_steps",
             "delete from workflow_instances",
             "update projection_checkpoints set position = 0",
         ] {
             sqlx::query(statement)
-                .execute(&mut *tx)
+                .execute(&mut *writing.tx)
                 .await
                 .map_err(database)?;
         }
-        tx.commit().await.map_err(database)
+        writing.tx.commit().await.map_err(database)
     }
 
     async fn record_progress(
