@@ -20,6 +20,9 @@ use super::PgReadModels;
 /// duration queries select them.
 type Durations = (i64, Option<f64>, Option<f64>);
 
+/// A row of the durations per step: definition, step, then [`Durations`].
+type StepDurationColumns = (String, String, i64, Option<f64>, Option<f64>);
+
 fn stats((count, mean_ms, p95_ms): Durations) -> DurationStats {
     DurationStats {
         count: count as u64,
@@ -101,7 +104,7 @@ impl ReadModelQueries for PgReadModels {
     }
 
     async fn step_durations(&self) -> Result<Vec<StepDurations>, Error> {
-        let rows: Vec<(String, String, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+        let rows: Vec<StepDurationColumns> = sqlx::query_as(
             "select i.definition, s.step, count(*) as count,
                     avg(extract(epoch from s.finished_at - s.scheduled_at) * 1000)::float8 as mean_ms,
                     percentile_cont(0.95) within group
