@@ -145,12 +145,12 @@ impl ApiError {
                     error.to_string(),
                 ),
                 Error::Conflict { .. } => (StatusCode::CONFLICT, "conflict", error.to_string()),
-                Error::Unavailable(_) => (
+                Error::Unavailable { .. } => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     "a dependency is unavailable; retry later".into(),
                 ),
-                Error::Corrupt { .. } => (
+                Error::Corrupt { .. } | Error::Internal { .. } => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "an internal error occurred".into(),
@@ -160,11 +160,22 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    /// What the log tells: the problem's detail, or for an application
+    /// error its message and every cause under it (never sent).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::App(error) => error.report().fmt(f),
+            other => other.parts().2.fmt(f),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, detail) = self.parts();
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = ?self, "request failed");
+            tracing::error!(status = status.as_u16(), error = %self, "request failed");
         }
         let body = Problem {
             kind: format!("https://distorch.dev/problems/{kind}"),
@@ -208,4 +219,23 @@ impl IntoResponse for ApiError {
 /// Whole seconds, at least one (`Retry-After` has no fractions).
 fn retry_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_is_logged_with_its_causes_and_answered_without_them() {
+        let cause = std::io::Error::other("column 3 does not decode");
+        let error = ApiError::App(Error::internal("the database failed", cause));
+        let (status, kind, detail) = error.parts();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(kind, "internal");
+        assert_eq!(detail, "an internal error occurred");
+        assert_eq!(
+            error.to_string(),
+            "internal error: the database failed: column 3 does not decode"
+        );
+    }
 }

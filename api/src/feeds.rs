@@ -268,7 +268,7 @@ fn sse_events<S: EventStore + LogHead + 'static>(
             }
             Ok(None) => None,
             Err(error) => {
-                tracing::warn!(%error, "an event stream ended");
+                tracing::warn!(error = %error.report(), "an event stream ended");
                 None
             }
         }
@@ -366,7 +366,7 @@ async fn pump<S: EventStore + LogHead + 'static>(
             }
             Ok(None) => return,
             Err(error) => {
-                tracing::warn!(%error, "a WebSocket event feed ended");
+                tracing::warn!(error = %error.report(), "a WebSocket event feed ended");
                 return;
             }
         }

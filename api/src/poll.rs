@@ -185,7 +185,7 @@ pub(crate) async fn poll<S: EventStore + TimerQueue + 'static>(
     let queue = query.queue()?;
     let wait = query.wait()?.min(poll.max_wait);
     let Some(Handout(handout)) = &poll.handout else {
-        return Err(application::Error::Unavailable("this node hands out no tasks".into()).into());
+        return Err(application::Error::unavailable("this node hands out no tasks").into());
     };
     let Some(task) = handout.take(queue, wait).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -200,7 +200,7 @@ pub(crate) async fn poll<S: EventStore + TimerQueue + 'static>(
             .handle_result(TaskResult::for_task(&task, started))
             .await
         {
-            tracing::warn!(task = %task.task_id, %error, "recording the start of a polled task failed");
+            tracing::warn!(task = %task.task_id, error = %error.report(), "recording the start of a polled task failed");
         }
     }
     Ok(axum::Json(Task::from(task)).into_response())

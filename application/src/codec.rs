@@ -7,13 +7,17 @@ use serde_json::Value;
 use crate::Error;
 use crate::ports::{Metadata, NewEvent, RecordedEvent};
 
-pub fn encode(event: &Event, metadata: Metadata) -> NewEvent {
-    NewEvent {
+/// The record of an event; an event that cannot be written as JSON is an
+/// [`Error::Internal`], never stored as `null`.
+pub fn encode(event: &Event, metadata: Metadata) -> Result<NewEvent, Error> {
+    Ok(NewEvent {
         event_type: event.name().to_owned(),
         schema_version: event.schema_version(),
-        data: serde_json::to_value(event).unwrap_or(Value::Null),
+        data: serde_json::to_value(event).map_err(|error| {
+            Error::internal(format!("{} cannot be written as JSON", event.name()), error)
+        })?,
         metadata,
-    }
+    })
 }
 
 pub fn decode(record: &RecordedEvent) -> Result<Event, Error> {
@@ -56,7 +60,7 @@ mod tests {
             actor: "test".into(),
             traceparent: None,
         };
-        let new = encode(&event, metadata.clone());
+        let new = encode(&event, metadata.clone()).unwrap();
         assert_eq!(new.event_type, "StepCompleted");
         let record = RecordedEvent {
             position: 1,

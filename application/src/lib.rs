@@ -1,6 +1,8 @@
-//! DisTorch's use cases and the ports they need: the event store (with the
-//! outbox and timers written in the same transaction), and the encoding of
-//! domain events into stored records.
+//! DisTorch's use cases and the ports they need. The engine runs commands
+//! against instances (load, decide, append the events with their tasks and
+//! timers); the loops carry work between the engine and the bus; the
+//! projection, the event feed and the metrics read the log; the ports are
+//! the traits the infrastructure implements.
 
 pub mod auth;
 pub mod catalog;
@@ -19,4 +21,4 @@ pub mod secrets;
 pub mod trace;
 
 pub use engine::{Engine, Origin, Submission};
-pub use error::Error;
+pub use error::{Error, Report, Source};

@@ -1,5 +1,8 @@
-//! DisTorch's adapters: the PostgreSQL and SQLite event stores (more to come:
-//! the RabbitMQ and in-process buses, the HTTP executor).
+//! DisTorch's adapters of the application's ports: the PostgreSQL and SQLite
+//! stores (events with their outbox and timers, read models, API keys), the
+//! RabbitMQ and in-process buses, and the exec and HTTP executors. Their
+//! failures reach the application sorted: out of reach (`Unavailable`) or a
+//! fault (`Internal`), with the cause kept.
 
 pub mod bus;
 pub mod exec;

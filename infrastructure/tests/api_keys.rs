@@ -1,11 +1,11 @@
 //! API keys on both stores: a created key verifies as its role, a wrong or
 //! revoked one does not, and only the digest of the secret is stored.
 
+mod support;
+
 use application::auth::{ApiKeys, Role};
 use application::clock::SystemClock;
 use application::ports::ApiKeyStore;
-use infrastructure::store::{PgEventStore, SqliteEventStore};
-use sqlx::PgPool;
 
 async fn keys_verify_until_revoked<K: ApiKeyStore>(store: K) {
     let clock = SystemClock::default();
@@ -45,16 +45,4 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-#[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-async fn postgres_keys_verify_until_revoked(pool: PgPool) {
-    keys_verify_until_revoked(PgEventStore::new(pool)).await;
-}
-
-#[tokio::test]
-async fn sqlite_keys_verify_until_revoked() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteEventStore::open(&dir.path().join("keys.db"))
-        .await
-        .unwrap();
-    keys_verify_until_revoked(store).await;
-}
+support::on_both_stores!(keys_verify_until_revoked);

@@ -15,7 +15,7 @@ use application::{Engine, Origin};
 use domain::InstanceId;
 use domain::instance::{InstanceStatus, StepError};
 use infrastructure::local_bus::LocalBus;
-use infrastructure::store::{PgEventStore, SqliteEventStore};
+use infrastructure::store::PgEventStore;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use support::{ORDER, Scripted};
@@ -27,16 +27,8 @@ struct Node<S> {
 
 impl<S: EventStore + OutboxQueue + TimerQueue + 'static> Node<S> {
     fn new(store: S) -> Self {
-        let registry = Arc::new(DefinitionRegistry::default());
-        registry
-            .register(domain::parse_workflow(ORDER).unwrap())
-            .unwrap();
         Self {
-            engine: Arc::new(Engine::new(
-                store,
-                registry,
-                Arc::new(SystemClock::default()),
-            )),
+            engine: support::engine(store, support::registry(&[ORDER])),
             bus: LocalBus::default(),
         }
     }
@@ -108,8 +100,9 @@ impl<S: EventStore + OutboxQueue + TimerQueue + 'static> Node<S> {
 }
 
 async fn runs_a_saga_to_completion_and_to_compensation(
-    node: Node<impl EventStore + OutboxQueue + TimerQueue + 'static>,
+    store: impl EventStore + OutboxQueue + TimerQueue + 'static,
 ) {
+    let node = Node::new(store);
     let happy = node.start(json!({})).await;
     let unhappy = node.start(json!({"fail_confirm": true})).await;
     node.settle().await;
@@ -145,8 +138,9 @@ async fn runs_a_saga_to_completion_and_to_compensation(
 }
 
 async fn ignores_duplicate_and_stale_results(
-    node: Node<impl EventStore + OutboxQueue + TimerQueue + 'static>,
+    store: impl EventStore + OutboxQueue + TimerQueue + 'static,
 ) {
+    let node = Node::new(store);
     let id = node.start(json!({})).await;
     node.settle().await;
     let before = node.engine.state(id).await.unwrap();
@@ -372,7 +366,7 @@ async fn rounds_at_once_for_one_instance_do_not_conflict<
 /// changes nothing for them.
 #[tokio::test]
 async fn a_message_with_an_unplaceable_result_is_dead_lettered_whole() {
-    let (_dir, store) = sqlite::store().await;
+    let (_dir, store) = support::sqlite_store().await;
     let node = Node::new(store);
     let id = node.start(json!({})).await;
     let relay = OutboxRelay::new(node.engine.clone(), node.bus.clone());
@@ -411,7 +405,7 @@ async fn a_message_with_an_unplaceable_result_is_dead_lettered_whole() {
 /// 2 s without a wake, so a busy node never took over.
 #[tokio::test]
 async fn a_busy_relay_takes_over_a_dead_nodes_rows() {
-    let (_dir, store) = sqlite::store().await;
+    let (_dir, store) = support::sqlite_store().await;
     let dead = Node::new(store.clone());
     let busy = Node {
         engine: Arc::new(Engine::new(
@@ -457,43 +451,26 @@ async fn a_busy_relay_takes_over_a_dead_nodes_rows() {
 
 impl<S> Node<S> {
     fn engine_registry(&self) -> Arc<DefinitionRegistry> {
-        let registry = Arc::new(DefinitionRegistry::default());
-        registry
-            .register(domain::parse_workflow(ORDER).unwrap())
-            .unwrap();
-        registry
+        support::registry(&[ORDER])
     }
 }
 
-mod postgres {
+support::on_both_stores!(
+    runs_a_saga_to_completion_and_to_compensation,
+    ignores_duplicate_and_stale_results,
+    applies_results_in_batches,
+    two_nodes_share_instances_safely,
+    rounds_at_once_for_one_instance_do_not_conflict,
+);
+
+mod starts_together {
     use super::*;
-
-    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-    async fn runs_a_saga_to_completion_and_to_compensation(pool: PgPool) {
-        super::runs_a_saga_to_completion_and_to_compensation(Node::new(PgEventStore::new(pool)))
-            .await;
-    }
-
-    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-    async fn ignores_duplicate_and_stale_results(pool: PgPool) {
-        super::ignores_duplicate_and_stale_results(Node::new(PgEventStore::new(pool))).await;
-    }
-
-    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-    async fn applies_results_in_batches(pool: PgPool) {
-        super::applies_results_in_batches(PgEventStore::new(pool)).await;
-    }
-
-    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-    async fn two_nodes_share_instances_safely(pool: PgPool) {
-        super::two_nodes_share_instances_safely(PgEventStore::new(pool)).await;
-    }
 
     /// On PostgreSQL each event names its transaction: 39 starts at once
     /// took a few (the first two go alone, each in a slot of its own; the
     /// rest wait and go together), not 39.
     #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-    async fn starts_at_once_are_stored_together(pool: PgPool) {
+    async fn on_postgres(pool: PgPool) {
         let node = Node::new(PgEventStore::new(pool.clone()));
         let ids = super::starts_at_once_are_stored_together(&node).await;
         let streams: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
@@ -511,57 +488,10 @@ mod postgres {
         );
     }
 
-    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-    async fn rounds_at_once_for_one_instance_do_not_conflict(pool: PgPool) {
-        super::rounds_at_once_for_one_instance_do_not_conflict(PgEventStore::new(pool)).await;
-    }
-}
-
-mod sqlite {
-    use super::*;
-
-    pub(super) async fn store() -> (tempfile::TempDir, SqliteEventStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
-            .await
-            .unwrap();
-        (dir, store)
-    }
-
     #[tokio::test]
-    async fn runs_a_saga_to_completion_and_to_compensation() {
-        let (_dir, store) = store().await;
-        super::runs_a_saga_to_completion_and_to_compensation(Node::new(store)).await;
-    }
-
-    #[tokio::test]
-    async fn ignores_duplicate_and_stale_results() {
-        let (_dir, store) = store().await;
-        super::ignores_duplicate_and_stale_results(Node::new(store)).await;
-    }
-
-    #[tokio::test]
-    async fn applies_results_in_batches() {
-        let (_dir, store) = store().await;
-        super::applies_results_in_batches(store).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn two_nodes_share_instances_safely() {
-        let (_dir, store) = store().await;
-        super::two_nodes_share_instances_safely(store).await;
-    }
-
-    #[tokio::test]
-    async fn starts_at_once_are_stored_together() {
-        let (_dir, store) = store().await;
+    async fn on_sqlite() {
+        let (_dir, store) = support::sqlite_store().await;
         super::starts_at_once_are_stored_together(&Node::new(store)).await;
-    }
-
-    #[tokio::test]
-    async fn rounds_at_once_for_one_instance_do_not_conflict() {
-        let (_dir, store) = store().await;
-        super::rounds_at_once_for_one_instance_do_not_conflict(store).await;
     }
 }
 
@@ -581,15 +511,7 @@ steps:
 async fn heartbeats_keep_an_attempt_alive_until_they_stop(
     store: impl EventStore + OutboxQueue + TimerQueue + 'static,
 ) {
-    let registry = Arc::new(DefinitionRegistry::default());
-    registry
-        .register(domain::parse_workflow(BEAT).unwrap())
-        .unwrap();
-    let engine = Arc::new(Engine::new(
-        store,
-        registry,
-        Arc::new(SystemClock::default()),
-    ));
+    let engine = support::engine(store, support::registry(&[BEAT]));
     let bus = LocalBus::default();
     let relay = OutboxRelay::new(engine.clone(), bus.clone());
     let poller = TimerPoller::new(engine.clone());
@@ -635,17 +557,5 @@ async fn heartbeats_keep_an_attempt_alive_until_they_stop(
 mod heartbeats {
     use super::*;
 
-    #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-    async fn on_postgres(pool: PgPool) {
-        heartbeats_keep_an_attempt_alive_until_they_stop(PgEventStore::new(pool)).await;
-    }
-
-    #[tokio::test]
-    async fn on_sqlite() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
-            .await
-            .unwrap();
-        heartbeats_keep_an_attempt_alive_until_they_stop(store).await;
-    }
+    support::on_both_stores!(heartbeats_keep_an_attempt_alive_until_they_stop);
 }

@@ -1,6 +1,8 @@
 //! The event store conformance suite, run against PostgreSQL (a fresh
 //! database per test, from `DATABASE_URL`) and SQLite (a fresh file).
 
+mod support;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -44,7 +46,7 @@ fn append(stream: InstanceId, expected: u64, events: &[Event]) -> AppendRequest 
         expected_version: expected,
         events: events
             .iter()
-            .map(|event| encode(event, metadata()))
+            .map(|event| encode(event, metadata()).unwrap())
             .collect(),
         outbox: Vec::new(),
         timers: Vec::new(),
@@ -77,33 +79,23 @@ trait Fixture: EventStore + TimerQueue + OutboxQueue + Clone + 'static {
     fn side_rows(&self) -> impl Future<Output = (i64, i64)> + Send;
 }
 
-impl Fixture for PgEventStore {
-    async fn side_rows(&self) -> (i64, i64) {
-        let outbox = sqlx::query_scalar("select count(*) from outbox")
-            .fetch_one(self.pool())
-            .await
-            .unwrap();
-        let timers = sqlx::query_scalar("select count(*) from timers")
-            .fetch_one(self.pool())
-            .await
-            .unwrap();
-        (outbox, timers)
-    }
+/// The same SQL on either store's pool, whose types differ.
+macro_rules! count_side_rows {
+    ($($store:ty),*) => {$(
+        impl Fixture for $store {
+            async fn side_rows(&self) -> (i64, i64) {
+                let outbox = sqlx::query_scalar("select count(*) from outbox");
+                let timers = sqlx::query_scalar("select count(*) from timers");
+                (
+                    outbox.fetch_one(self.pool()).await.unwrap(),
+                    timers.fetch_one(self.pool()).await.unwrap(),
+                )
+            }
+        }
+    )*};
 }
 
-impl Fixture for SqliteEventStore {
-    async fn side_rows(&self) -> (i64, i64) {
-        let outbox = sqlx::query_scalar("select count(*) from outbox")
-            .fetch_one(self.pool())
-            .await
-            .unwrap();
-        let timers = sqlx::query_scalar("select count(*) from timers")
-            .fetch_one(self.pool())
-            .await
-            .unwrap();
-        (outbox, timers)
-    }
-}
+count_side_rows!(PgEventStore, SqliteEventStore);
 
 async fn appends_and_loads_a_stream_in_order(store: impl Fixture) {
     let stream = new_stream();
@@ -471,32 +463,7 @@ async fn leases_outbox_messages_in_order(store: impl Fixture) {
     );
 }
 
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            use super::*;
-            $(
-                #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-                async fn $test(pool: PgPool) {
-                    super::$test(PgEventStore::new(pool)).await;
-                }
-            )*
-        }
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let store = SqliteEventStore::open(&dir.path().join("distorch.db")).await.unwrap();
-                    super::$test(store).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+support::on_both_stores!(
     appends_and_loads_a_stream_in_order,
     refuses_an_append_at_the_wrong_version_and_writes_nothing,
     a_batch_append_lands_every_stream_but_one_that_moved_on,
@@ -530,7 +497,7 @@ async fn an_event_of_a_lower_position_that_commits_last_is_not_passed_over(pool:
     // Now the late one writes its event (and so gets an id after the
     // early one's) and stays open.
     let mut late = pool.begin().await.unwrap();
-    let event = encode(&completed("b", 1), metadata());
+    let event = encode(&completed("b", 1), metadata()).unwrap();
     sqlx::query(
         "insert into events (global_position, stream_id, version, type, schema_version, data, metadata)
          overriding system value values ($1, $2, 1, $3, $4, $5, $6)",

@@ -143,51 +143,27 @@ async fn a_text_body_is_sent_and_received_as_text() {
 }
 
 #[tokio::test]
-async fn a_500_fails_retryably_quoting_the_body() {
-    let server = answering(500, "database is down").await;
+async fn a_non_2xx_answer_fails_quoting_the_body_retryably_for_5xx_and_429_only() {
+    #[rustfmt::skip]
+    let answers = [
+        (500, "database is down", true),
+        (404, "no such thing", false),
+        (429, "slow down", true),
+    ];
+    for (status, body, retryable) in answers {
+        let server = answering(status, body).await;
 
-    let error = failed(
-        run(&task(
-            json!({"url": format!("{}/thing", server.uri())}),
-            None,
-        ))
-        .await,
-    );
+        let error = failed(
+            run(&task(
+                json!({"url": format!("{}/thing", server.uri())}),
+                None,
+            ))
+            .await,
+        );
 
-    assert!(error.retryable);
-    assert_eq!(error.message, "HTTP 500: database is down");
-}
-
-#[tokio::test]
-async fn a_404_fails_for_good() {
-    let server = answering(404, "no such thing").await;
-
-    let error = failed(
-        run(&task(
-            json!({"url": format!("{}/thing", server.uri())}),
-            None,
-        ))
-        .await,
-    );
-
-    assert!(!error.retryable);
-    assert_eq!(error.message, "HTTP 404: no such thing");
-}
-
-#[tokio::test]
-async fn a_429_fails_retryably() {
-    let server = answering(429, "slow down").await;
-
-    let error = failed(
-        run(&task(
-            json!({"url": format!("{}/thing", server.uri())}),
-            None,
-        ))
-        .await,
-    );
-
-    assert!(error.retryable);
-    assert!(error.message.starts_with("HTTP 429"), "{}", error.message);
+        assert_eq!(error.retryable, retryable, "{status}");
+        assert_eq!(error.message, format!("HTTP {status}: {body}"));
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! The read models' lag behind the event log on the real PostgreSQL
 //! store: reported at scrape time, and failing readiness past the limit.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,16 +30,9 @@ struct Node {
 
 impl Node {
     fn new(pool: &PgPool) -> Self {
-        let registry = Arc::new(DefinitionRegistry::default());
-        registry
-            .register(domain::parse_workflow(WAITING).unwrap())
-            .unwrap();
+        let registry = support::registry(&[WAITING]);
         Self {
-            engine: Arc::new(Engine::new(
-                PgEventStore::new(pool.clone()),
-                registry.clone(),
-                Arc::new(SystemClock::default()),
-            )),
+            engine: support::engine(PgEventStore::new(pool.clone()), registry.clone()),
             read_models: PgReadModels::new(pool.clone()),
             registry,
         }

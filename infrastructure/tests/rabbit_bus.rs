@@ -507,7 +507,7 @@ async fn publishes_fail_fast_during_an_outage_and_succeed_after_it() {
         }
     })
     .await;
-    assert!(matches!(failed, Error::Unavailable(_)), "{failed:?}");
+    assert!(matches!(failed, Error::Unavailable { .. }), "{failed:?}");
 
     // Back, but empty: the topology must be declared again.
     broker.restore_vhost();
@@ -525,7 +525,9 @@ async fn publish_eventually(bus: &RabbitBus, task: &TaskMessage) {
         loop {
             match bus.publish_tasks(std::slice::from_ref(task)).await {
                 Ok(()) => return,
-                Err(Error::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(Error::Unavailable { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
                 Err(other) => panic!("unexpected error: {other:?}"),
             }
         }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
 use application::ports::{
-    DefinitionStore, EventStore, OutboxQueue, ProjectionWriter, ReadModelQueries, StepRow,
-    TimerQueue, WorkflowFilter, WorkflowRow,
+    ApplyOutcome, DefinitionStore, EventStore, OutboxQueue, ProjectionWriter, ReadModelQueries,
+    StepRow, TimerQueue, WorkflowFilter, WorkflowRow,
 };
 use application::projection::Projector;
 use application::{Engine, Origin, catalog};
@@ -264,29 +264,20 @@ mod postgres {
             through: 1,
             changes: Vec::new(),
         };
-        // Another node holds the projection.
-        let lock = i64::from_be_bytes(*b"distorch");
+        // Another node holds the projection, then lets it go.
         let mut other = pool.acquire().await.unwrap();
-        sqlx::query("select pg_advisory_lock($1)")
-            .bind(lock)
-            .execute(&mut *other)
-            .await
-            .unwrap();
-        assert_eq!(
-            read_models.apply(&batch).await.unwrap(),
-            application::ports::ApplyOutcome::Busy
-        );
-        assert_eq!(read_models.checkpoint().await.unwrap(), 0);
-        sqlx::query("select pg_advisory_unlock($1)")
-            .bind(lock)
-            .execute(&mut *other)
-            .await
-            .unwrap();
-        assert_eq!(
-            read_models.apply(&batch).await.unwrap(),
-            application::ports::ApplyOutcome::Applied
-        );
-        assert_eq!(read_models.checkpoint().await.unwrap(), 1);
+        for (statement, outcome, checkpoint) in [
+            ("select pg_advisory_lock($1)", ApplyOutcome::Busy, 0),
+            ("select pg_advisory_unlock($1)", ApplyOutcome::Applied, 1),
+        ] {
+            sqlx::query(statement)
+                .bind(i64::from_be_bytes(*b"distorch"))
+                .execute(&mut *other)
+                .await
+                .unwrap();
+            assert_eq!(read_models.apply(&batch).await.unwrap(), outcome);
+            assert_eq!(read_models.checkpoint().await.unwrap(), checkpoint);
+        }
     }
 
     #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
@@ -317,23 +308,21 @@ mod sqlite {
 
     use super::*;
 
-    async fn node(dir: &tempfile::TempDir) -> Node<SqliteEventStore, SqliteReadModels> {
-        let store = SqliteEventStore::open(&dir.path().join("read-models.db"))
-            .await
-            .unwrap();
+    async fn node() -> (tempfile::TempDir, Node<SqliteEventStore, SqliteReadModels>) {
+        let (dir, store) = support::sqlite_store().await;
         let read_models = store.read_models();
-        Node::new(store, read_models).await
+        (dir, Node::new(store, read_models).await)
     }
 
     #[tokio::test]
     async fn projects_the_log_and_rebuilds_every_row_identical() {
-        let dir = tempfile::tempdir().unwrap();
-        super::projects_the_log_and_rebuilds_every_row_identical(node(&dir).await).await;
+        let (_dir, node) = node().await;
+        super::projects_the_log_and_rebuilds_every_row_identical(node).await;
     }
 
     #[tokio::test]
     async fn a_batch_read_from_an_old_checkpoint_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        super::a_batch_read_from_an_old_checkpoint_writes_nothing(node(&dir).await).await;
+        let (_dir, node) = node().await;
+        super::a_batch_read_from_an_old_checkpoint_writes_nothing(node).await;
     }
 }

@@ -3,11 +3,11 @@
 //! scheduled after a timer fired on another node (an engine with nothing
 //! cached), on the real PostgreSQL store.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::clock::SystemClock;
-use application::definitions::DefinitionRegistry;
 use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
 use application::ports::{Bus, EventStore, Subscription};
 use application::trace::TraceParent;
@@ -47,16 +47,11 @@ struct Node {
 
 impl Node {
     fn new(pool: &PgPool) -> Self {
-        let registry = Arc::new(DefinitionRegistry::default());
-        registry
-            .register(domain::parse_workflow(TRACED).unwrap())
-            .unwrap();
         Self {
-            engine: Arc::new(Engine::new(
+            engine: support::engine(
                 PgEventStore::new(pool.clone()),
-                registry,
-                Arc::new(SystemClock::default()),
-            )),
+                support::registry(&[TRACED]),
+            ),
             bus: LocalBus::default(),
         }
     }

@@ -122,7 +122,7 @@ where
     let consumer = Arc::new(ResultConsumer::new(engine.clone(), bus.clone()));
     tokio::spawn(async move {
         if let Err(error) = consumer.run().await {
-            tracing::error!(%error, "the results consumer stopped");
+            tracing::error!(error = %error.report(), "the results consumer stopped");
         }
     });
     spawn_workers(bus, workers, http_worker, metrics)

@@ -28,7 +28,7 @@ fn code(status: StatusCode) -> &'static str {
 pub(crate) fn graphql(error: ApiError) -> Error {
     let (status, kind, detail) = error.parts();
     if status.is_server_error() {
-        tracing::error!(%status, error = ?error, "a GraphQL operation failed on the server");
+        tracing::error!(%status, %error, "a GraphQL operation failed on the server");
     }
     let problems = match &error {
         ApiError::Unprocessable { problems, .. } => problems.clone(),

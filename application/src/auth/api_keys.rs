@@ -36,7 +36,7 @@ fn hex(bytes: &[u8]) -> String {
 fn random_hex<const N: usize>() -> Result<String, Error> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)
-        .map_err(|error| Error::Unavailable(format!("no randomness: {error}")))?;
+        .map_err(|error| Error::unavailable(format!("no randomness: {error}")))?;
     Ok(hex(&bytes))
 }
 

@@ -147,9 +147,8 @@ impl<S: EventStore> Engine<S> {
                     alone.extend(settled.into_iter().map(|(index, _)| index));
                 }
                 Err(error) => {
-                    let reason = error.to_string();
                     for (index, _) in settled {
-                        outcomes[index] = Some(Err(Error::Unavailable(reason.clone())));
+                        outcomes[index] = Some(Err(error.clone()));
                     }
                 }
             }
@@ -173,8 +172,8 @@ impl<S: EventStore> Engine<S> {
     }
 
     /// Stores decided instances in one batch append. Those that landed are
-    /// cached and their tasks handed to the relay; one refused (or all, when
-    /// the append failed as a whole: `Unavailable`) is forgotten, to be
+    /// cached and their tasks handed to the relay; one refused (or all, with
+    /// its error, when the append failed as a whole) is forgotten, to be
     /// reloaded. Outcomes come back in the order of `decided`.
     pub(super) async fn store_decided(
         &self,
@@ -208,13 +207,12 @@ impl<S: EventStore> Engine<S> {
                 outcomes
             }
             Err(error) => {
-                tracing::warn!(%error, instances = decided.len(), "batch append failed");
-                let reason = error.to_string();
+                tracing::warn!(error = %error.report(), instances = decided.len(), "batch append failed");
                 decided
                     .iter()
                     .map(|decided| {
                         self.forget(decided.cached.state.id);
-                        Err(Error::Unavailable(reason.clone()))
+                        Err(error.clone())
                     })
                     .collect()
             }

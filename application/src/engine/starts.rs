@@ -1,9 +1,8 @@
-//! Starts stored in groups (group commit). Each start used to be its own
-//! transaction: one of the two commits per workflow of the cluster
-//! benchmark. Now a start that finds no group being stored stores at once,
-//! with every start that waits; starts that arrive meanwhile wait for a
-//! slot (`GROUPS_IN_FLIGHT`) and go together. Alone, a start is stored at
-//! once, as before.
+//! Starts stored in groups (group commit): a commit per start would be one
+//! of the two commits of every workflow under load. A start that finds no
+//! group being stored is stored at once, with every start that waits;
+//! starts that arrive meanwhile wait for a slot (`GROUPS_IN_FLIGHT`) and go
+//! together. A start alone is stored at once.
 //!
 //! The caller that stores a group does it on its own task. Should it be
 //! dropped mid-way (its request timed out), the others of its group are
@@ -80,7 +79,7 @@ impl Drop for Slot<'_> {
 }
 
 fn interrupted() -> Error {
-    Error::Unavailable("the start was interrupted; it may or may not have been stored".into())
+    Error::unavailable("the start was interrupted; it may or may not have been stored")
 }
 
 impl<S: EventStore> Engine<S> {

@@ -131,7 +131,7 @@ impl<S: EventStore + OutboxQueue, B: Bus> OutboxRelay<S, B> {
             }
         }
         if let Err(error) = self.bus.publish_tasks(&tasks).await {
-            tracing::warn!(%error, tasks = tasks.len(), "publishing tasks failed; retrying");
+            tracing::warn!(error = %error.report(), tasks = tasks.len(), "publishing tasks failed; retrying");
             *unpublished = batches;
             return Err(error);
         }

@@ -141,8 +141,9 @@ const SLOW_ROUND: std::time::Duration = std::time::Duration::from_secs(10);
 /// What to do with a message, from the outcomes of its results. A message
 /// is settled whole: requeued if any of its results could not be stored
 /// now (the others are duplicates when it comes back, and change
-/// nothing); else dead-lettered if any can never be placed (re-driving it
-/// changes nothing for the others either); else acknowledged.
+/// nothing); else dead-lettered if any can never be placed, or meets a fault
+/// that retrying does not mend (re-driving it changes nothing for the
+/// others either); else acknowledged.
 fn verdict(
     results: &[TaskResult],
     outcomes: impl Iterator<Item = Result<Vec<domain::instance::Event>, Error>>,
@@ -151,15 +152,18 @@ fn verdict(
     for (result, outcome) in results.iter().zip(outcomes) {
         match outcome {
             Ok(_) | Err(Error::Rejected(_)) => {}
-            Err(error @ (Error::Unavailable(_) | Error::Conflict { .. })) => {
-                tracing::warn!(%error, "result requeued");
+            Err(error @ (Error::Unavailable { .. } | Error::Conflict { .. })) => {
+                tracing::warn!(error = %error.report(), "result requeued");
                 return Handled::Requeued;
             }
             Err(
-                error @ (Error::NotFound { .. } | Error::Invalid { .. } | Error::Corrupt { .. }),
+                error @ (Error::NotFound { .. }
+                | Error::Invalid { .. }
+                | Error::Corrupt { .. }
+                | Error::Internal { .. }),
             ) => {
                 tracing::warn!(
-                    %error,
+                    error = %error.report(),
                     instance_id = %result.instance_id,
                     step = %result.step,
                     attempt = result.attempt,

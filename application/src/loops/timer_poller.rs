@@ -51,6 +51,7 @@ impl<S: EventStore + TimerQueue> TimerPoller<S> {
         };
         let mut fired = Vec::with_capacity(due.len());
         let mut failed = Vec::new();
+        let mut first_failure = None;
         for timer in &due {
             match self.engine.fire(timer).await {
                 // A timer for a vanished or refusing instance will never apply.
@@ -58,16 +59,20 @@ impl<S: EventStore + TimerQueue> TimerPoller<S> {
                 | Err(Error::Rejected(_) | Error::NotFound { .. } | Error::Invalid { .. }) => {
                     fired.push(timer.id)
                 }
-                Err(_) => failed.push(timer.clone()),
+                Err(error) => {
+                    first_failure.get_or_insert(error);
+                    failed.push(timer.clone());
+                }
             }
         }
         store.complete_timers(&fired).await?;
         if !failed.is_empty() {
             let count = failed.len();
             *unfired = Some((leased_until, failed));
-            return Err(Error::Unavailable(format!(
-                "{count} timers could not be fired; retrying"
-            )));
+            return Err(Error::Unavailable {
+                reason: format!("{count} timers could not be fired; retrying"),
+                source: first_failure.map(|error| Arc::new(error) as crate::Source),
+            });
         }
         Ok(due.len())
     }
@@ -77,7 +82,7 @@ impl<S: EventStore + TimerQueue> TimerPoller<S> {
             let claimed = match self.run_once().await {
                 Ok(claimed) => claimed,
                 Err(error) => {
-                    tracing::warn!(%error, "firing timers failed; retrying");
+                    tracing::warn!(error = %error.report(), "firing timers failed; retrying");
                     // The store is failing: try again soon, not in a spin.
                     tokio::time::sleep(RETRY_AFTER_FAILURE).await;
                     continue;

@@ -35,7 +35,7 @@ pub struct Worker<B, E> {
 }
 
 /// A result waiting to be published, and who waits for its confirm.
-type Report = (TaskResult, tokio::sync::oneshot::Sender<Result<(), String>>);
+type Report = (TaskResult, tokio::sync::oneshot::Sender<Result<(), Error>>);
 
 /// Results published in one message at most.
 const REPORT_BATCH: usize = 64;
@@ -98,8 +98,7 @@ impl<B: Bus> Reporter<B> {
             }
             Err(confirmed) => confirmed
                 .await
-                .map_err(|_| Error::Unavailable("the worker's result publisher stopped".into()))?
-                .map_err(Error::Unavailable),
+                .map_err(|_| Error::unavailable("the worker's result publisher stopped"))?,
         }
     }
 }
@@ -139,12 +138,7 @@ impl<B: Bus> Drop for Turn<B> {
         runtime.spawn(async move {
             let turn = Turn(shared);
             let (results, waiters): (Vec<TaskResult>, Vec<_>) = batch.into_iter().unzip();
-            let published = turn
-                .0
-                .bus
-                .publish_results(&results)
-                .await
-                .map_err(|error| error.to_string());
+            let published = turn.0.bus.publish_results(&results).await;
             for waiter in waiters {
                 let _ = waiter.send(published.clone());
             }
@@ -210,7 +204,7 @@ impl<B: Bus, E: Executor> Worker<B, E> {
         }
         self.reporter.publish(result)
             .await
-            .inspect_err(|error| tracing::warn!(%error, "publishing the result failed; the task will be redelivered"))?;
+            .inspect_err(|error| tracing::warn!(error = %error.report(), "publishing the result failed; the task will be redelivered"))?;
         delivery.ack().await
     }
 

@@ -139,13 +139,8 @@ impl Metrics {
                 }
             }
             "StepCompleted" | "StepFailed" | "StepTimedOut" => {
-                let outcome = match event_type {
-                    "StepCompleted" => "completed",
-                    "StepFailed" => "failed",
-                    _ => "timed_out",
-                };
                 self.step_outcomes
-                    .with_label_values(&[definition, step, outcome])
+                    .with_label_values(&[definition, step, outcome(event_type)])
                     .inc();
                 if let Some(took) = since(before.started_at.or(before.scheduled_at)) {
                     self.step_duration
@@ -190,16 +185,10 @@ impl Metrics {
                 .compensations_started
                 .with_label_values(&[definition])
                 .inc(),
-            "CompensationScheduled" | "CompensationCompleted" | "CompensationFailed" => {
-                let outcome = match event_type {
-                    "CompensationScheduled" => "scheduled",
-                    "CompensationCompleted" => "completed",
-                    _ => "failed",
-                };
-                self.compensation_steps
-                    .with_label_values(&[definition, step, outcome])
-                    .inc();
-            }
+            "CompensationScheduled" | "CompensationCompleted" | "CompensationFailed" => self
+                .compensation_steps
+                .with_label_values(&[definition, step, outcome(event_type)])
+                .inc(),
             "WorkflowSlaBreached" => self
                 .workflow_sla_breaches
                 .with_label_values(&[definition])
@@ -251,6 +240,17 @@ fn learn(times: &mut InstanceTimes, event: &Observed) {
         "StepStarted" => entry.started_at = Some(at),
         "ApprovalRequested" => entry.approval_requested_at = Some(at),
         _ => {}
+    }
+}
+
+/// The outcome label a step or compensation event counts under.
+fn outcome(event_type: &str) -> &'static str {
+    match event_type {
+        "StepCompleted" | "CompensationCompleted" => "completed",
+        "StepFailed" | "CompensationFailed" => "failed",
+        "StepTimedOut" => "timed_out",
+        "CompensationScheduled" => "scheduled",
+        _ => UNKNOWN,
     }
 }
 

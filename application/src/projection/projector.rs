@@ -135,7 +135,7 @@ impl<S: EventStore, R: ProjectionWriter + DefinitionStore> Projector<S, R> {
                 }
                 Ok(Round::Busy) => tokio::time::sleep(BUSY_WAIT).await,
                 Err(error) => {
-                    tracing::error!(%error, "projecting the read models failed");
+                    tracing::error!(error = %error.report(), "projecting the read models failed");
                     tokio::time::sleep(crate::loops::FALLBACK_WAKE).await;
                 }
             }

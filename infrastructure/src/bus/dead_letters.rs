@@ -86,9 +86,7 @@ impl RabbitBus {
             .await?;
             let confirm = rpc("await the confirm of a re-published task", confirm).await?;
             if !confirm.is_ack() {
-                return Err(Error::Unavailable(
-                    "RabbitMQ refused a re-published task".into(),
-                ));
+                return Err(Error::unavailable("RabbitMQ refused a re-published task"));
             }
             rpc(
                 "remove a re-published task from the dead-letter queue",

@@ -18,7 +18,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 
 use super::topology::task_queue;
-use super::{RabbitBus, rpc, unavailable};
+use super::{RabbitBus, failed, rpc};
 
 impl RabbitBus {
     /// Runs on a task of its own: a poller that goes away mid-wait (its
@@ -35,7 +35,7 @@ impl RabbitBus {
             taken
         })
         .await
-        .map_err(|error| Error::Unavailable(format!("taking a task: {error}")))?
+        .map_err(|error| Error::internal("taking a task", error))?
     }
 }
 
@@ -64,11 +64,9 @@ async fn first_task(
         let delivery = match tokio::time::timeout_at(deadline, consumer.next()).await {
             Err(_) => return Ok(None),
             Ok(None) => {
-                return Err(Error::Unavailable(
-                    "the broker cancelled the consumer".into(),
-                ));
+                return Err(Error::unavailable("the broker cancelled the consumer"));
             }
-            Ok(Some(delivery)) => delivery.map_err(unavailable("receive a task"))?,
+            Ok(Some(delivery)) => delivery.map_err(failed("receive a task"))?,
         };
         let Ok(task) = serde_json::from_slice::<TaskMessage>(&delivery.data) else {
             tracing::warn!(queue, "undecodable task dead-lettered");
@@ -93,8 +91,8 @@ async fn first_task(
         .await?
         {
             true => Ok(Some(task)),
-            false => Err(Error::Unavailable(
-                "the channel closed before the task was acknowledged".into(),
+            false => Err(Error::unavailable(
+                "the channel closed before the task was acknowledged",
             )),
         };
     }

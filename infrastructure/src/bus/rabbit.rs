@@ -20,7 +20,7 @@ use super::session::Session;
 use super::subscription::{RabbitSubscription, Source};
 use super::supervisor::{self, Link};
 use super::topology::{RESULTS, TASKS_EXCHANGE};
-use super::{rpc, unavailable};
+use super::{failed, rpc, unwritable};
 
 /// A batch whose confirms take longer than this fails (the outbox retries it).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,16 +55,17 @@ impl RabbitBus {
 
     /// The live session for an operator's task, even while publishes are blocked.
     pub(crate) fn session_for_admin(&self) -> Result<Arc<Session>, Error> {
-        self.link.borrow().clone().ok_or_else(|| {
-            Error::Unavailable("the connection to RabbitMQ is lost; reconnecting".into())
-        })
+        self.link
+            .borrow()
+            .clone()
+            .ok_or_else(|| Error::unavailable("the connection to RabbitMQ is lost; reconnecting"))
     }
 
     /// The live session, or `Unavailable` at once while reconnecting.
     fn session(&self) -> Result<Arc<Session>, Error> {
         let current = self.link.borrow().clone();
         let session = current.ok_or_else(|| {
-            Error::Unavailable("the connection to RabbitMQ is lost; reconnecting".into())
+            Error::unavailable("the connection to RabbitMQ is lost; reconnecting")
         })?;
         session.check_publishable()?;
         Ok(session)
@@ -150,8 +151,7 @@ impl<'a> Outgoing<'a> {
         priority: u8,
         message: &impl Serialize,
     ) -> Result<Self, Error> {
-        let body = serde_json::to_vec(message)
-            .map_err(|error| Error::Unavailable(format!("encode message {message_id}: {error}")))?;
+        let body = serde_json::to_vec(message).map_err(|error| unwritable(message_id, error))?;
         let properties = BasicProperties::default()
             .with_delivery_mode(PERSISTENT)
             .with_content_type("application/json".into())
@@ -215,26 +215,21 @@ async fn publish_and_confirm(channel: &Channel, batch: &[Outgoing<'_>]) -> Resul
     }
     let all_confirmed = async {
         for confirm in confirms {
-            match confirm
-                .await
-                .map_err(unavailable("await a publisher confirm"))?
-            {
+            match confirm.await.map_err(failed("await a publisher confirm"))? {
                 Confirmation::Ack(None) => {}
                 Confirmation::Ack(Some(returned)) => {
-                    return Err(Error::Unavailable(format!(
+                    return Err(Error::unavailable(format!(
                         "no queue took the message routed by {:?}: {}",
                         returned.delivery.routing_key.as_str(),
                         returned.reply_text.as_str()
                     )));
                 }
                 Confirmation::Nack(_) => {
-                    return Err(Error::Unavailable(
-                        "RabbitMQ refused (nacked) a message".into(),
-                    ));
+                    return Err(Error::unavailable("RabbitMQ refused (nacked) a message"));
                 }
                 Confirmation::NotRequested => {
-                    return Err(Error::Unavailable(
-                        "the publisher channel is not in confirm mode".into(),
+                    return Err(Error::unavailable(
+                        "the publisher channel is not in confirm mode",
                     ));
                 }
             }
@@ -244,7 +239,7 @@ async fn publish_and_confirm(channel: &Channel, batch: &[Outgoing<'_>]) -> Resul
     tokio::time::timeout(CONFIRM_TIMEOUT, all_confirmed)
         .await
         .map_err(|_| {
-            Error::Unavailable(format!(
+            Error::unavailable(format!(
                 "RabbitMQ did not confirm the publish within {CONFIRM_TIMEOUT:?}"
             ))
         })?

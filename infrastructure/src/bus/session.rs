@@ -76,7 +76,7 @@ impl Session {
         let mut lost = self.lost.subscribe();
         tokio::select! {
             outcome = work => outcome,
-            _ = lost.wait_for(|lost| *lost) => Err(Error::Unavailable(format!(
+            _ = lost.wait_for(|lost| *lost) => Err(Error::unavailable(format!(
                 "{what}: the connection to RabbitMQ was lost"
             ))),
         }
@@ -90,13 +90,13 @@ impl Session {
     pub(crate) fn check_publishable(&self) -> Result<(), Error> {
         let status = self.connection.status();
         if !status.connected() {
-            return Err(Error::Unavailable(
-                "the connection to RabbitMQ is lost; reconnecting".into(),
+            return Err(Error::unavailable(
+                "the connection to RabbitMQ is lost; reconnecting",
             ));
         }
         if status.blocked() {
-            return Err(Error::Unavailable(
-                "RabbitMQ blocks publishing (resource alarm)".into(),
+            return Err(Error::unavailable(
+                "RabbitMQ blocks publishing (resource alarm)",
             ));
         }
         Ok(())

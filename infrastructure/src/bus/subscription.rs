@@ -63,7 +63,7 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
         let current = link.borrow().clone();
         let session = current
             .filter(|session| session.is_alive())
-            .ok_or_else(|| Error::Unavailable("the connection to RabbitMQ is lost".into()))?;
+            .ok_or_else(|| Error::unavailable("the connection to RabbitMQ is lost"))?;
         let mut subscription = Self {
             link,
             source,
@@ -133,7 +133,7 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
             match self.subscribe(&session).await {
                 Ok(active) => return Some(active),
                 Err(error) => {
-                    tracing::warn!(queue = %self.source.queue(), %error, retry_in = ?delay, "resubscribe failed");
+                    tracing::warn!(queue = %self.source.queue(), error = %error.report(), retry_in = ?delay, "resubscribe failed");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(MAX_BACKOFF);
                 }
@@ -302,7 +302,9 @@ async fn settled(
     match session.rpc(what, settlement).await {
         Ok(true) => {}
         Ok(false) => tracing::debug!(what, "channel gone: the broker will redeliver"),
-        Err(error) => tracing::debug!(%error, "settlement lost: the broker will redeliver"),
+        Err(error) => {
+            tracing::debug!(error = %error.report(), "settlement lost: the broker will redeliver")
+        }
     }
     Ok(())
 }

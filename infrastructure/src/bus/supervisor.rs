@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::RabbitConfig;
 use super::session::{KnownQueues, Session, lock};
 use super::topology::declare_topology;
-use super::{rpc, unavailable};
+use super::{failed, rpc};
 
 /// First wait before reconnecting; doubles after each failed attempt.
 pub(crate) const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -91,7 +91,7 @@ async fn supervise(
                     break;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, retry_in = ?delay, "RabbitMQ reconnect failed")
+                    tracing::warn!(error = %error.report(), retry_in = ?delay, "RabbitMQ reconnect failed")
                 }
             }
         }
@@ -110,20 +110,20 @@ async fn open(
             .with_connection_name(config.connection_name.clone().into());
         let connection = Connection::connect(&config.url, properties)
             .await
-            .map_err(unavailable("connect to RabbitMQ"))?;
+            .map_err(failed("connect to RabbitMQ"))?;
         let channel = connection
             .create_channel()
             .await
-            .map_err(unavailable("open a channel"))?;
+            .map_err(failed("open a channel"))?;
         declare_topology(&channel, &names)
             .await
-            .map_err(unavailable("declare the topology"))?;
+            .map_err(failed("declare the topology"))?;
         Ok::<_, Error>(connection)
     };
     let connection = tokio::time::timeout(CONNECT_TIMEOUT, setup)
         .await
         .map_err(|_| {
-            Error::Unavailable(format!(
+            Error::unavailable(format!(
                 "connect to RabbitMQ: no answer within {CONNECT_TIMEOUT:?}"
             ))
         })??;

@@ -1,6 +1,8 @@
 //! Event stores: PostgreSQL for production, SQLite for the embedded mode.
 //! Both pass the same conformance suite (`infrastructure/tests/event_store.rs`).
 
+mod api_key_rows;
+mod error;
 mod postgres;
 mod postgres_api_keys;
 mod postgres_listener;
@@ -8,6 +10,7 @@ mod postgres_log_head;
 mod postgres_probe;
 mod postgres_queues;
 mod postgres_read_models;
+mod read_model_rows;
 mod sqlite;
 mod sqlite_api_keys;
 mod sqlite_log_head;
@@ -21,12 +24,7 @@ pub use postgres_read_models::PgReadModels;
 pub use sqlite::SqliteEventStore;
 pub use sqlite_read_models::SqliteReadModels;
 
-use application::Error;
-
-/// Maps a database failure to the application's error.
-fn unavailable(error: sqlx::Error) -> Error {
-    Error::Unavailable(error.to_string())
-}
+use error::{database, unreadable, unwritable, violates};
 
 /// The migrations of each database, embedded in the binary.
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -71,22 +69,17 @@ mod tests {
 
     #[test]
     fn loopback_servers_are_reached_in_plain_text_unless_the_url_says() {
-        let mode = |url: &str| pg_options(url).unwrap().get_ssl_mode();
-        assert!(matches!(
-            mode("postgres://u@127.0.0.1:5432/d"),
-            PgSslMode::Disable
-        ));
-        assert!(matches!(
-            mode("postgres://u@localhost/d"),
-            PgSslMode::Disable
-        ));
-        assert!(matches!(
-            mode("postgres://u@127.0.0.1/d?sslmode=require"),
-            PgSslMode::Require
-        ));
-        assert!(matches!(
-            mode("postgres://u@db.internal/d"),
-            PgSslMode::Prefer
-        ));
+        for (url, expected) in [
+            ("postgres://u@127.0.0.1:5432/d", PgSslMode::Disable),
+            ("postgres://u@localhost/d", PgSslMode::Disable),
+            (
+                "postgres://u@127.0.0.1/d?sslmode=require",
+                PgSslMode::Require,
+            ),
+            ("postgres://u@db.internal/d", PgSslMode::Prefer),
+        ] {
+            let mode = pg_options(url).unwrap().get_ssl_mode();
+            assert_eq!(format!("{mode:?}"), format!("{expected:?}"), "{url}");
+        }
     }
 }

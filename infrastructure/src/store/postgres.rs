@@ -10,7 +10,8 @@ use serde_json::Value;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::unavailable;
+use super::error::STREAM_VERSION;
+use super::{database, unwritable, violates};
 
 #[derive(Clone, Debug)]
 pub struct PgEventStore {
@@ -26,38 +27,45 @@ impl PgEventStore {
         &self.pool
     }
 
+    /// The events a `select_events!` query selects, in its order.
+    async fn events(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
+        rows.iter().map(record).collect()
+    }
+
     async fn current_version(&self, stream_id: Uuid) -> Result<u64, Error> {
         let version: Option<i32> =
             sqlx::query_scalar("select max(version) from events where stream_id = $1")
                 .bind(stream_id)
                 .fetch_one(&self.pool)
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         Ok(version.unwrap_or(0) as u64)
     }
 }
 
 fn record(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, Error> {
-    let position: i64 = row.try_get("global_position").map_err(unavailable)?;
-    let metadata: Value = row.try_get("metadata").map_err(unavailable)?;
+    let position: i64 = row.try_get("global_position").map_err(database)?;
+    let metadata: Value = row.try_get("metadata").map_err(database)?;
     let metadata: Metadata = serde_json::from_value(metadata).map_err(|error| Error::Corrupt {
         position,
         reason: format!("metadata: {error}"),
     })?;
     Ok(RecordedEvent {
         position,
-        transaction: row.try_get::<i64, _>("tx").map_err(unavailable)? as u64,
-        stream_id: InstanceId(row.try_get("stream_id").map_err(unavailable)?),
-        version: row.try_get::<i32, _>("version").map_err(unavailable)? as u64,
-        event_type: row.try_get("type").map_err(unavailable)?,
-        schema_version: row
-            .try_get::<i32, _>("schema_version")
-            .map_err(unavailable)? as u32,
-        data: row.try_get("data").map_err(unavailable)?,
+        transaction: row.try_get::<i64, _>("tx").map_err(database)? as u64,
+        stream_id: InstanceId(row.try_get("stream_id").map_err(database)?),
+        version: row.try_get::<i32, _>("version").map_err(database)? as u64,
+        event_type: row.try_get("type").map_err(database)?,
+        schema_version: row.try_get::<i32, _>("schema_version").map_err(database)? as u32,
+        data: row.try_get("data").map_err(database)?,
         metadata,
         recorded_at: row
             .try_get::<DateTime<Utc>, _>("recorded_at")
-            .map_err(unavailable)?,
+            .map_err(database)?,
     })
 }
 
@@ -74,7 +82,7 @@ fn outbox_lease() -> sqlx::postgres::types::PgInterval {
 /// values are drawn in the order of the ordered insert); none if there are
 /// not as many as expected.
 fn outbox_ids(row: &sqlx::postgres::PgRow, expected: usize) -> Result<Vec<i64>, Error> {
-    let ids: Option<Vec<i64>> = row.try_get("outbox_ids").map_err(unavailable)?;
+    let ids: Option<Vec<i64>> = row.try_get("outbox_ids").map_err(database)?;
     Ok(ids.filter(|ids| ids.len() == expected).unwrap_or_default())
 }
 
@@ -95,9 +103,10 @@ impl EventStore for PgEventStore {
         let expected = request.expected_version;
         let stream = request.stream_id.0;
         match self.append_all(std::slice::from_ref(&request)).await? {
-            Some(mut outcomes) => outcomes
-                .pop()
-                .unwrap_or(Err(Error::Unavailable("an append returned no row".into()))),
+            Some(mut outcomes) => outcomes.pop().unwrap_or(Err(Error::Internal {
+                reason: "an append returned no row".into(),
+                source: None,
+            })),
             None => Err(Error::Conflict {
                 expected,
                 actual: self.current_version(stream).await?,
@@ -146,15 +155,14 @@ impl EventStore for PgEventStore {
         stream_id: InstanceId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, Error> {
-        let rows = sqlx::query(select_events!(
-            " where stream_id = $1 and version > $2 order by version"
-        ))
-        .bind(stream_id.0)
-        .bind(after_version as i32)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where stream_id = $1 and version > $2 order by version"
+            ))
+            .bind(stream_id.0)
+            .bind(after_version as i32),
+        )
         .await
-        .map_err(unavailable)?;
-        rows.iter().map(record).collect()
     }
 
     async fn read_all(
@@ -166,19 +174,18 @@ impl EventStore for PgEventStore {
         // event at `after_position` (or the last one before it, for a
         // position that names none) in (tx, position) order, and only below
         // every transaction still running.
-        let rows = sqlx::query(select_events!(
-            " where (tx, global_position) > (
-                  coalesce((select tx from events where global_position <= $1
-                            order by global_position desc limit 1), '0'::xid8), $1)
-                and tx < pg_snapshot_xmin(pg_current_snapshot())
-              order by tx, global_position limit $2"
-        ))
-        .bind(after_position)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where (tx, global_position) > (
+                      coalesce((select tx from events where global_position <= $1
+                                order by global_position desc limit 1), '0'::xid8), $1)
+                    and tx < pg_snapshot_xmin(pg_current_snapshot())
+                  order by tx, global_position limit $2"
+            ))
+            .bind(after_position)
+            .bind(limit as i64),
+        )
         .await
-        .map_err(unavailable)?;
-        rows.iter().map(record).collect()
     }
 }
 
@@ -190,12 +197,12 @@ impl PgEventStore {
     /// table's trigger sends `distorch_events` with the last position). A
     /// stream not at its expected version gets [`Error::Conflict`]. `None`
     /// when a racing append slipped past a check and hit the unique
-    /// `(stream_id, version)`: then nothing was written.
+    /// `(stream_id, version)` (`STREAM_VERSION`): then nothing was written.
     async fn append_all(
         &self,
         requests: &[AppendRequest],
     ) -> Result<Option<Vec<Result<AppendOutcome, Error>>>, Error> {
-        let batch = BatchColumns::of(requests);
+        let batch = BatchColumns::of(requests)?;
         let rows = sqlx::query(
             "with expected as (
                  select * from unnest($1::uuid[], $2::int[]) with ordinality as e(stream_id, version, n)
@@ -258,8 +265,8 @@ impl PgEventStore {
         .await;
         let rows = match rows {
             Ok(rows) => rows,
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(None),
-            Err(error) => return Err(unavailable(error)),
+            Err(error) if violates(&error, STREAM_VERSION) => return Ok(None),
+            Err(error) => return Err(database(error)),
         };
         // The outbox ids of the streams that landed, in request order.
         let landed: usize = requests
@@ -281,8 +288,7 @@ impl PgEventStore {
             .zip(&rows)
             .map(|(request, row)| {
                 let expected = request.expected_version;
-                let last_position: Option<i64> =
-                    row.try_get("last_position").map_err(unavailable)?;
+                let last_position: Option<i64> = row.try_get("last_position").map_err(database)?;
                 Ok(match last_position {
                     Some(last_position) => Ok(AppendOutcome {
                         version: expected + request.events.len() as u64,
@@ -294,7 +300,7 @@ impl PgEventStore {
                         },
                     }),
                     None => {
-                        let actual: i32 = row.try_get("actual").map_err(unavailable)?;
+                        let actual: i32 = row.try_get("actual").map_err(database)?;
                         Err(Error::Conflict {
                             expected,
                             actual: actual as u64,
@@ -327,7 +333,7 @@ struct BatchColumns<'a> {
 }
 
 impl<'a> BatchColumns<'a> {
-    fn of(requests: &'a [AppendRequest]) -> Self {
+    fn of(requests: &'a [AppendRequest]) -> Result<Self, Error> {
         let mut columns = Self {
             streams: Vec::with_capacity(requests.len()),
             expected: Vec::with_capacity(requests.len()),
@@ -357,9 +363,10 @@ impl<'a> BatchColumns<'a> {
                 columns.types.push(&event.event_type);
                 columns.schema_versions.push(event.schema_version as i32);
                 columns.data.push(&event.data);
-                columns
-                    .metadata
-                    .push(serde_json::to_value(&event.metadata).unwrap_or(Value::Null));
+                columns.metadata.push(
+                    serde_json::to_value(&event.metadata)
+                        .map_err(|error| unwritable("an event's metadata", error))?,
+                );
             }
             for message in &request.outbox {
                 columns.outbox_streams.push(stream);
@@ -369,12 +376,13 @@ impl<'a> BatchColumns<'a> {
             }
             for timer in &request.timers {
                 columns.timer_instances.push(timer.instance.0);
-                columns
-                    .timers
-                    .push(serde_json::to_value(&timer.timer).unwrap_or(Value::Null));
+                columns.timers.push(
+                    serde_json::to_value(&timer.timer)
+                        .map_err(|error| unwritable("a timer", error))?,
+                );
                 columns.due.push(timer.due_at);
             }
         }
-        columns
+        Ok(columns)
     }
 }

@@ -3,7 +3,7 @@
 use application::Error;
 use application::ports::LogHead;
 
-use super::{PgEventStore, unavailable};
+use super::{PgEventStore, database};
 
 impl LogHead for PgEventStore {
     /// The last event a gap-safe reader can read now, in the log's read
@@ -20,7 +20,7 @@ impl LogHead for PgEventStore {
         )
         .fetch_one(self.pool())
         .await
-        .map_err(unavailable)
+        .map_err(database)
     }
 
     async fn read_order_of(&self, position: i64) -> Result<(u64, i64), Error> {
@@ -31,7 +31,7 @@ impl LogHead for PgEventStore {
         .bind(position)
         .fetch_optional(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         Ok((transaction.unwrap_or(0) as u64, position))
     }
 }

@@ -9,7 +9,7 @@ use application::ports::{BoxFuture, Check, StoreProbe, StoreSample, WaitingSteps
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
-use super::{POSTGRES_MIGRATIONS, unavailable};
+use super::{POSTGRES_MIGRATIONS, database};
 
 #[derive(Clone, Debug)]
 pub struct PgStoreProbe {
@@ -30,10 +30,10 @@ impl PgStoreProbe {
         for row in sqlx::query(include_str!("sql/instances_by_last_event.sql"))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?
+            .map_err(database)?
         {
             let definition = text(&row, "definition")?;
-            let count: i64 = row.try_get("count").map_err(unavailable)?;
+            let count: i64 = row.try_get("count").map_err(database)?;
             let last_type = text(&row, "last_type")?;
             let bucket = if last_type == "WorkflowCompensationFailed" {
                 &mut sample.compensation_failed
@@ -48,41 +48,41 @@ impl PgStoreProbe {
         for row in sqlx::query(include_str!("sql/approvals_waiting.sql"))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?
+            .map_err(database)?
         {
             sample.approvals_waiting.push((
                 text(&row, "definition")?,
-                row.try_get("count").map_err(unavailable)?,
+                row.try_get("count").map_err(database)?,
             ));
         }
         for row in sqlx::query(include_str!("sql/waiting_steps.sql"))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?
+            .map_err(database)?
         {
             sample.waiting_steps.push(WaitingSteps {
                 definition: text(&row, "definition")?,
                 step: text(&row, "step")?,
-                compensation: row.try_get("compensation").map_err(unavailable)?,
-                count: row.try_get("count").map_err(unavailable)?,
-                oldest: row.try_get("oldest").map_err(unavailable)?,
+                compensation: row.try_get("compensation").map_err(database)?,
+                count: row.try_get("count").map_err(database)?,
+                oldest: row.try_get("oldest").map_err(database)?,
             });
         }
         let outbox = sqlx::query("select count(*) as count, min(created_at) as oldest from outbox")
             .fetch_one(&self.pool)
             .await
-            .map_err(unavailable)?;
-        sample.outbox_pending = outbox.try_get("count").map_err(unavailable)?;
-        sample.outbox_oldest = outbox.try_get("oldest").map_err(unavailable)?;
+            .map_err(database)?;
+        sample.outbox_pending = outbox.try_get("count").map_err(database)?;
+        sample.outbox_oldest = outbox.try_get("oldest").map_err(database)?;
         let timers = sqlx::query(
             "select count(*) as count, min(due_at) as oldest from timers where due_at <= $1",
         )
         .bind(now)
         .fetch_one(&self.pool)
         .await
-        .map_err(unavailable)?;
-        sample.timers_due = timers.try_get("count").map_err(unavailable)?;
-        sample.timers_oldest_due = timers.try_get("oldest").map_err(unavailable)?;
+        .map_err(database)?;
+        sample.timers_due = timers.try_get("count").map_err(database)?;
+        sample.timers_oldest_due = timers.try_get("oldest").map_err(database)?;
         Ok(sample)
     }
 
@@ -116,7 +116,7 @@ impl PgStoreProbe {
 }
 
 fn text(row: &sqlx::postgres::PgRow, column: &str) -> Result<String, Error> {
-    let value: Option<String> = row.try_get(column).map_err(unavailable)?;
+    let value: Option<String> = row.try_get(column).map_err(database)?;
     Ok(value.unwrap_or_else(|| "unknown".to_owned()))
 }
 

@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use super::{SQLITE_MIGRATIONS, unavailable};
+use super::{SQLITE_MIGRATIONS, database, unwritable};
 
 #[derive(Clone, Debug)]
 pub struct SqliteEventStore {
@@ -35,9 +35,27 @@ pub struct SqliteEventStore {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Writer(std::sync::Arc<tokio::sync::Mutex<()>>);
 
+/// A write transaction and this process's turn to write, held together
+/// (fields drop in order: an unfinished transaction rolls back before the
+/// turn passes on).
+pub(crate) struct Writing<'a> {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+}
+
 impl Writer {
     pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.0.lock().await
+    }
+
+    /// Waits for this process's turn, then begins a write transaction.
+    /// IMMEDIATE takes SQLite's write lock up front, so two writers never
+    /// both read and then fail to upgrade; dropping the transaction (an
+    /// error, a cancelled future) rolls it back.
+    pub(crate) async fn begin(&self, pool: &SqlitePool) -> Result<Writing<'_>, Error> {
+        let turn = self.lock().await;
+        let tx = pool.begin_with("begin immediate").await.map_err(database)?;
+        Ok(Writing { tx, _turn: turn })
     }
 }
 
@@ -45,7 +63,7 @@ impl SqliteEventStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: &Path) -> Result<Self, Error> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(unavailable)?
+            .map_err(database)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -57,10 +75,11 @@ impl SqliteEventStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await
-            .map_err(unavailable)?;
-        SQLITE_MIGRATIONS.run(&pool).await.map_err(|error| {
-            Error::Unavailable(format!("migrating {}: {error}", path.display()))
-        })?;
+            .map_err(database)?;
+        SQLITE_MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|error| database(error.into()))?;
         Ok(Self {
             pool,
             writer: Writer::default(),
@@ -69,6 +88,15 @@ impl SqliteEventStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The events a `select_events!` query selects, in its order.
+    async fn events(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
+        rows.iter().map(record).collect()
     }
 
     /// The read models in the same file, writing in turn with this store.
@@ -94,11 +122,11 @@ fn corrupt(position: i64, what: &str, error: impl std::fmt::Display) -> Error {
 }
 
 fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, Error> {
-    let position: i64 = row.try_get("global_position").map_err(unavailable)?;
-    let stream: String = row.try_get("stream_id").map_err(unavailable)?;
-    let data: String = row.try_get("data").map_err(unavailable)?;
-    let metadata: String = row.try_get("metadata").map_err(unavailable)?;
-    let recorded_at: String = row.try_get("recorded_at").map_err(unavailable)?;
+    let position: i64 = row.try_get("global_position").map_err(database)?;
+    let stream: String = row.try_get("stream_id").map_err(database)?;
+    let data: String = row.try_get("data").map_err(database)?;
+    let metadata: String = row.try_get("metadata").map_err(database)?;
+    let recorded_at: String = row.try_get("recorded_at").map_err(database)?;
     let metadata: Metadata =
         serde_json::from_str(&metadata).map_err(|e| corrupt(position, "metadata", e))?;
     Ok(RecordedEvent {
@@ -107,11 +135,9 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, Error> {
         stream_id: InstanceId(
             Uuid::parse_str(&stream).map_err(|e| corrupt(position, "stream id", e))?,
         ),
-        version: row.try_get::<i64, _>("version").map_err(unavailable)? as u64,
-        event_type: row.try_get("type").map_err(unavailable)?,
-        schema_version: row
-            .try_get::<i64, _>("schema_version")
-            .map_err(unavailable)? as u32,
+        version: row.try_get::<i64, _>("version").map_err(database)? as u64,
+        event_type: row.try_get("type").map_err(database)?,
+        schema_version: row.try_get::<i64, _>("schema_version").map_err(database)? as u32,
         data: serde_json::from_str(&data).map_err(|e| corrupt(position, "data", e))?,
         metadata,
         recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
@@ -125,7 +151,10 @@ impl EventStore for SqliteEventStore {
         self.append_batch(vec![request])
             .await?
             .pop()
-            .unwrap_or(Err(Error::Unavailable("an append decided nothing".into())))
+            .unwrap_or(Err(Error::Internal {
+                reason: "an append decided nothing".into(),
+                source: None,
+            }))
     }
 
     /// One transaction (one commit, one fsync) for every stream; a stream
@@ -134,17 +163,9 @@ impl EventStore for SqliteEventStore {
         &self,
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Result<AppendOutcome, Error>>, Error> {
-        let _writing = self.writer.lock().await;
-        // IMMEDIATE takes the write lock up front, so two appends never both
-        // read a version and then fail to upgrade; dropping the transaction
-        // (an error, a cancelled future) rolls it back.
-        let mut tx = self
-            .pool
-            .begin_with("begin immediate")
-            .await
-            .map_err(unavailable)?;
-        let outcomes = append_all(&mut tx, &requests).await?;
-        tx.commit().await.map_err(unavailable)?;
+        let mut writing = self.writer.begin(&self.pool).await?;
+        let outcomes = append_all(&mut writing.tx, &requests).await?;
+        writing.tx.commit().await.map_err(database)?;
         Ok(outcomes)
     }
 
@@ -153,15 +174,14 @@ impl EventStore for SqliteEventStore {
         stream_id: InstanceId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, Error> {
-        let rows = sqlx::query(select_events!(
-            " where stream_id = ?1 and version > ?2 order by version"
-        ))
-        .bind(stream_id.0.to_string())
-        .bind(after_version as i64)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where stream_id = ?1 and version > ?2 order by version"
+            ))
+            .bind(stream_id.0.to_string())
+            .bind(after_version as i64),
+        )
         .await
-        .map_err(unavailable)?;
-        rows.iter().map(record).collect()
     }
 
     async fn read_all(
@@ -171,15 +191,14 @@ impl EventStore for SqliteEventStore {
     ) -> Result<Vec<RecordedEvent>, Error> {
         // One writer at a time: positions commit in order, so no gap can be
         // filled later.
-        let rows = sqlx::query(select_events!(
-            " where global_position > ?1 order by global_position limit ?2"
-        ))
-        .bind(after_position)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
+        self.events(
+            sqlx::query(select_events!(
+                " where global_position > ?1 order by global_position limit ?2"
+            ))
+            .bind(after_position)
+            .bind(limit as i64),
+        )
         .await
-        .map_err(unavailable)?;
-        rows.iter().map(record).collect()
     }
 }
 
@@ -200,10 +219,10 @@ async fn append_all(
         "select j.value, (select max(version) from events where stream_id = j.value)
          from json_each(?1) j order by j.key",
     )
-    .bind(serde_json::to_string(&streams).unwrap_or_default())
+    .bind(Value::from(streams.as_slice()).to_string())
     .fetch_all(&mut *connection)
     .await
-    .map_err(unavailable)?;
+    .map_err(database)?;
     let now = Utc::now().to_rfc3339();
     let leased_until = super::sqlite_queues::lease_end(Utc::now(), APPENDED_OUTBOX_LEASE);
     let (mut events, mut outbox, mut timers) = (Vec::new(), Vec::new(), Vec::new());
@@ -219,13 +238,15 @@ async fn append_all(
         }
         accepted.push(Ok(stream));
         for (offset, event) in request.events.iter().enumerate() {
+            let metadata = serde_json::to_value(&event.metadata)
+                .map_err(|error| unwritable("an event's metadata", error))?;
             events.push(serde_json::json!({
                 "s": stream,
                 "v": request.expected_version + 1 + offset as u64,
                 "t": event.event_type,
                 "sv": event.schema_version,
                 "d": event.data,
-                "m": event.metadata,
+                "m": metadata,
             }));
         }
         for message in &request.outbox {
@@ -234,9 +255,11 @@ async fn append_all(
             }));
         }
         for timer in &request.timers {
+            let timer_value =
+                serde_json::to_value(&timer.timer).map_err(|error| unwritable("a timer", error))?;
             timers.push(serde_json::json!({
                 "i": timer.instance.0.to_string(),
-                "t": timer.timer,
+                "t": timer_value,
                 "d": timer.due_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             }));
         }
@@ -254,7 +277,7 @@ async fn append_all(
         .bind(&now)
         .fetch_all(&mut *connection)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         for (position, stream) in appended {
             let last = last_positions.entry(stream).or_insert(position);
             *last = (*last).max(position);
@@ -273,7 +296,7 @@ async fn append_all(
         .bind(&leased_until)
         .fetch_all(&mut *connection)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         // Ids are drawn in insertion order, which is the array's.
         outbox_ids.sort_unstable();
     }
@@ -286,7 +309,7 @@ async fn append_all(
         .bind(Value::Array(timers).to_string())
         .execute(&mut *connection)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
     }
     let mut outbox_ids = outbox_ids.into_iter();
     Ok(requests

@@ -3,33 +3,9 @@
 use application::Error;
 use application::ports::{ApiKeyRecord, ApiKeyStore};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::{SqliteEventStore, unavailable};
-
-fn time(text: Option<String>) -> Result<Option<DateTime<Utc>>, Error> {
-    text.map(|text| {
-        DateTime::parse_from_rfc3339(&text)
-            .map(|time| time.with_timezone(&Utc))
-            .map_err(|error| Error::Invalid {
-                reason: format!("api_keys: bad time `{text}`: {error}"),
-            })
-    })
-    .transpose()
-}
-
-fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, Error> {
-    let role: String = row.try_get("role").map_err(unavailable)?;
-    let created_at: String = row.try_get("created_at").map_err(unavailable)?;
-    Ok(ApiKeyRecord {
-        id: row.try_get("id").map_err(unavailable)?,
-        name: row.try_get("name").map_err(unavailable)?,
-        role: role.parse().map_err(|reason| Error::Invalid { reason })?,
-        secret_sha256: row.try_get("secret_sha256").map_err(unavailable)?,
-        created_at: time(Some(created_at))?.unwrap_or_default(),
-        revoked_at: time(row.try_get("revoked_at").map_err(unavailable)?)?,
-    })
-}
+use super::api_key_rows::ApiKeyRow;
+use super::{SqliteEventStore, database};
 
 impl ApiKeyStore for SqliteEventStore {
     async fn insert(&self, key: &ApiKeyRecord) -> Result<(), Error> {
@@ -46,25 +22,25 @@ impl ApiKeyStore for SqliteEventStore {
         .bind(key.revoked_at.map(|at| at.to_rfc3339()))
         .execute(self.pool())
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         Ok(())
     }
 
     async fn find(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
-        let row = sqlx::query("select * from api_keys where id = ?1")
+        let row: Option<ApiKeyRow> = sqlx::query_as("select * from api_keys where id = ?1")
             .bind(id)
             .fetch_optional(self.pool())
             .await
-            .map_err(unavailable)?;
-        row.as_ref().map(record).transpose()
+            .map_err(database)?;
+        row.map(ApiKeyRecord::try_from).transpose()
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, Error> {
-        let rows = sqlx::query("select * from api_keys order by created_at, id")
+        let rows: Vec<ApiKeyRow> = sqlx::query_as("select * from api_keys order by created_at, id")
             .fetch_all(self.pool())
             .await
-            .map_err(unavailable)?;
-        rows.iter().map(record).collect()
+            .map_err(database)?;
+        rows.into_iter().map(ApiKeyRecord::try_from).collect()
     }
 
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), Error> {
@@ -75,7 +51,7 @@ impl ApiKeyStore for SqliteEventStore {
                 .bind(at.to_rfc3339())
                 .execute(self.pool())
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         if revoked.rows_affected() == 0 {
             return Err(Error::NotFound {
                 what: format!("active API key {id}"),

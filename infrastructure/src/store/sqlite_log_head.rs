@@ -3,14 +3,14 @@
 use application::Error;
 use application::ports::LogHead;
 
-use super::{SqliteEventStore, unavailable};
+use super::{SqliteEventStore, database};
 
 impl LogHead for SqliteEventStore {
     async fn head(&self) -> Result<i64, Error> {
         let head: Option<i64> = sqlx::query_scalar("select max(global_position) from events")
             .fetch_one(self.pool())
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         Ok(head.unwrap_or(0))
     }
 

@@ -1,18 +1,80 @@
-//! What the engine and read-model tests share: the order saga, a scripted
-//! executor and a driver of a node's loops. Each test binary compiles this
-//! module on its own, so items only some use allow `dead_code`.
+//! What the adapter tests share: a fresh SQLite store, an engine for given
+//! definitions, the order saga, a scripted executor and a driver of a
+//! node's loops. Each test binary compiles this module on its own, so items
+//! only some use allow `dead_code`.
 
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
 use application::Engine;
+use application::clock::SystemClock;
+use application::definitions::DefinitionRegistry;
 use application::loops::{Executor, OutboxRelay, ResultConsumer, TimerPoller, Worker};
 use application::messages::{TaskMessage, TaskOutcome};
 use application::ports::{Bus, EventStore, OutboxQueue, Subscription, TimerQueue};
 use domain::instance::StepError;
 use infrastructure::local_bus::LocalBus;
+use infrastructure::store::SqliteEventStore;
 use serde_json::{Value, json};
+
+/// A fresh SQLite store in a folder of its own, removed (with SQLite's
+/// `-wal` and `-shm` files) when the folder is dropped.
+pub async fn sqlite_store() -> (tempfile::TempDir, SqliteEventStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&dir.path().join("distorch.db"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+/// A registry of the given workflow definitions.
+pub fn registry(sources: &[&str]) -> Arc<DefinitionRegistry> {
+    let registry = Arc::new(DefinitionRegistry::default());
+    for source in sources {
+        registry
+            .register(domain::parse_workflow(source).unwrap())
+            .unwrap();
+    }
+    registry
+}
+
+/// An engine on `store` running the definitions of `registry`, on the system clock.
+pub fn engine<S: EventStore>(store: S, registry: Arc<DefinitionRegistry>) -> Arc<Engine<S>> {
+    Arc::new(Engine::new(
+        store,
+        registry,
+        Arc::new(SystemClock::default()),
+    ))
+}
+
+/// For each `async fn test(store)` named, a test on a fresh PostgreSQL
+/// database (`postgres::test`) and one on a fresh SQLite file
+/// (`sqlite::test`).
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+                async fn $test(pool: sqlx::PgPool) {
+                    super::$test(infrastructure::store::PgEventStore::new(pool)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let (_dir, store) = $crate::support::sqlite_store().await;
+                    super::$test(store).await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_stores;
 
 pub const ORDER: &str = r#"
 name: order

@@ -6,7 +6,7 @@ use domain::InstanceId;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use crate::store::unavailable;
+use crate::store::database;
 
 use super::PgReadModels;
 
@@ -42,7 +42,7 @@ impl DefinitionStore for PgReadModels {
         .bind(definition.created_at)
         .fetch_one(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         if hash == definition.hash {
             Ok(())
         } else {
@@ -62,11 +62,11 @@ impl DefinitionStore for PgReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(stored_definition)
             .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn definition(
@@ -82,11 +82,11 @@ impl DefinitionStore for PgReadModels {
         .bind(version as i32)
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         row.as_ref()
             .map(stored_definition)
             .transpose()
-            .map_err(unavailable)
+            .map_err(database)
     }
 }
 
@@ -111,10 +111,10 @@ impl IdempotencyKeys for PgReadModels {
         .bind(fingerprint)
         .fetch_one(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         Ok((
-            InstanceId(row.try_get("instance_id").map_err(unavailable)?),
-            row.try_get("fingerprint").map_err(unavailable)?,
+            InstanceId(row.try_get("instance_id").map_err(database)?),
+            row.try_get("fingerprint").map_err(database)?,
         ))
     }
 
@@ -123,7 +123,7 @@ impl IdempotencyKeys for PgReadModels {
             .bind(key)
             .execute(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         Ok(())
     }
 }

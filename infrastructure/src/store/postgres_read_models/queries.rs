@@ -6,96 +6,49 @@ use application::ports::{
     StepRow, WorkflowFilter, WorkflowRow,
 };
 use domain::InstanceId;
-use serde_json::Value;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
+use uuid::Uuid;
 
-use crate::store::unavailable;
+use crate::store::database;
+use crate::store::read_model_rows::{
+    BottleneckColumns, STATUS_COUNTS, STEPS, StatusCountColumns, StepColumns, WORKFLOW_COLUMNS,
+    WorkflowColumns, status_count,
+};
 
 use super::PgReadModels;
 
-const WORKFLOW_COLUMNS: &str =
-    "id, definition, definition_version, status, input, output, error, started_by,
-     current_steps, failed_steps, created_at, updated_at, finished_at";
+/// Count, mean and 95th percentile of durations in milliseconds, as the
+/// duration queries select them.
+type Durations = (i64, Option<f64>, Option<f64>);
 
-fn workflow_row(row: &PgRow) -> Result<WorkflowRow, sqlx::Error> {
-    let names = |column: &str| -> Result<Vec<String>, sqlx::Error> {
-        let value: Value = row.try_get(column)?;
-        Ok(serde_json::from_value(value).unwrap_or_default())
-    };
-    Ok(WorkflowRow {
-        id: InstanceId(row.try_get("id")?),
-        definition: row.try_get("definition")?,
-        version: row.try_get::<i32, _>("definition_version")? as u32,
-        status: row.try_get("status")?,
-        input: row.try_get("input")?,
-        output: row.try_get("output")?,
-        error: row.try_get("error")?,
-        started_by: row.try_get("started_by")?,
-        current_steps: names("current_steps")?,
-        failed_steps: names("failed_steps")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        finished_at: row.try_get("finished_at")?,
-    })
-}
+/// A row of the durations per step: definition, step, then [`Durations`].
+type StepDurationColumns = (String, String, i64, Option<f64>, Option<f64>);
 
-fn step_row(row: &PgRow) -> Result<StepRow, sqlx::Error> {
-    Ok(StepRow {
-        step: row.try_get("step")?,
-        position: row.try_get::<i32, _>("position")? as u32,
-        kind: row.try_get("kind")?,
-        status: row.try_get("status")?,
-        attempt: row.try_get::<i32, _>("attempt")? as u32,
-        scheduled_at: row.try_get("scheduled_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        worker: row.try_get("worker")?,
-        last_error: row.try_get("last_error")?,
-        output: row.try_get("output")?,
-        progress: row
-            .try_get::<Option<i16>, _>("progress")?
-            .map(|p| p.clamp(0, 100) as u8),
-        compensation: row.try_get("compensation")?,
-    })
-}
-
-fn durations(row: &PgRow) -> Result<DurationStats, sqlx::Error> {
-    Ok(DurationStats {
-        count: row.try_get::<i64, _>("count")? as u64,
-        mean_ms: row.try_get("mean_ms")?,
-        p95_ms: row.try_get("p95_ms")?,
-    })
+fn stats((count, mean_ms, p95_ms): Durations) -> DurationStats {
+    DurationStats {
+        count: count as u64,
+        mean_ms,
+        p95_ms,
+    }
 }
 
 impl ReadModelQueries for PgReadModels {
     async fn workflow(&self, id: InstanceId) -> Result<Option<WorkflowRow>, Error> {
         let sql = format!("select {WORKFLOW_COLUMNS} from workflow_instances where id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row: Option<WorkflowColumns<Uuid>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await
-            .map_err(unavailable)?;
-        row.as_ref()
-            .map(workflow_row)
-            .transpose()
-            .map_err(unavailable)
+            .map_err(database)?;
+        Ok(row.map(WorkflowRow::from))
     }
 
     async fn steps(&self, id: InstanceId) -> Result<Vec<StepRow>, Error> {
-        let rows = sqlx::query(
-            "select step, position, kind, status, attempt, scheduled_at, started_at, finished_at,
-                    worker, last_error, output, progress, compensation
-             from workflow_steps where instance_id = $1 order by position",
-        )
-        .bind(id.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(step_row)
-            .collect::<Result<_, _>>()
-            .map_err(unavailable)
+        let rows: Vec<StepColumns> = sqlx::query_as(STEPS)
+            .bind(id.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(rows.into_iter().map(StepRow::from).collect())
     }
 
     async fn workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRow>, Error> {
@@ -108,7 +61,7 @@ impl ReadModelQueries for PgReadModels {
                and ($5::uuid is null or id < $5)
              order by id desc limit $6"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<WorkflowColumns<Uuid>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&filter.status)
             .bind(&filter.definition)
             .bind(filter.created_after)
@@ -117,35 +70,20 @@ impl ReadModelQueries for PgReadModels {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
-        rows.iter()
-            .map(workflow_row)
-            .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)?;
+        Ok(rows.into_iter().map(WorkflowRow::from).collect())
     }
 
     async fn status_counts(&self) -> Result<Vec<StatusCount>, Error> {
-        let rows = sqlx::query(
-            "select definition, status, count(*) as count from workflow_instances
-             group by definition, status order by definition, status",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StatusCount {
-                    definition: row.try_get("definition")?,
-                    status: row.try_get("status")?,
-                    count: row.try_get::<i64, _>("count")? as u64,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+        let rows: Vec<StatusCountColumns> = sqlx::query_as(STATUS_COUNTS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(rows.into_iter().map(status_count).collect())
     }
 
     async fn definition_durations(&self) -> Result<Vec<DefinitionDurations>, Error> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
             "select definition, count(*) as count,
                     avg(extract(epoch from finished_at - created_at) * 1000)::float8 as mean_ms,
                     percentile_cont(0.95) within group
@@ -155,20 +93,18 @@ impl ReadModelQueries for PgReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                Ok(DefinitionDurations {
-                    definition: row.try_get("definition")?,
-                    durations: durations(row)?,
-                })
+        .map_err(database)?;
+        Ok(rows
+            .into_iter()
+            .map(|(definition, count, mean, p95)| DefinitionDurations {
+                definition,
+                durations: stats((count, mean, p95)),
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .collect())
     }
 
     async fn step_durations(&self) -> Result<Vec<StepDurations>, Error> {
-        let rows = sqlx::query(
+        let rows: Vec<StepDurationColumns> = sqlx::query_as(
             "select i.definition, s.step, count(*) as count,
                     avg(extract(epoch from s.finished_at - s.scheduled_at) * 1000)::float8 as mean_ms,
                     percentile_cont(0.95) within group
@@ -179,21 +115,19 @@ impl ReadModelQueries for PgReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StepDurations {
-                    definition: row.try_get("definition")?,
-                    step: row.try_get("step")?,
-                    durations: durations(row)?,
-                })
+        .map_err(database)?;
+        Ok(rows
+            .into_iter()
+            .map(|(definition, step, count, mean, p95)| StepDurations {
+                definition,
+                step,
+                durations: stats((count, mean, p95)),
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .collect())
     }
 
     async fn bottlenecks(&self, limit: u32) -> Result<Vec<Bottleneck>, Error> {
-        let rows = sqlx::query(
+        let rows: Vec<BottleneckColumns> = sqlx::query_as(
             "select i.definition, s.step, count(*) as samples,
                     avg(extract(epoch from s.started_at - s.scheduled_at) * 1000)::float8 as waiting,
                     avg(extract(epoch from s.finished_at - s.started_at) * 1000)::float8 as running
@@ -206,18 +140,7 @@ impl ReadModelQueries for PgReadModels {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Bottleneck {
-                    definition: row.try_get("definition")?,
-                    step: row.try_get("step")?,
-                    samples: row.try_get::<i64, _>("samples")? as u64,
-                    mean_waiting_ms: row.try_get("waiting")?,
-                    mean_running_ms: row.try_get("running")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+        .map_err(database)?;
+        Ok(rows.into_iter().map(Bottleneck::from).collect())
     }
 }

@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use crate::store::unavailable;
+use crate::store::{database, unreadable};
 
 use super::queries::{parse_time, required};
 use super::{SqliteReadModels, time};
@@ -39,14 +39,14 @@ impl DefinitionStore for SqliteReadModels {
         .bind(time(definition.created_at))
         .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         let hash: String =
             sqlx::query_scalar("select hash from definitions where name = ?1 and version = ?2")
                 .bind(&definition.name)
                 .bind(i64::from(definition.version))
                 .fetch_one(&self.pool)
                 .await
-                .map_err(unavailable)?;
+                .map_err(database)?;
         if hash == definition.hash {
             Ok(())
         } else {
@@ -66,11 +66,11 @@ impl DefinitionStore for SqliteReadModels {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         rows.iter()
             .map(stored_definition)
             .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)
     }
 
     async fn definition(
@@ -86,11 +86,11 @@ impl DefinitionStore for SqliteReadModels {
         .bind(i64::from(version))
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         row.as_ref()
             .map(stored_definition)
             .transpose()
-            .map_err(unavailable)
+            .map_err(database)
     }
 }
 
@@ -112,19 +112,20 @@ impl IdempotencyKeys for SqliteReadModels {
         .bind(time(Utc::now()))
         .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(database)?;
         let row =
             sqlx::query("select instance_id, fingerprint from idempotency_keys where key = ?1")
                 .bind(key)
                 .fetch_one(&self.pool)
                 .await
-                .map_err(unavailable)?;
-        let id: String = row.try_get("instance_id").map_err(unavailable)?;
+                .map_err(database)?;
+        let id: String = row.try_get("instance_id").map_err(database)?;
         Ok((
             InstanceId(
-                Uuid::parse_str(&id).map_err(|error| Error::Unavailable(error.to_string()))?,
+                Uuid::parse_str(&id)
+                    .map_err(|error| unreadable("idempotency_keys.instance_id", error))?,
             ),
-            row.try_get("fingerprint").map_err(unavailable)?,
+            row.try_get("fingerprint").map_err(database)?,
         ))
     }
 
@@ -134,7 +135,7 @@ impl IdempotencyKeys for SqliteReadModels {
             .bind(key)
             .execute(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         Ok(())
     }
 }

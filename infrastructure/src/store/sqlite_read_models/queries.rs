@@ -9,19 +9,18 @@ use application::ports::{
 };
 use chrono::{DateTime, Utc};
 use domain::InstanceId;
-use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-use uuid::Uuid;
+use uuid::fmt::Hyphenated;
 
-use crate::store::unavailable;
+use crate::store::database;
+use crate::store::read_model_rows::{
+    BottleneckColumns, STATUS_COUNTS, STEPS, StatusCountColumns, StepColumns, WORKFLOW_COLUMNS,
+    WorkflowColumns, status_count,
+};
 
 use super::{SqliteReadModels, time};
 
-const WORKFLOW_COLUMNS: &str =
-    "id, definition, definition_version, status, input, output, error, started_by,
-     current_steps, failed_steps, created_at, updated_at, finished_at";
-
+/// A time column read as text (the definitions' rows).
 pub(super) fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     text.map(|text| {
         DateTime::parse_from_rfc3339(&text)
@@ -31,58 +30,8 @@ pub(super) fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, 
     .transpose()
 }
 
-fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
-    text.map(|text| {
-        serde_json::from_str(&text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
-    })
-    .transpose()
-}
-
 pub(super) fn required<T>(value: Option<T>, column: &str) -> Result<T, sqlx::Error> {
     value.ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))
-}
-
-fn workflow_row(row: &SqliteRow) -> Result<WorkflowRow, sqlx::Error> {
-    let names = |column: &str| -> Result<Vec<String>, sqlx::Error> {
-        let value = parse_json(row.try_get(column)?)?.unwrap_or_default();
-        Ok(serde_json::from_value(value).unwrap_or_default())
-    };
-    let id: String = row.try_get("id")?;
-    Ok(WorkflowRow {
-        id: InstanceId(Uuid::parse_str(&id).map_err(|error| sqlx::Error::Decode(Box::new(error)))?),
-        definition: row.try_get("definition")?,
-        version: row.try_get::<i64, _>("definition_version")? as u32,
-        status: row.try_get("status")?,
-        input: parse_json(row.try_get("input")?)?.unwrap_or_default(),
-        output: parse_json(row.try_get("output")?)?,
-        error: row.try_get("error")?,
-        started_by: row.try_get("started_by")?,
-        current_steps: names("current_steps")?,
-        failed_steps: names("failed_steps")?,
-        created_at: required(parse_time(row.try_get("created_at")?)?, "created_at")?,
-        updated_at: required(parse_time(row.try_get("updated_at")?)?, "updated_at")?,
-        finished_at: parse_time(row.try_get("finished_at")?)?,
-    })
-}
-
-fn step_row(row: &SqliteRow) -> Result<StepRow, sqlx::Error> {
-    Ok(StepRow {
-        step: row.try_get("step")?,
-        position: row.try_get::<i64, _>("position")? as u32,
-        kind: row.try_get("kind")?,
-        status: row.try_get("status")?,
-        attempt: row.try_get::<i64, _>("attempt")? as u32,
-        scheduled_at: parse_time(row.try_get("scheduled_at")?)?,
-        started_at: parse_time(row.try_get("started_at")?)?,
-        finished_at: parse_time(row.try_get("finished_at")?)?,
-        worker: row.try_get("worker")?,
-        last_error: row.try_get("last_error")?,
-        output: parse_json(row.try_get("output")?)?,
-        progress: row
-            .try_get::<Option<i64>, _>("progress")?
-            .map(|p| p.clamp(0, 100) as u8),
-        compensation: row.try_get("compensation")?,
-    })
 }
 
 /// Mean and 95th percentile (nearest rank) of durations in milliseconds.
@@ -122,14 +71,14 @@ impl SqliteReadModels {
         let rows = sqlx::query(sql)
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
+            .map_err(database)?;
         let mut groups: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
         for row in &rows {
             let key: (String, String) = (
-                row.try_get(0).map_err(unavailable)?,
-                row.try_get(1).map_err(unavailable)?,
+                row.try_get(0).map_err(database)?,
+                row.try_get(1).map_err(database)?,
             );
-            let millis: f64 = row.try_get(2).map_err(unavailable)?;
+            let millis: f64 = row.try_get(2).map_err(database)?;
             groups.entry(key).or_default().push(millis);
         }
         Ok(groups)
@@ -139,31 +88,21 @@ impl SqliteReadModels {
 impl ReadModelQueries for SqliteReadModels {
     async fn workflow(&self, id: InstanceId) -> Result<Option<WorkflowRow>, Error> {
         let sql = format!("select {WORKFLOW_COLUMNS} from workflow_instances where id = ?1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row: Option<WorkflowColumns<Hyphenated>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id.0.to_string())
             .fetch_optional(&self.pool)
             .await
-            .map_err(unavailable)?;
-        row.as_ref()
-            .map(workflow_row)
-            .transpose()
-            .map_err(unavailable)
+            .map_err(database)?;
+        Ok(row.map(WorkflowRow::from))
     }
 
     async fn steps(&self, id: InstanceId) -> Result<Vec<StepRow>, Error> {
-        let rows = sqlx::query(
-            "select step, position, kind, status, attempt, scheduled_at, started_at, finished_at,
-                    worker, last_error, output, progress, compensation
-             from workflow_steps where instance_id = ?1 order by position",
-        )
-        .bind(id.0.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(step_row)
-            .collect::<Result<_, _>>()
-            .map_err(unavailable)
+        let rows: Vec<StepColumns> = sqlx::query_as(STEPS)
+            .bind(id.0.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(rows.into_iter().map(StepRow::from).collect())
     }
 
     async fn workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRow>, Error> {
@@ -176,7 +115,7 @@ impl ReadModelQueries for SqliteReadModels {
                and (?5 is null or id < ?5)
              order by id desc limit ?6"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<WorkflowColumns<Hyphenated>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&filter.status)
             .bind(&filter.definition)
             .bind(filter.created_after.map(time))
@@ -185,31 +124,16 @@ impl ReadModelQueries for SqliteReadModels {
             .bind(i64::from(filter.limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
-        rows.iter()
-            .map(workflow_row)
-            .collect::<Result<_, _>>()
-            .map_err(unavailable)
+            .map_err(database)?;
+        Ok(rows.into_iter().map(WorkflowRow::from).collect())
     }
 
     async fn status_counts(&self) -> Result<Vec<StatusCount>, Error> {
-        let rows = sqlx::query(
-            "select definition, status, count(*) as count from workflow_instances
-             group by definition, status order by definition, status",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StatusCount {
-                    definition: row.try_get("definition")?,
-                    status: row.try_get("status")?,
-                    count: row.try_get::<i64, _>("count")? as u64,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+        let rows: Vec<StatusCountColumns> = sqlx::query_as(STATUS_COUNTS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(rows.into_iter().map(status_count).collect())
     }
 
     async fn definition_durations(&self) -> Result<Vec<DefinitionDurations>, Error> {
@@ -262,22 +186,11 @@ impl ReadModelQueries for SqliteReadModels {
             millis!("s.scheduled_at", "s.finished_at"),
             ") desc, i.definition, s.step limit ?1"
         );
-        let rows = sqlx::query(sql)
+        let rows: Vec<BottleneckColumns> = sqlx::query_as(sql)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Bottleneck {
-                    definition: row.try_get("definition")?,
-                    step: row.try_get("step")?,
-                    samples: row.try_get::<i64, _>("samples")? as u64,
-                    mean_waiting_ms: row.try_get("waiting")?,
-                    mean_running_ms: row.try_get("running")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
+            .map_err(database)?;
+        Ok(rows.into_iter().map(Bottleneck::from).collect())
     }
 }
