@@ -172,14 +172,7 @@ fn warn_about_unserved_queues(
     served.insert(HTTP_QUEUE);
     let mut queues: Vec<&str> = Vec::new();
     for step in &definition.steps {
-        match &step.kind {
-            StepKind::Task { queue, .. } => queues.push(queue),
-            StepKind::Http { .. } => queues.push(HTTP_QUEUE),
-            _ => {}
-        }
-        if let Some(compensation) = &step.compensate {
-            queues.push(compensation.action.queue());
-        }
+        queues.extend(step.queues());
     }
     queues.sort_unstable();
     queues.dedup();

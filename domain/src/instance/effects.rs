@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::command::Timer;
 use super::event::Event;
-use crate::definition::{HTTP_QUEUE, StepKind, WorkflowDefinition};
+use crate::definition::WorkflowDefinition;
 use crate::ids::StepId;
 
 /// The timers an event sets, with their due times.
@@ -147,11 +147,7 @@ pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dis
             ..
         } => {
             let step_definition = definition.step(step.as_str())?;
-            let queue = match &step_definition.kind {
-                StepKind::Task { queue, .. } => queue.clone(),
-                StepKind::Http { .. } => HTTP_QUEUE.to_owned(),
-                _ => return None,
-            };
+            let queue = step_definition.kind.queue()?.to_owned();
             Some(Dispatch {
                 step: step.clone(),
                 attempt: *attempt,
