@@ -735,10 +735,7 @@ impl World {
                 Action::Accepted(Command::Resume)
             }
             Category::Cancel => {
-                if !matches!(
-                    state.status,
-                    InstanceStatus::Running | InstanceStatus::Paused
-                ) {
+                if !state.status.is_active() {
                     return None;
                 }
                 Action::Accepted(Command::Cancel {
@@ -881,10 +878,7 @@ fn scheduled_compensations(state: &WorkflowInstance) -> Vec<(usize, u32)> {
 }
 
 fn waiting_approvals(state: &WorkflowInstance) -> Vec<usize> {
-    if !matches!(
-        state.status,
-        InstanceStatus::Running | InstanceStatus::Paused
-    ) {
+    if !state.status.is_active() {
         return Vec::new();
     }
     state

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-
 use super::event::{Event, SkipReason, StepError, TimeoutKind};
 use super::state::{CompensationState, InstanceStatus, StepStatus, Waiting, WorkflowInstance};
 
@@ -180,9 +178,4 @@ impl WorkflowInstance {
             (_, None) => {}
         }
     }
-}
-
-/// The output an approval step completes with.
-pub(crate) fn approval_output(approved: bool, by: &str, comment: Option<&str>) -> Value {
-    json!({ "approved": approved, "by": by, "comment": comment })
 }

@@ -27,6 +27,8 @@ pub enum InstanceStatus {
 }
 
 impl InstanceStatus {
+    /// Whether the instance has ended. `failed` and `compensation_failed`
+    /// can still be left by an operator's retry or skip.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -36,6 +38,20 @@ impl InstanceStatus {
                 | Self::CompensationFailed
                 | Self::Cancelled
         )
+    }
+
+    /// Running or paused: the forward steps are under way. Only here are
+    /// approvals decided, a cancel accepted, failed attempts retried, and
+    /// the workflow's deadline enforced.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Running | Self::Paused)
+    }
+
+    /// Whether worker results and timers are still recorded: while active
+    /// or compensating, and while failed (an operator's retry then finds the
+    /// steps that were in flight settled, not lost).
+    pub fn admits_results(self) -> bool {
+        self.is_active() || matches!(self, Self::Compensating | Self::Failed)
     }
 
     pub fn as_str(self) -> &'static str {

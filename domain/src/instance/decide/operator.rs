@@ -1,5 +1,6 @@
-//! Operator commands: pause, resume, cancel, retry and skip. Each applies to
-//! some states only; anywhere else it is refused and changes nothing.
+//! Operator commands: pause, resume, cancel, retry and skip. Which instance
+//! status admits which of them is the table in [`super::Transition::handle`];
+//! here, what each does and which steps it may act on.
 
 use serde_json::Value;
 
@@ -7,34 +8,20 @@ use super::Transition;
 use crate::ids::StepId;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, SkipReason};
-use crate::instance::state::{CompensationState, InstanceStatus, StepStatus, Waiting};
+use crate::instance::state::{CompensationState, StepStatus, Waiting};
 
 impl Transition {
     pub fn pause(&mut self) -> Result<(), DomainError> {
-        match self.state.status {
-            InstanceStatus::Running => {
-                self.emit(Event::WorkflowPaused);
-                Ok(())
-            }
-            status => Err(DomainError::NotRunning { status }),
-        }
+        self.emit(Event::WorkflowPaused);
+        Ok(())
     }
 
     pub fn resume(&mut self) -> Result<(), DomainError> {
-        match self.state.status {
-            InstanceStatus::Paused => {
-                self.emit(Event::WorkflowResumed);
-                Ok(())
-            }
-            status => Err(DomainError::NotPaused { status }),
-        }
+        self.emit(Event::WorkflowResumed);
+        Ok(())
     }
 
     pub fn cancel(&mut self, compensate: bool) -> Result<(), DomainError> {
-        let status = self.state.status;
-        if !matches!(status, InstanceStatus::Running | InstanceStatus::Paused) {
-            return Err(DomainError::CannotCancel { status });
-        }
         self.emit(Event::CancellationRequested { compensate });
         if compensate {
             self.emit(Event::CompensationStarted {
@@ -46,61 +33,97 @@ impl Transition {
         Ok(())
     }
 
-    pub fn retry(&mut self, step: &StepId) -> Result<(), DomainError> {
+    /// In a failed instance: one more attempt of a step that failed for good.
+    pub fn retry_failed_step(&mut self, step: &StepId) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        let status = self.state.status;
-        let state = &self.state.steps[index];
-        match (status, state.status, state.compensation) {
-            (InstanceStatus::Failed, StepStatus::Failed, _)
-                if !self.state.satisfies_needs(index) =>
-            {
-                self.emit(Event::StepRetryRequested { step: step.clone() });
-                Ok(())
-            }
-            (InstanceStatus::CompensationFailed, _, CompensationState::Failed { .. }) => {
-                self.emit(Event::CompensationRetryRequested { step: step.clone() });
-                Ok(())
-            }
-            (status, step_status, _) => Err(DomainError::NotRetryable {
-                step: step.clone(),
-                step_status,
-                status,
-            }),
+        if self.state.steps[index].status != StepStatus::Failed || self.state.satisfies_needs(index)
+        {
+            return self.not_retryable(step);
         }
+        self.emit(Event::StepRetryRequested { step: step.clone() });
+        Ok(())
     }
 
-    pub fn skip(&mut self, step: &StepId, output: &Value) -> Result<(), DomainError> {
+    /// In a `compensation_failed` instance: one more attempt of a failed compensation.
+    pub fn retry_failed_compensation(&mut self, step: &StepId) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        let status = self.state.status;
+        if !matches!(
+            self.state.steps[index].compensation,
+            CompensationState::Failed { .. }
+        ) {
+            return self.not_retryable(step);
+        }
+        self.emit(Event::CompensationRetryRequested { step: step.clone() });
+        Ok(())
+    }
+
+    pub fn not_retryable(&self, step: &StepId) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        Err(DomainError::NotRetryable {
+            step: step.clone(),
+            step_status: self.state.steps[index].status,
+            status: self.state.status,
+        })
+    }
+
+    /// While running or paused: a step that has not started, or waits for
+    /// a retry or an approval.
+    pub fn skip_unstarted_step(
+        &mut self,
+        step: &StepId,
+        output: &Value,
+    ) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
         let state = &self.state.steps[index];
-        let not_started = state.status == StepStatus::Pending
+        let unstarted = state.status == StepStatus::Pending
             || matches!(
                 state.waiting,
                 Some(Waiting::Retry { .. } | Waiting::Approval { .. })
             );
-        let skip_step = match (status, state.status) {
-            (InstanceStatus::Failed, StepStatus::Failed) => true,
-            (InstanceStatus::Running | InstanceStatus::Paused, _) => not_started,
-            _ => false,
-        };
-        if skip_step {
-            self.emit(Event::StepSkipped {
-                step: step.clone(),
-                reason: SkipReason::Operator,
-                output: Some(output.clone()),
-            });
-            return Ok(());
+        if !unstarted {
+            return self.not_skippable(step);
         }
-        if status == InstanceStatus::CompensationFailed
-            && matches!(state.compensation, CompensationState::Failed { .. })
-        {
-            self.emit(Event::CompensationSkipped { step: step.clone() });
-            return Ok(());
+        self.skipped_by_operator(step, output);
+        Ok(())
+    }
+
+    /// In a failed instance: a step that failed.
+    pub fn skip_failed_step(&mut self, step: &StepId, output: &Value) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        if self.state.steps[index].status != StepStatus::Failed {
+            return self.not_skippable(step);
         }
+        self.skipped_by_operator(step, output);
+        Ok(())
+    }
+
+    fn skipped_by_operator(&mut self, step: &StepId, output: &Value) {
+        self.emit(Event::StepSkipped {
+            step: step.clone(),
+            reason: SkipReason::Operator,
+            output: Some(output.clone()),
+        });
+    }
+
+    /// In a `compensation_failed` instance: declares a failed compensation done.
+    pub fn skip_failed_compensation(&mut self, step: &StepId) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        if !matches!(
+            self.state.steps[index].compensation,
+            CompensationState::Failed { .. }
+        ) {
+            return self.not_skippable(step);
+        }
+        self.emit(Event::CompensationSkipped { step: step.clone() });
+        Ok(())
+    }
+
+    pub fn not_skippable(&self, step: &StepId) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
         Err(DomainError::NotSkippable {
             step: step.clone(),
-            step_status: state.status,
-            status,
+            step_status: self.state.steps[index].status,
+            status: self.state.status,
         })
     }
 }

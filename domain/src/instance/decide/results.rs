@@ -1,6 +1,7 @@
 //! What workers report: started, completed, failed — for steps and for
-//! compensations. A report for another attempt, a settled step or a finished
-//! instance is a duplicate or stale delivery and decides nothing.
+//! compensations — and what a failed attempt leads to (a retry, or the
+//! step's `on_error`). A report for another attempt or a settled step is a
+//! duplicate or stale delivery and decides nothing.
 
 use serde_json::Value;
 
@@ -12,7 +13,7 @@ use crate::ids::StepId;
 use crate::instance::backoff::retry_delay;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, TimeoutKind};
-use crate::instance::state::{CompensationState, InstanceStatus, StepStatus};
+use crate::instance::state::{CompensationState, StepStatus};
 
 impl Transition {
     /// When the attempt after `attempt` runs, if the policy allows one;
@@ -28,20 +29,10 @@ impl Transition {
             .then(|| self.after(retry_delay(policy, attempt, self.context.entropy ^ salt)))
     }
 
-    /// Whether a worker's report about this attempt can still change anything.
+    /// Whether a worker's report is about the attempt in flight (the
+    /// instance admits results: see [`Transition::handle`]).
     fn attempt_is_live(&self, index: usize, attempt: u32) -> bool {
-        // A failed instance still records what its in-flight steps report,
-        // so that an operator retry finds them settled, not lost.
-        let live_instance = matches!(
-            self.state.status,
-            InstanceStatus::Running
-                | InstanceStatus::Paused
-                | InstanceStatus::Compensating
-                | InstanceStatus::Failed
-        );
-        live_instance
-            && self.state.is_in_flight(index)
-            && self.state.steps[index].attempt == attempt
+        self.state.is_in_flight(index) && self.state.steps[index].attempt == attempt
     }
 
     pub fn record_started(
@@ -99,6 +90,7 @@ impl Transition {
     /// While compensating nothing is retried: the failure is only recorded.
     pub fn attempt_failed(&mut self, index: usize, attempt: u32, failure: FailureKind) {
         let step = self.state.definition.steps[index].id.clone();
+        // A person's silence does not change by asking again.
         let retryable = match &failure {
             FailureKind::Failed(error) => error.retryable,
             FailureKind::TimedOut(kind) => *kind != TimeoutKind::Approval,
@@ -117,10 +109,7 @@ impl Transition {
         }
         // Compensating or failed: record only. A failed instance's operator
         // retry finds the failure and applies `on_error` then (see `advance`).
-        if !matches!(
-            self.state.status,
-            InstanceStatus::Running | InstanceStatus::Paused
-        ) {
+        if !self.state.status.is_active() {
             return;
         }
         let policy = self.state.definition.steps[index].retry;
@@ -156,9 +145,10 @@ impl Transition {
         }
     }
 
+    /// Whether a worker's report is about the compensation attempt in flight
+    /// (the instance is compensating: see [`Transition::handle`]).
     fn compensation_is_live(&self, index: usize, attempt: u32) -> bool {
-        self.state.status == InstanceStatus::Compensating
-            && self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
+        self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
     }
 
     pub fn complete_compensation(
