@@ -46,7 +46,7 @@ fn step_ids(h: &Harness) -> Vec<&str> {
 
 fn status(h: &Harness, step: &str) -> StepStatus {
     let index = h.state.definition.step_index(step).expect("a step");
-    h.state.steps[index].status
+    h.state.steps[index].status()
 }
 
 fn approve(h: &mut Harness, step: &str, actor: &Actor) -> Vec<String> {

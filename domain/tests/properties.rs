@@ -417,14 +417,14 @@ fn is_task(definition: &WorkflowDefinition, index: usize) -> bool {
 /// A task attempt a worker may still answer.
 fn in_flight(state: &WorkflowInstance, index: usize) -> bool {
     matches!(
-        state.steps[index].status,
+        state.steps[index].status(),
         StepStatus::Scheduled | StepStatus::Running
     ) && is_task(&state.definition, index)
 }
 
 /// Completed, has a compensation, and not undone yet.
 fn needs_undoing(state: &WorkflowInstance, index: usize) -> bool {
-    state.steps[index].status == StepStatus::Completed
+    state.steps[index].status() == StepStatus::Completed
         && state.definition.steps[index].compensate.is_some()
         && !matches!(
             state.steps[index].compensation,
@@ -563,7 +563,7 @@ impl World {
                 let scheduled: Vec<usize> = flying
                     .iter()
                     .copied()
-                    .filter(|&i| state.steps[i].status == StepStatus::Scheduled)
+                    .filter(|&i| state.steps[i].status() == StepStatus::Scheduled)
                     .collect();
                 let index = pick(&scheduled, target)?;
                 Action::Live(Command::RecordStepStarted {
@@ -653,7 +653,7 @@ impl World {
                             .step_index(step.as_str())
                             .is_some_and(|index| {
                                 !matches!(
-                                    state.steps[index].waiting,
+                                    state.steps[index].waiting(),
                                     Some(Waiting::Approval { .. })
                                 )
                             })
@@ -768,7 +768,7 @@ impl World {
                     InstanceStatus::Running | InstanceStatus::Paused => {
                         skip && (step.status == StepStatus::Pending
                             || matches!(
-                                step.waiting,
+                                step.waiting(),
                                 Some(Waiting::Retry { .. } | Waiting::Approval { .. })
                             ))
                     }
@@ -885,7 +885,7 @@ fn waiting_approvals(state: &WorkflowInstance) -> Vec<usize> {
         .steps
         .iter()
         .enumerate()
-        .filter(|(_, step)| matches!(step.waiting, Some(Waiting::Approval { .. })))
+        .filter(|(_, step)| matches!(step.waiting(), Some(Waiting::Approval { .. })))
         .map(|(index, _)| index)
         .collect()
 }
@@ -988,7 +988,7 @@ fn drive_world(world: &mut World, input: Value, choices: &[Choice]) -> Result<()
 
 fn satisfies_needs(state: &WorkflowInstance, index: usize) -> bool {
     let step = &state.steps[index];
-    match step.status {
+    match step.status() {
         StepStatus::Completed => true,
         StepStatus::Skipped => step.skip == Some(SkipReason::Operator),
         StepStatus::Failed => state.definition.steps[index].on_error == OnError::Continue,
@@ -997,7 +997,7 @@ fn satisfies_needs(state: &WorkflowInstance, index: usize) -> bool {
 }
 
 fn is_settled(state: &WorkflowInstance, index: usize) -> bool {
-    state.steps[index].status == StepStatus::Skipped || satisfies_needs(state, index)
+    state.steps[index].status() == StepStatus::Skipped || satisfies_needs(state, index)
 }
 
 fn check_history(world: &World) -> Result<(), String> {
@@ -1107,7 +1107,8 @@ fn check_history(world: &World) -> Result<(), String> {
                         .map(|&need| {
                             format!(
                                 "{}={}",
-                                definition.steps[need].id, replay.steps[need].status
+                                definition.steps[need].id,
+                                replay.steps[need].status()
                             )
                         })
                         .collect();
@@ -1128,7 +1129,7 @@ fn check_history(world: &World) -> Result<(), String> {
                 let need_index = definition.step_index(need.as_str());
                 let valid = need_index.is_some_and(|need| {
                     definition.steps[index].needs.contains(&need)
-                        && replay.steps[need].status == StepStatus::Skipped
+                        && replay.steps[need].status() == StepStatus::Skipped
                 });
                 if !valid {
                     return Err(format!(
@@ -1156,7 +1157,7 @@ fn check_history(world: &World) -> Result<(), String> {
                     return Err(format!(
                         "property 3: {} but the step is {} ({:?})",
                         at(),
-                        replay.steps[index].status,
+                        replay.steps[index].status(),
                         replay.steps[index].compensation
                     ));
                 }
@@ -1166,7 +1167,7 @@ fn check_history(world: &World) -> Result<(), String> {
                         return Err(format!(
                             "property 3: {} while its dependant {name} is {} ({:?})",
                             at(),
-                            replay.steps[dependant].status,
+                            replay.steps[dependant].status(),
                             replay.steps[dependant].compensation
                         ));
                     }
@@ -1381,11 +1382,11 @@ steps:
     h.then(Command::RetryStep { step: "a".into() });
     h.complete("a", json!({}));
     assert!(
-        h.state.status.is_final() || h.state.steps[1].status != StepStatus::Scheduled,
+        h.state.status.is_final() || h.state.steps[1].status() != StepStatus::Scheduled,
         "b answered while failed ({answered:?}), and after the retry the instance is {} \
          with b {} forever: {:?}",
         h.state.status,
-        h.state.steps[1].status,
+        h.state.steps[1].status(),
         h.described_history()
     );
 }

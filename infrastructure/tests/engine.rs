@@ -357,7 +357,7 @@ async fn rounds_at_once_for_one_instance_do_not_conflict<
     assert_eq!(metrics.append_conflicts.get(), 0, "an append conflicted");
     let state = node.engine.state(id).await.unwrap();
     let completed = |step: &str| {
-        state.steps[state.definition.step_index(step).unwrap()].status
+        state.steps[state.definition.step_index(step).unwrap()].status()
             == domain::instance::StepStatus::Completed
     };
     assert!(
@@ -627,8 +627,8 @@ async fn heartbeats_keep_an_attempt_alive_until_they_stop(
         "silence past the heartbeat timeout fails the attempt"
     );
     assert_eq!(
-        state.steps[0].error.as_ref().unwrap().message,
-        "the worker stopped sending heartbeats"
+        state.steps[0].error_message(),
+        Some("the worker stopped sending heartbeats")
     );
 }
 

@@ -37,7 +37,7 @@ impl Transition {
             return;
         }
         let unhandled = (0..self.state.steps.len()).find(|&index| {
-            self.state.steps[index].status == StepStatus::Failed
+            self.state.steps[index].status() == StepStatus::Failed
                 && !self.state.satisfies_needs(index)
         });
         if let Some(index) = unhandled {
@@ -53,10 +53,10 @@ impl Transition {
                 break;
             }
             let step = &self.state.steps[index];
-            match (step.status, step.waiting) {
+            match (step.status(), step.waiting()) {
                 (StepStatus::Pending, _) => self.consider(index),
                 (StepStatus::Waiting, Some(Waiting::Retry { at, .. }))
-                    if at <= self.context.now =>
+                    if *at <= self.context.now =>
                 {
                     self.start_step(index);
                 }
@@ -69,7 +69,7 @@ impl Transition {
     fn readiness(&self, index: usize) -> Readiness {
         let definition = &self.state.definition.steps[index];
         let skipped = |need: usize| {
-            self.state.steps[need].status == StepStatus::Skipped
+            self.state.steps[need].status() == StepStatus::Skipped
                 && !self.state.satisfies_needs(need)
         };
         match definition.join {

@@ -160,6 +160,35 @@ pub struct StepState {
     pub compensation_attempt: u32,
 }
 
+impl StepState {
+    pub fn status(&self) -> StepStatus {
+        self.status
+    }
+
+    /// What a completed step returned, or an operator gave a skipped one.
+    pub fn output(&self) -> Option<&Value> {
+        self.output.as_deref()
+    }
+
+    /// Why the last attempt failed, until the next one is scheduled.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error.as_ref().map(|error| error.message.as_str())
+    }
+
+    /// The worker that reported the attempt started.
+    pub fn worker(&self) -> Option<&str> {
+        self.worker.as_deref()
+    }
+
+    pub fn waiting(&self) -> Option<&Waiting> {
+        self.waiting.as_ref()
+    }
+
+    pub fn skip_reason(&self) -> Option<&SkipReason> {
+        self.skip.as_ref()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct WorkflowInstance {
     pub id: InstanceId,
@@ -201,7 +230,7 @@ impl WorkflowInstance {
     /// by an operator with an output, or failed with `on_error: continue`.
     pub(crate) fn satisfies_needs(&self, index: usize) -> bool {
         let step = &self.steps[index];
-        match step.status {
+        match step.status() {
             StepStatus::Completed => true,
             StepStatus::Skipped => step.skip == Some(SkipReason::Operator),
             StepStatus::Failed => self.definition.steps[index].on_error == OnError::Continue,
@@ -211,20 +240,20 @@ impl WorkflowInstance {
 
     /// Whether a step will never run nor change again in a running instance.
     pub(crate) fn is_settled(&self, index: usize) -> bool {
-        self.steps[index].status == StepStatus::Skipped || self.satisfies_needs(index)
+        self.steps[index].status() == StepStatus::Skipped || self.satisfies_needs(index)
     }
 
     /// A task or HTTP attempt a worker may still answer.
     pub(crate) fn is_in_flight(&self, index: usize) -> bool {
         matches!(
-            self.steps[index].status,
+            self.steps[index].status(),
             StepStatus::Scheduled | StepStatus::Running
         ) && self.definition.steps[index].kind.is_dispatched()
     }
 
     /// Completed, has a compensation, and has not been undone yet.
     pub(crate) fn needs_undoing(&self, index: usize) -> bool {
-        self.steps[index].status == StepStatus::Completed
+        self.steps[index].status() == StepStatus::Completed
             && self.definition.steps[index].compensate.is_some()
             && !matches!(
                 self.steps[index].compensation,
@@ -249,7 +278,7 @@ impl Scope for WorkflowInstance {
     fn step(&self, id: &str) -> Option<(&'static str, Option<&Value>)> {
         let index = self.definition.step_index(id)?;
         let step = &self.steps[index];
-        Some((step.status.as_str(), step.output.as_deref()))
+        Some((step.status().as_str(), step.output()))
     }
 
     fn workflow(&self) -> Value {

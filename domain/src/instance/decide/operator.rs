@@ -36,7 +36,8 @@ impl Transition {
     /// In a failed instance: one more attempt of a step that failed for good.
     pub fn retry_failed_step(&mut self, step: &StepId) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        if self.state.steps[index].status != StepStatus::Failed || self.state.satisfies_needs(index)
+        if self.state.steps[index].status() != StepStatus::Failed
+            || self.state.satisfies_needs(index)
         {
             return self.not_retryable(step);
         }
@@ -61,7 +62,7 @@ impl Transition {
         let index = self.step_index(step)?;
         Err(DomainError::NotRetryable {
             step: step.clone(),
-            step_status: self.state.steps[index].status,
+            step_status: self.state.steps[index].status(),
             status: self.state.status,
         })
     }
@@ -90,7 +91,7 @@ impl Transition {
     /// In a failed instance: a step that failed.
     pub fn skip_failed_step(&mut self, step: &StepId, output: &Value) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        if self.state.steps[index].status != StepStatus::Failed {
+        if self.state.steps[index].status() != StepStatus::Failed {
             return self.not_skippable(step);
         }
         self.skipped_by_operator(step, output);
@@ -122,7 +123,7 @@ impl Transition {
         let index = self.step_index(step)?;
         Err(DomainError::NotSkippable {
             step: step.clone(),
-            step_status: self.state.steps[index].status,
+            step_status: self.state.steps[index].status(),
             status: self.state.status,
         })
     }

@@ -43,7 +43,7 @@ impl Transition {
     ) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
         if self.attempt_is_live(index, attempt)
-            && self.state.steps[index].status == StepStatus::Scheduled
+            && self.state.steps[index].status() == StepStatus::Scheduled
         {
             let heartbeat = self.state.definition.steps[index].heartbeat_timeout;
             self.emit(Event::StepStarted {
@@ -131,10 +131,7 @@ impl Transition {
         match definition.on_error {
             OnError::Continue => {}
             OnError::Fail => {
-                let reason = self.state.steps[index]
-                    .error
-                    .as_ref()
-                    .map_or_else(String::new, |error| error.message.clone());
+                let reason = self.state.steps[index].error_message().unwrap_or_default();
                 self.emit(Event::WorkflowFailed {
                     error: format!("step `{step}` failed: {reason}"),
                 });

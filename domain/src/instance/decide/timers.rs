@@ -35,7 +35,7 @@ impl Transition {
     }
 
     fn retry_due(&mut self, index: usize, attempt: u32) {
-        if matches!(self.state.steps[index].waiting, Some(Waiting::Retry { attempt: due, .. }) if due == attempt)
+        if matches!(self.state.steps[index].waiting(), Some(Waiting::Retry { attempt: due, .. }) if *due == attempt)
         {
             self.start_step(index);
         }
