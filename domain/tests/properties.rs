@@ -759,14 +759,14 @@ impl World {
                 let step = &state.steps[index];
                 match state.status {
                     InstanceStatus::Failed => {
-                        step.status == StepStatus::Failed
+                        step.status() == StepStatus::Failed
                             && state.definition.steps[index].on_error == OnError::Fail
                     }
                     InstanceStatus::CompensationFailed => {
                         matches!(step.compensation, CompensationState::Failed { .. })
                     }
                     InstanceStatus::Running | InstanceStatus::Paused => {
-                        skip && (step.status == StepStatus::Pending
+                        skip && (step.status() == StepStatus::Pending
                             || matches!(
                                 step.waiting(),
                                 Some(Waiting::Retry { .. } | Waiting::Approval { .. })
@@ -990,7 +990,7 @@ fn satisfies_needs(state: &WorkflowInstance, index: usize) -> bool {
     let step = &state.steps[index];
     match step.status() {
         StepStatus::Completed => true,
-        StepStatus::Skipped => step.skip == Some(SkipReason::Operator),
+        StepStatus::Skipped => step.skip_reason() == Some(&SkipReason::Operator),
         StepStatus::Failed => state.definition.steps[index].on_error == OnError::Continue,
         _ => false,
     }

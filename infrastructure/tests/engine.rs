@@ -398,7 +398,7 @@ async fn a_message_with_an_unplaceable_result_is_dead_lettered_whole() {
     assert_eq!(handled, Handled::DeadLettered);
     let state = node.engine.state(id).await.unwrap();
     let reserve = &state.steps[state.definition.step_index("reserve").unwrap()];
-    assert_eq!(reserve.status, domain::instance::StepStatus::Completed);
+    assert_eq!(reserve.status(), domain::instance::StepStatus::Completed);
     assert_eq!(
         node.bus.dead_results(),
         vec![application::messages::ResultBatch(vec![result, stranger])]

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::decide::Transition;
 use super::event::{CompensationCause, Event, FailureKind, SkipReason, StepError};
 use super::saga;
-use super::state::{CompensationState, InstanceStatus, StepStatus, Waiting};
+use super::state::InstanceStatus;
+use super::step::{CompensationState, StepStatus, Waiting};
 use crate::definition::{Join, StepKind, WaitFor};
 use crate::expression::Scope;
 

@@ -3,11 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::event::{CompensationCause, SkipReason, StepError};
+use super::event::{CompensationCause, SkipReason};
+use super::step::{CompensationState, StepPhase, StepState, StepStatus};
 use crate::definition::{OnError, WorkflowDefinition};
 use crate::expression::Scope;
 use crate::ids::InstanceId;
@@ -75,120 +75,6 @@ impl fmt::Display for InstanceStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    #[default]
-    Pending,
-    Scheduled,
-    Running,
-    Waiting,
-    Completed,
-    Failed,
-    Skipped,
-}
-
-impl StepStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Scheduled => "scheduled",
-            Self::Running => "running",
-            Self::Waiting => "waiting",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Skipped => "skipped",
-        }
-    }
-}
-
-impl fmt::Display for StepStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a `waiting` step waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Waiting {
-    Approval {
-        due_at: Option<DateTime<Utc>>,
-    },
-    /// Backoff before `attempt` runs.
-    Retry {
-        attempt: u32,
-        at: DateTime<Utc>,
-    },
-    /// A `wait` step, or a `noop` with a duration.
-    Timer {
-        until: DateTime<Utc>,
-    },
-}
-
-/// Where the undoing of a step stands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CompensationState {
-    #[default]
-    NotStarted,
-    Scheduled {
-        attempt: u32,
-    },
-    Retrying {
-        attempt: u32,
-        at: DateTime<Utc>,
-    },
-    Completed,
-    /// Failed for good; waits for an operator.
-    Failed {
-        attempt: u32,
-    },
-    Skipped,
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StepState {
-    pub status: StepStatus,
-    /// The last attempt scheduled (0 before the first).
-    pub attempt: u32,
-    pub waiting: Option<Waiting>,
-    pub output: Option<Arc<Value>>,
-    pub error: Option<StepError>,
-    pub skip: Option<SkipReason>,
-    pub worker: Option<String>,
-    pub compensation: CompensationState,
-    /// The last compensation attempt scheduled (0 before the first).
-    pub compensation_attempt: u32,
-}
-
-impl StepState {
-    pub fn status(&self) -> StepStatus {
-        self.status
-    }
-
-    /// What a completed step returned, or an operator gave a skipped one.
-    pub fn output(&self) -> Option<&Value> {
-        self.output.as_deref()
-    }
-
-    /// Why the last attempt failed, until the next one is scheduled.
-    pub fn error_message(&self) -> Option<&str> {
-        self.error.as_ref().map(|error| error.message.as_str())
-    }
-
-    /// The worker that reported the attempt started.
-    pub fn worker(&self) -> Option<&str> {
-        self.worker.as_deref()
-    }
-
-    pub fn waiting(&self) -> Option<&Waiting> {
-        self.waiting.as_ref()
-    }
-
-    pub fn skip_reason(&self) -> Option<&SkipReason> {
-        self.skip.as_ref()
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct WorkflowInstance {
     pub id: InstanceId,
@@ -229,11 +115,10 @@ impl WorkflowInstance {
     /// Whether a step's outcome lets its dependants run: completed, skipped
     /// by an operator with an output, or failed with `on_error: continue`.
     pub(crate) fn satisfies_needs(&self, index: usize) -> bool {
-        let step = &self.steps[index];
-        match step.status() {
-            StepStatus::Completed => true,
-            StepStatus::Skipped => step.skip == Some(SkipReason::Operator),
-            StepStatus::Failed => self.definition.steps[index].on_error == OnError::Continue,
+        match self.steps[index].phase() {
+            StepPhase::Completed { .. } => true,
+            StepPhase::Skipped { reason, .. } => *reason == SkipReason::Operator,
+            StepPhase::Failed { .. } => self.definition.steps[index].on_error == OnError::Continue,
             _ => false,
         }
     }

@@ -10,7 +10,7 @@ use crate::ids::StepId;
 use crate::instance::command::Actor;
 use crate::instance::error::DomainError;
 use crate::instance::event::{Event, FailureKind, StepError};
-use crate::instance::state::Waiting;
+use crate::instance::step::Waiting;
 
 impl Transition {
     fn pending_approval(&self, step: &StepId, actor: &Actor) -> Result<(usize, u32), DomainError> {
@@ -18,12 +18,12 @@ impl Transition {
         let state = &self.state.steps[index];
         let not_pending = || DomainError::ApprovalNotPending {
             step: step.clone(),
-            status: state.status,
+            status: state.status(),
         };
         let StepKind::Approval { approvers, .. } = &self.state.definition.steps[index].kind else {
             return Err(not_pending());
         };
-        if !matches!(state.waiting, Some(Waiting::Approval { .. })) {
+        if !matches!(state.waiting(), Some(Waiting::Approval { .. })) {
             return Err(not_pending());
         }
         if !actor.may_approve(approvers) {

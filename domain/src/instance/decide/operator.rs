@@ -8,7 +8,7 @@ use super::Transition;
 use crate::ids::StepId;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, SkipReason};
-use crate::instance::state::{CompensationState, StepStatus, Waiting};
+use crate::instance::step::{CompensationState, StepStatus, Waiting};
 
 impl Transition {
     pub fn pause(&mut self) -> Result<(), DomainError> {
@@ -76,9 +76,9 @@ impl Transition {
     ) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
         let state = &self.state.steps[index];
-        let unstarted = state.status == StepStatus::Pending
+        let unstarted = state.status() == StepStatus::Pending
             || matches!(
-                state.waiting,
+                state.waiting(),
                 Some(Waiting::Retry { .. } | Waiting::Approval { .. })
             );
         if !unstarted {

@@ -13,7 +13,7 @@ use crate::ids::StepId;
 use crate::instance::backoff::retry_delay;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, TimeoutKind};
-use crate::instance::state::{CompensationState, StepStatus};
+use crate::instance::step::{CompensationState, StepStatus};
 
 impl Transition {
     /// When the attempt after `attempt` runs, if the policy allows one;

@@ -8,7 +8,8 @@ use crate::definition::{ApprovalTimeout, StepKind};
 use crate::instance::command::Timer;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, TimeoutKind};
-use crate::instance::state::{CompensationState, InstanceStatus, StepStatus, Waiting};
+use crate::instance::state::InstanceStatus;
+use crate::instance::step::{CompensationState, StepStatus, Waiting};
 
 impl Transition {
     /// Which timer applies in which instance status; the step's own state
@@ -46,7 +47,7 @@ impl Transition {
         let state = &self.state.steps[index];
         let applies = self.state.is_in_flight(index)
             && state.attempt == attempt
-            && (kind != TimeoutKind::Heartbeat || state.status == StepStatus::Running);
+            && (kind != TimeoutKind::Heartbeat || state.status() == StepStatus::Running);
         if applies {
             self.attempt_failed(index, attempt, FailureKind::TimedOut(kind));
         }
@@ -58,7 +59,7 @@ impl Transition {
         let StepKind::Approval { on_timeout, .. } = &definition.kind else {
             return;
         };
-        if state.attempt != attempt || !matches!(state.waiting, Some(Waiting::Approval { .. })) {
+        if state.attempt != attempt || !matches!(state.waiting(), Some(Waiting::Approval { .. })) {
             return;
         }
         match on_timeout {
@@ -74,7 +75,7 @@ impl Transition {
 
     fn wake(&mut self, index: usize, attempt: u32) {
         let state = &self.state.steps[index];
-        if state.attempt == attempt && matches!(state.waiting, Some(Waiting::Timer { .. })) {
+        if state.attempt == attempt && matches!(state.waiting(), Some(Waiting::Timer { .. })) {
             self.finish_timed_step(index);
         }
     }
