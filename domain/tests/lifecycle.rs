@@ -4,83 +4,17 @@
 
 use domain::StepId;
 use domain::instance::{Actor, Command, DomainError, InstanceStatus, StepError, Timer};
-use domain::testkit::Harness;
+use domain::testkit::{Harness, histories};
 use serde_json::json;
-
-const FIXTURE: &str = r#"
-name: lifecycle
-version: 1
-defaults:
-  retry: { max_attempts: 1 }
-steps:
-  a:
-    type: task
-    queue: q
-    timeout: 1m
-    compensate: { type: task, queue: undo, retry: { max_attempts: 1 } }
-  b:
-    type: approval
-    needs: [a]
-    approvers: [role:boss]
-  c:
-    type: task
-    queue: q
-    needs: [b]
-    on_error: fail
-"#;
 
 fn boss() -> Actor {
     Actor::new("ann", &["boss"])
 }
 
-/// An instance brought to `status`; `a` is in flight where that is possible.
+/// The lifecycle workflow (`histories::LIFECYCLE`) in `status`; `a` is in
+/// flight where that is possible.
 fn given(status: InstanceStatus) -> Harness {
-    let mut h = Harness::from_yaml(FIXTURE);
-    if status == InstanceStatus::NotStarted {
-        return h;
-    }
-    h.start(json!({}));
-    match status {
-        InstanceStatus::Running => {}
-        InstanceStatus::Paused => {
-            h.then(Command::Pause);
-        }
-        InstanceStatus::Cancelled => {
-            h.then(Command::Cancel { compensate: false });
-        }
-        _ => {
-            h.complete("a", json!({"id": 1}));
-            match status {
-                InstanceStatus::Completed | InstanceStatus::Failed => {
-                    h.approve("b", &boss()).unwrap();
-                    if status == InstanceStatus::Completed {
-                        h.complete("c", json!({}));
-                    } else {
-                        h.fail("c", false);
-                    }
-                }
-                _ => {
-                    h.when(Command::Reject {
-                        step: "b".into(),
-                        actor: boss(),
-                        comment: None,
-                    })
-                    .unwrap();
-                    match status {
-                        InstanceStatus::Compensated => {
-                            h.complete_compensation("a");
-                        }
-                        InstanceStatus::CompensationFailed => {
-                            h.fail_compensation("a", false);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-    assert_eq!(h.state.status, status, "fixture for {status}");
-    h
+    histories::lifecycle().given(histories::in_status(status))
 }
 
 fn commands() -> Vec<(&'static str, Command)> {
