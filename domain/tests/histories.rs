@@ -62,9 +62,11 @@ fn driven(name: &str) -> Vec<Event> {
     h.history
 }
 
+type Canned = fn() -> Vec<Event>;
+
 #[test]
 fn every_canned_history_is_what_decide_decides() {
-    let canned: [(&str, fn() -> Vec<Event>); 10] = [
+    let canned: [(&str, Canned); 10] = [
         ("running", histories::running),
         ("paused", histories::paused),
         ("cancelled", histories::cancelled),
