@@ -18,6 +18,7 @@ use super::error::DomainError;
 use super::event::Event;
 use super::state::{InstanceStatus, WorkflowInstance};
 use crate::ids::StepId;
+use results::Report;
 
 /// What a decision may depend on besides the state and the command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,11 +73,11 @@ impl Transition {
             (_, C::StartWorkflow { .. })                                              => Err(E::AlreadyStarted),
             (S::NotStarted, _)                                                        => Err(E::NotStarted),
 
-            (s, C::RecordStepStarted { step, attempt, worker }) if s.admits_results() => self.record_started(step, *attempt, worker),
-            (s, C::CompleteStep { step, attempt, output }) if s.admits_results()      => self.complete(step, *attempt, output),
-            (s, C::FailStep { step, attempt, error }) if s.admits_results()           => self.fail(step, *attempt, error),
-            (S::Compensating, C::CompleteCompensation { step, attempt, output })      => self.complete_compensation(step, *attempt, output),
-            (S::Compensating, C::FailCompensation { step, attempt, error })           => self.fail_compensation(step, *attempt, error),
+            (s, C::RecordStepStarted { step, attempt, worker }) if s.admits_results() => self.step_report(step, *attempt, Report::Started(worker)),
+            (s, C::CompleteStep { step, attempt, output }) if s.admits_results()      => self.step_report(step, *attempt, Report::Completed(output)),
+            (s, C::FailStep { step, attempt, error }) if s.admits_results()           => self.step_report(step, *attempt, Report::Failed(error)),
+            (S::Compensating, C::CompleteCompensation { step, attempt, output })      => self.compensation_report(step, *attempt, Report::Completed(output)),
+            (S::Compensating, C::FailCompensation { step, attempt, error })           => self.compensation_report(step, *attempt, Report::Failed(error)),
             (_, C::RecordStepStarted { step, .. } | C::CompleteStep { step, .. } | C::FailStep { step, .. }
               | C::CompleteCompensation { step, .. } | C::FailCompensation { step, .. }) => self.stale(step),
 

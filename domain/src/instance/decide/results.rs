@@ -15,6 +15,13 @@ use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, TimeoutKind};
 use crate::instance::step::{CompensationState, StepStatus};
 
+/// What a worker reports about an attempt.
+pub(crate) enum Report<'a> {
+    Started(&'a str),
+    Completed(&'a Value),
+    Failed(&'a StepError),
+}
+
 impl Transition {
     /// When the attempt after `attempt` runs, if the policy allows one;
     /// `salt` keeps the jitter of different steps apart.
@@ -35,53 +42,38 @@ impl Transition {
         self.state.is_in_flight(index) && self.state.steps[index].attempt == attempt
     }
 
-    pub fn record_started(
+    /// A worker's report about a step's attempt; a stale or duplicate one
+    /// decides nothing.
+    pub fn step_report(
         &mut self,
         step: &StepId,
         attempt: u32,
-        worker: &str,
+        report: Report<'_>,
     ) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        if self.attempt_is_live(index, attempt)
-            && self.state.steps[index].status() == StepStatus::Scheduled
-        {
-            let heartbeat = self.state.definition.steps[index].heartbeat_timeout;
-            self.emit(Event::StepStarted {
-                step: step.clone(),
-                attempt,
-                worker: worker.to_owned(),
-                heartbeat_due: heartbeat.map(|timeout| self.after(timeout)),
-            });
+        if !self.attempt_is_live(index, attempt) {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    pub fn complete(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        output: &Value,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.attempt_is_live(index, attempt) {
-            self.emit(Event::StepCompleted {
+        match report {
+            Report::Started(worker) => {
+                if self.state.steps[index].status() == StepStatus::Scheduled {
+                    let heartbeat = self.state.definition.steps[index].heartbeat_timeout;
+                    self.emit(Event::StepStarted {
+                        step: step.clone(),
+                        attempt,
+                        worker: worker.to_owned(),
+                        heartbeat_due: heartbeat.map(|timeout| self.after(timeout)),
+                    });
+                }
+            }
+            Report::Completed(output) => self.emit(Event::StepCompleted {
                 step: step.clone(),
                 attempt,
                 output: output.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    pub fn fail(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        error: &StepError,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.attempt_is_live(index, attempt) {
-            self.attempt_failed(index, attempt, FailureKind::Failed(error.clone()));
+            }),
+            Report::Failed(error) => {
+                self.attempt_failed(index, attempt, FailureKind::Failed(error.clone()));
+            }
         }
         Ok(())
     }
@@ -148,32 +140,28 @@ impl Transition {
         self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
     }
 
-    pub fn complete_compensation(
+    /// A worker's report about a compensation's attempt (a compensation
+    /// worker reports no start); a stale or duplicate one decides nothing.
+    pub fn compensation_report(
         &mut self,
         step: &StepId,
         attempt: u32,
-        output: &Value,
+        report: Report<'_>,
     ) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        if self.compensation_is_live(index, attempt) {
-            self.emit(Event::CompensationCompleted {
+        if !self.compensation_is_live(index, attempt) {
+            return Ok(());
+        }
+        match report {
+            Report::Started(_) => {}
+            Report::Completed(output) => self.emit(Event::CompensationCompleted {
                 step: step.clone(),
                 attempt,
                 output: output.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    pub fn fail_compensation(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        error: &StepError,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.compensation_is_live(index, attempt) {
-            self.compensation_attempt_failed(index, attempt, error.clone());
+            }),
+            Report::Failed(error) => {
+                self.compensation_attempt_failed(index, attempt, error.clone());
+            }
         }
         Ok(())
     }
