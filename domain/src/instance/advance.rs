@@ -9,7 +9,7 @@ use super::decide::Transition;
 use super::event::{CompensationCause, Event, FailureKind, SkipReason, StepError};
 use super::saga;
 use super::state::InstanceStatus;
-use super::step::{CompensationState, StepStatus, Waiting};
+use super::step::{StepStatus, Waiting};
 use crate::definition::{Join, StepKind, WaitFor};
 use crate::expression::Scope;
 
@@ -314,7 +314,7 @@ impl Transition {
             .steps
             .iter()
             .zip(&self.state.definition.steps)
-            .filter(|(state, _)| matches!(state.compensation, CompensationState::Failed { .. }))
+            .filter(|(state, _)| state.compensation_failed())
             .map(|(_, definition)| definition.id.clone())
             .collect();
         if !failed.is_empty() {

@@ -137,7 +137,7 @@ pub struct Dispatch {
 
 /// The task an event dispatches, if any.
 pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dispatch> {
-    match event {
+    let (kind, step, attempt, input, idempotency_key, deadline) = match event {
         Event::StepScheduled {
             step,
             attempt,
@@ -145,40 +145,44 @@ pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dis
             idempotency_key,
             deadline,
             ..
-        } => {
-            let step_definition = definition.step(step.as_str())?;
-            let queue = step_definition.kind.queue()?.to_owned();
-            Some(Dispatch {
-                step: step.clone(),
-                attempt: *attempt,
-                kind: TaskKind::Forward,
-                queue,
-                input: input.clone(),
-                idempotency_key: idempotency_key.clone(),
-                deadline: *deadline,
-                priority: step_definition.priority,
-            })
-        }
+        } => (
+            TaskKind::Forward,
+            step,
+            attempt,
+            input,
+            idempotency_key,
+            deadline,
+        ),
         Event::CompensationScheduled {
             step,
             attempt,
             input,
             idempotency_key,
             deadline,
-        } => {
-            let step_definition = definition.step(step.as_str())?;
-            let compensation = step_definition.compensate.as_ref()?;
-            Some(Dispatch {
-                step: step.clone(),
-                attempt: *attempt,
-                kind: TaskKind::Compensation,
-                queue: compensation.action.queue().to_owned(),
-                input: input.clone(),
-                idempotency_key: idempotency_key.clone(),
-                deadline: *deadline,
-                priority: step_definition.priority,
-            })
-        }
-        _ => None,
-    }
+        } => (
+            TaskKind::Compensation,
+            step,
+            attempt,
+            input,
+            idempotency_key,
+            deadline,
+        ),
+        _ => return None,
+    };
+    let step_definition = definition.step(step.as_str())?;
+    // Steps the engine runs itself (approval, wait, noop, fail) have no queue.
+    let queue = match kind {
+        TaskKind::Forward => step_definition.kind.queue()?,
+        TaskKind::Compensation => step_definition.compensate.as_ref()?.action.queue(),
+    };
+    Some(Dispatch {
+        step: step.clone(),
+        attempt: *attempt,
+        kind,
+        queue: queue.to_owned(),
+        input: input.clone(),
+        idempotency_key: idempotency_key.clone(),
+        deadline: *deadline,
+        priority: step_definition.priority,
+    })
 }

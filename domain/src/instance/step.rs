@@ -195,6 +195,11 @@ impl StepState {
         }
     }
 
+    /// Whether its compensation failed for good and waits for an operator.
+    pub fn compensation_failed(&self) -> bool {
+        matches!(self.compensation, CompensationState::Failed { .. })
+    }
+
     pub fn skip_reason(&self) -> Option<&SkipReason> {
         match &self.phase {
             StepPhase::Skipped { reason, .. } => Some(reason),

@@ -8,7 +8,8 @@ use super::Transition;
 use crate::ids::StepId;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, SkipReason};
-use crate::instance::step::{CompensationState, StepStatus, Waiting};
+use crate::instance::state::InstanceStatus;
+use crate::instance::step::{StepStatus, Waiting};
 
 impl Transition {
     pub fn pause(&mut self) -> Result<(), DomainError> {
@@ -48,10 +49,7 @@ impl Transition {
     /// In a `compensation_failed` instance: one more attempt of a failed compensation.
     pub fn retry_failed_compensation(&mut self, step: &StepId) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        if !matches!(
-            self.state.steps[index].compensation,
-            CompensationState::Failed { .. }
-        ) {
+        if !self.state.steps[index].compensation_failed() {
             return self.not_retryable(step);
         }
         self.emit(Event::CompensationRetryRequested { step: step.clone() });
@@ -59,12 +57,25 @@ impl Transition {
     }
 
     pub fn not_retryable(&self, step: &StepId) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        Err(DomainError::NotRetryable {
-            step: step.clone(),
-            step_status: self.state.steps[index].status(),
-            status: self.state.status,
+        self.refuse_operator(step, |step, step_status, status| {
+            DomainError::NotRetryable {
+                step,
+                step_status,
+                status,
+            }
         })
+    }
+
+    /// Refuses an operator's retry or skip of a known step with `rule`,
+    /// which names the step's status and the instance's.
+    fn refuse_operator(
+        &self,
+        step: &StepId,
+        rule: fn(StepId, StepStatus, InstanceStatus) -> DomainError,
+    ) -> Result<(), DomainError> {
+        let index = self.step_index(step)?;
+        let step_status = self.state.steps[index].status();
+        Err(rule(step.clone(), step_status, self.state.status))
     }
 
     /// While running or paused: a step that has not started, or waits for
@@ -109,10 +120,7 @@ impl Transition {
     /// In a `compensation_failed` instance: declares a failed compensation done.
     pub fn skip_failed_compensation(&mut self, step: &StepId) -> Result<(), DomainError> {
         let index = self.step_index(step)?;
-        if !matches!(
-            self.state.steps[index].compensation,
-            CompensationState::Failed { .. }
-        ) {
+        if !self.state.steps[index].compensation_failed() {
             return self.not_skippable(step);
         }
         self.emit(Event::CompensationSkipped { step: step.clone() });
@@ -120,11 +128,12 @@ impl Transition {
     }
 
     pub fn not_skippable(&self, step: &StepId) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        Err(DomainError::NotSkippable {
-            step: step.clone(),
-            step_status: self.state.steps[index].status(),
-            status: self.state.status,
+        self.refuse_operator(step, |step, step_status, status| {
+            DomainError::NotSkippable {
+                step,
+                step_status,
+                status,
+            }
         })
     }
 }
