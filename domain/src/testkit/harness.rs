@@ -113,24 +113,19 @@ impl Harness {
     }
 
     pub fn complete(&mut self, step: &str, output: Value) -> Vec<String> {
-        let attempt = self.attempt(step);
         self.then(Command::CompleteStep {
             step: StepId::from(step),
-            attempt,
+            attempt: self.attempt(step),
             output,
         })
     }
 
+    /// Fails the attempt in flight with "`step` broke".
     pub fn fail(&mut self, step: &str, retryable: bool) -> Vec<String> {
-        let attempt = self.attempt(step);
-        let error = StepError {
-            message: format!("{step} broke"),
-            retryable,
-        };
         self.then(Command::FailStep {
             step: StepId::from(step),
-            attempt,
-            error,
+            attempt: self.attempt(step),
+            error: broke(format!("{step} broke"), retryable),
         })
     }
 
@@ -139,24 +134,19 @@ impl Harness {
     }
 
     pub fn complete_compensation(&mut self, step: &str) -> Vec<String> {
-        let attempt = self.compensation_attempt(step);
         self.then(Command::CompleteCompensation {
             step: StepId::from(step),
-            attempt,
+            attempt: self.compensation_attempt(step),
             output: Value::Null,
         })
     }
 
+    /// Fails the compensation attempt in flight with "undo `step` broke".
     pub fn fail_compensation(&mut self, step: &str, retryable: bool) -> Vec<String> {
-        let attempt = self.compensation_attempt(step);
-        let error = StepError {
-            message: format!("undo {step} broke"),
-            retryable,
-        };
         self.then(Command::FailCompensation {
             step: StepId::from(step),
-            attempt,
-            error,
+            attempt: self.compensation_attempt(step),
+            error: broke(format!("undo {step} broke"), retryable),
         })
     }
 
@@ -186,6 +176,10 @@ impl Harness {
     pub fn described_history(&self) -> Vec<String> {
         self.history.iter().map(describe).collect()
     }
+}
+
+fn broke(message: String, retryable: bool) -> StepError {
+    StepError { message, retryable }
 }
 
 /// `Type step#attempt`, or just the type for instance-level events.

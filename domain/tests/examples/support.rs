@@ -54,28 +54,31 @@ pub(crate) fn fire_next_timer(h: &mut Harness) -> Vec<String> {
 
 /// What the last `StepScheduled` of `step` asked of its worker.
 pub(crate) fn scheduled_input(h: &Harness, step: &str) -> Value {
-    h.history
-        .iter()
-        .rev()
-        .find_map(|event| match event {
-            Event::StepScheduled {
-                step: id, input, ..
-            } if id.as_str() == step => Some(input.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("{step} was never scheduled"))
+    last_input(h, step, false).unwrap_or_else(|| panic!("{step} was never scheduled"))
 }
 
 /// What the last `CompensationScheduled` of `step` asked of its worker.
 pub(crate) fn compensation_input(h: &Harness, step: &str) -> Value {
+    last_input(h, step, true).unwrap_or_else(|| panic!("{step} was never compensated"))
+}
+
+fn last_input(h: &Harness, step: &str, compensation: bool) -> Option<Value> {
     h.history
         .iter()
         .rev()
-        .find_map(|event| match event {
-            Event::CompensationScheduled {
-                step: id, input, ..
-            } if id.as_str() == step => Some(input.clone()),
+        .find_map(|event| match (event, compensation) {
+            (
+                Event::StepScheduled {
+                    step: id, input, ..
+                },
+                false,
+            )
+            | (
+                Event::CompensationScheduled {
+                    step: id, input, ..
+                },
+                true,
+            ) if id.as_str() == step => Some(input.clone()),
             _ => None,
         })
-        .unwrap_or_else(|| panic!("{step} was never compensated"))
 }

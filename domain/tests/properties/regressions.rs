@@ -50,46 +50,48 @@ steps:
   b: { type: task, queue: q, on_error: fail, retry: { max_attempts: 1 } }
 ";
 
-/// An instance failed by `b` (`on_error: fail`) also holds `a`, which failed
-/// with `on_error: continue`. An operator's `skip` of `a` used to bring the
-/// instance back to `running` with `b` still failed: nothing was ever
-/// scheduled again and the instance never reached a final state.
-#[test]
-fn operator_skip_of_a_tolerated_failure_does_not_strand_the_instance() {
+/// An instance failed by `b` (`on_error: fail`) that also holds `a`, which
+/// failed with `on_error: continue`.
+fn failed_with_a_tolerated_failure() -> Harness {
     let mut h = Harness::from_yaml(TOLERATED_AND_FATAL);
     h.start(json!({}));
     assert_eq!(h.fail("a", false), ["StepFailed a#1"]);
     assert_eq!(h.fail("b", false), ["StepFailed b#1", "WorkflowFailed"]);
+    h
+}
+
+fn assert_not_stuck(h: &Harness) {
+    assert!(
+        !is_stuck(h),
+        "stuck in {} after {:?}",
+        h.state.status,
+        h.described_history()
+    );
+}
+
+/// An operator's `skip` of `a` used to bring the instance back to
+/// `running` with `b` still failed: nothing was ever scheduled again and
+/// the instance never reached a final state.
+#[test]
+fn operator_skip_of_a_tolerated_failure_does_not_strand_the_instance() {
+    let mut h = failed_with_a_tolerated_failure();
     let skip = Command::SkipStep {
         step: "a".into(),
         output: json!({}),
     };
     // Refusing the skip is fine; accepting it must not strand the instance.
     if h.when(skip).is_ok() {
-        assert!(
-            !is_stuck(&h),
-            "stuck in {} after {:?}",
-            h.state.status,
-            h.described_history()
-        );
+        assert_not_stuck(&h);
     }
 }
 
 /// The same with an operator's `retry` of `a`.
 #[test]
 fn operator_retry_of_a_tolerated_failure_does_not_strand_the_instance() {
-    let mut h = Harness::from_yaml(TOLERATED_AND_FATAL);
-    h.start(json!({}));
-    h.fail("a", false);
-    h.fail("b", false);
+    let mut h = failed_with_a_tolerated_failure();
     if h.when(Command::RetryStep { step: "a".into() }).is_ok() {
         assert_eq!(h.complete("a", json!({})), ["StepCompleted a#2"]);
-        assert!(
-            !is_stuck(&h),
-            "stuck in {} after {:?}",
-            h.state.status,
-            h.described_history()
-        );
+        assert_not_stuck(&h);
     }
 }
 
