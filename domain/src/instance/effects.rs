@@ -137,37 +137,27 @@ pub struct Dispatch {
 
 /// The task an event dispatches, if any.
 pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dispatch> {
-    let (kind, step, attempt, input, idempotency_key, deadline) = match event {
-        Event::StepScheduled {
-            step,
-            attempt,
-            input,
-            idempotency_key,
-            deadline,
-            ..
-        } => (
-            TaskKind::Forward,
-            step,
-            attempt,
-            input,
-            idempotency_key,
-            deadline,
-        ),
-        Event::CompensationScheduled {
-            step,
-            attempt,
-            input,
-            idempotency_key,
-            deadline,
-        } => (
-            TaskKind::Compensation,
-            step,
-            attempt,
-            input,
-            idempotency_key,
-            deadline,
-        ),
-        _ => return None,
+    let (Event::StepScheduled {
+        step,
+        attempt,
+        input,
+        idempotency_key,
+        deadline,
+        ..
+    }
+    | Event::CompensationScheduled {
+        step,
+        attempt,
+        input,
+        idempotency_key,
+        deadline,
+    }) = event
+    else {
+        return None;
+    };
+    let kind = match event {
+        Event::StepScheduled { .. } => TaskKind::Forward,
+        _ => TaskKind::Compensation,
     };
     let step_definition = definition.step(step.as_str())?;
     // Steps the engine runs itself (approval, wait, noop, fail) have no queue.

@@ -14,6 +14,7 @@ mod timers;
 use chrono::{DateTime, Utc};
 
 use super::command::Command;
+use super::effects::TaskKind;
 use super::error::DomainError;
 use super::event::Event;
 use super::state::{InstanceStatus, WorkflowInstance};
@@ -68,16 +69,17 @@ impl Transition {
         use Command as C;
         use DomainError as E;
         use InstanceStatus as S;
+        use TaskKind::{Compensation, Forward};
         match (self.state.status, command) {
             (S::NotStarted, C::StartWorkflow { input, started_by })                   => self.start(input, started_by),
             (_, C::StartWorkflow { .. })                                              => Err(E::AlreadyStarted),
             (S::NotStarted, _)                                                        => Err(E::NotStarted),
 
-            (s, C::RecordStepStarted { step, attempt, worker }) if s.admits_results() => self.step_report(step, *attempt, Report::Started(worker)),
-            (s, C::CompleteStep { step, attempt, output }) if s.admits_results()      => self.step_report(step, *attempt, Report::Completed(output)),
-            (s, C::FailStep { step, attempt, error }) if s.admits_results()           => self.step_report(step, *attempt, Report::Failed(error)),
-            (S::Compensating, C::CompleteCompensation { step, attempt, output })      => self.compensation_report(step, *attempt, Report::Completed(output)),
-            (S::Compensating, C::FailCompensation { step, attempt, error })           => self.compensation_report(step, *attempt, Report::Failed(error)),
+            (s, C::RecordStepStarted { step, attempt, worker }) if s.admits_results() => self.report(Forward, step, *attempt, Report::Started(worker)),
+            (s, C::CompleteStep { step, attempt, output }) if s.admits_results()      => self.report(Forward, step, *attempt, Report::Completed(output)),
+            (s, C::FailStep { step, attempt, error }) if s.admits_results()           => self.report(Forward, step, *attempt, Report::Failed(error)),
+            (S::Compensating, C::CompleteCompensation { step, attempt, output })      => self.report(Compensation, step, *attempt, Report::Completed(output)),
+            (S::Compensating, C::FailCompensation { step, attempt, error })           => self.report(Compensation, step, *attempt, Report::Failed(error)),
             (_, C::RecordStepStarted { step, .. } | C::CompleteStep { step, .. } | C::FailStep { step, .. }
               | C::CompleteCompensation { step, .. } | C::FailCompensation { step, .. }) => self.stale(step),
 

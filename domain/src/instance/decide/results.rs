@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::definition::{OnError, RetryPolicy};
 use crate::ids::StepId;
 use crate::instance::backoff::retry_delay;
+use crate::instance::effects::TaskKind;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, TimeoutKind};
 use crate::instance::step::{CompensationState, StepStatus};
@@ -42,40 +43,58 @@ impl Transition {
         self.state.is_in_flight(index) && self.state.steps[index].attempt == attempt
     }
 
-    /// A worker's report about a step's attempt; a stale or duplicate one
-    /// decides nothing.
-    pub fn step_report(
+    /// Whether a worker's report is about the compensation attempt in flight
+    /// (the instance is compensating: see [`Transition::handle`]).
+    fn compensation_is_live(&self, index: usize, attempt: u32) -> bool {
+        self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
+    }
+
+    /// A worker's report about an attempt of a step or of its
+    /// compensation; a stale or duplicate one decides nothing.
+    #[rustfmt::skip]
+    pub fn report(
         &mut self,
+        task: TaskKind,
         step: &StepId,
         attempt: u32,
         report: Report<'_>,
     ) -> Result<(), DomainError> {
+        use TaskKind::{Compensation, Forward};
         let index = self.step_index(step)?;
-        if !self.attempt_is_live(index, attempt) {
+        let live = match task {
+            Forward => self.attempt_is_live(index, attempt),
+            Compensation => self.compensation_is_live(index, attempt),
+        };
+        if !live {
             return Ok(());
         }
-        match report {
-            Report::Started(worker) => {
-                if self.state.steps[index].status() == StepStatus::Scheduled {
-                    let heartbeat = self.state.definition.steps[index].heartbeat_timeout;
-                    self.emit(Event::StepStarted {
-                        step: step.clone(),
-                        attempt,
-                        worker: worker.to_owned(),
-                        heartbeat_due: heartbeat.map(|timeout| self.after(timeout)),
-                    });
-                }
-            }
-            Report::Completed(output) => self.emit(Event::StepCompleted {
-                step: step.clone(),
-                attempt,
-                output: output.clone(),
-            }),
-            Report::Failed(error) => {
-                self.attempt_failed(index, attempt, FailureKind::Failed(error.clone()));
-            }
+        let step = step.clone();
+        match (task, report) {
+            (Forward, Report::Started(worker))        => self.started(index, attempt, worker),
+            (Forward, Report::Completed(output))      => self.emit(Event::StepCompleted { step, attempt, output: output.clone() }),
+            (Forward, Report::Failed(error))          => self.attempt_failed(index, attempt, FailureKind::Failed(error.clone())),
+            (Compensation, Report::Started(_))        => {}
+            (Compensation, Report::Completed(output)) => self.emit(Event::CompensationCompleted { step, attempt, output: output.clone() }),
+            (Compensation, Report::Failed(error))     => self.compensation_attempt_failed(index, attempt, error.clone()),
         }
         Ok(())
+    }
+
+    /// A worker took the attempt: recorded once, while it is still scheduled.
+    fn started(&mut self, index: usize, attempt: u32, worker: &str) {
+        if self.state.steps[index].status() != StepStatus::Scheduled {
+            return;
+        }
+        let definition = &self.state.definition.steps[index];
+        let heartbeat_due = definition
+            .heartbeat_timeout
+            .map(|timeout| self.after(timeout));
+        self.emit(Event::StepStarted {
+            step: definition.id.clone(),
+            attempt,
+            worker: worker.to_owned(),
+            heartbeat_due,
+        });
     }
 
     /// Records a failed attempt, then retries it or fails the step for good.
@@ -132,38 +151,6 @@ impl Transition {
                 cause: CompensationCause::StepFailed { step },
             }),
         }
-    }
-
-    /// Whether a worker's report is about the compensation attempt in flight
-    /// (the instance is compensating: see [`Transition::handle`]).
-    fn compensation_is_live(&self, index: usize, attempt: u32) -> bool {
-        self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
-    }
-
-    /// A worker's report about a compensation's attempt (a compensation
-    /// worker reports no start); a stale or duplicate one decides nothing.
-    pub fn compensation_report(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        report: Report<'_>,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if !self.compensation_is_live(index, attempt) {
-            return Ok(());
-        }
-        match report {
-            Report::Started(_) => {}
-            Report::Completed(output) => self.emit(Event::CompensationCompleted {
-                step: step.clone(),
-                attempt,
-                output: output.clone(),
-            }),
-            Report::Failed(error) => {
-                self.compensation_attempt_failed(index, attempt, error.clone());
-            }
-        }
-        Ok(())
     }
 
     pub fn compensation_attempt_failed(&mut self, index: usize, attempt: u32, error: StepError) {
