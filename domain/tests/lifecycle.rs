@@ -14,7 +14,9 @@ fn boss() -> Actor {
 /// The lifecycle workflow (`histories::LIFECYCLE`) in `status`; `a` is in
 /// flight where that is possible.
 fn given(status: InstanceStatus) -> Harness {
-    histories::lifecycle().given(histories::in_status(status))
+    let h = histories::lifecycle().given(histories::in_status(status));
+    assert_eq!(h.state.status, status, "histories::in_status({status})");
+    h
 }
 
 fn commands() -> Vec<(&'static str, Command)> {

@@ -18,6 +18,7 @@ use super::effects::TaskKind;
 use super::error::DomainError;
 use super::event::Event;
 use super::state::{InstanceStatus, WorkflowInstance};
+use super::step::StepStatus;
 use crate::ids::StepId;
 use results::Report;
 
@@ -60,10 +61,12 @@ pub(crate) struct Transition {
 
 impl Transition {
     /// The lifecycle: what each instance status does with each command. A
-    /// handler may still find its step in no state to act (a stale result,
-    /// a step that is not failed); a row without a handler ignores the
-    /// command (stale: no events) or refuses it. A command naming a step the
-    /// definition lacks is refused as `UnknownStep` once the instance started.
+    /// row without a handler ignores the command (stale: no events) or
+    /// refuses it. A handler still checks the step it names: a report for
+    /// another attempt decides nothing (`results`), a timer applies in some
+    /// statuses only (`timers`), retry and skip act on some steps only
+    /// (`operator`). A command naming a step the definition lacks is refused
+    /// as `UnknownStep` once the instance started.
     #[rustfmt::skip]
     fn handle(&mut self, command: &Command) -> Result<(), DomainError> {
         use Command as C;
@@ -97,14 +100,12 @@ impl Transition {
             (s, C::Cancel { compensate }) if s.is_active()                            => self.cancel(*compensate),
             (status, C::Cancel { .. })                                                => Err(E::CannotCancel { status }),
 
-            (S::Failed, C::RetryStep { step })                                        => self.retry_failed_step(step),
-            (S::CompensationFailed, C::RetryStep { step })                            => self.retry_failed_compensation(step),
-            (_, C::RetryStep { step })                                                => self.not_retryable(step),
+            (S::Failed | S::CompensationFailed, C::RetryStep { step })                => self.retry(step),
+            (status, C::RetryStep { step })                                           => Err(E::NotRetryable { step: step.clone(), step_status: self.step_status(step)?, status }),
 
-            (s, C::SkipStep { step, output }) if s.is_active()                        => self.skip_unstarted_step(step, output),
-            (S::Failed, C::SkipStep { step, output })                                 => self.skip_failed_step(step, output),
-            (S::CompensationFailed, C::SkipStep { step, .. })                         => self.skip_failed_compensation(step),
-            (_, C::SkipStep { step, .. })                                             => self.not_skippable(step),
+            (s, C::SkipStep { step, output }) if s.is_active()                        => self.skip(step, output),
+            (S::Failed | S::CompensationFailed, C::SkipStep { step, output })         => self.skip(step, output),
+            (status, C::SkipStep { step, .. })                                        => Err(E::NotSkippable { step: step.clone(), step_status: self.step_status(step)?, status }),
         }
     }
 
@@ -118,6 +119,10 @@ impl Transition {
             .definition
             .step_index(step.as_str())
             .ok_or_else(|| DomainError::UnknownStep { step: step.clone() })
+    }
+
+    fn step_status(&self, step: &StepId) -> Result<StepStatus, DomainError> {
+        Ok(self.state.steps[self.step_index(step)?].status())
     }
 
     /// A report about a known step that comes too late: nothing to do.

@@ -1,6 +1,6 @@
 //! Operator commands: pause, resume, cancel, retry and skip. Which instance
 //! status admits which of them is the table in [`super::Transition::handle`];
-//! here, what each does and which steps it may act on.
+//! here, what each does, and (for retry and skip) which steps it may act on.
 
 use serde_json::Value;
 
@@ -9,7 +9,7 @@ use crate::ids::StepId;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, SkipReason};
 use crate::instance::state::InstanceStatus;
-use crate::instance::step::{StepStatus, Waiting};
+use crate::instance::step::{StepPhase, Waiting};
 
 impl Transition {
     pub fn pause(&mut self) -> Result<(), DomainError> {
@@ -34,106 +34,46 @@ impl Transition {
         Ok(())
     }
 
-    /// In a failed instance: one more attempt of a step that failed for good.
-    pub fn retry_failed_step(&mut self, step: &StepId) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.state.steps[index].status() != StepStatus::Failed
-            || self.state.satisfies_needs(index)
-        {
-            return self.not_retryable(step);
-        }
-        self.emit(Event::StepRetryRequested { step: step.clone() });
-        Ok(())
-    }
-
-    /// In a `compensation_failed` instance: one more attempt of a failed compensation.
-    pub fn retry_failed_compensation(&mut self, step: &StepId) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if !self.state.steps[index].compensation_failed() {
-            return self.not_retryable(step);
-        }
-        self.emit(Event::CompensationRetryRequested { step: step.clone() });
-        Ok(())
-    }
-
-    pub fn not_retryable(&self, step: &StepId) -> Result<(), DomainError> {
-        self.refuse_operator(step, |step, step_status, status| {
-            DomainError::NotRetryable {
-                step,
-                step_status,
-                status,
-            }
-        })
-    }
-
-    /// Refuses an operator's retry or skip of a known step with `rule`,
-    /// which names the step's status and the instance's.
-    fn refuse_operator(
-        &self,
-        step: &StepId,
-        rule: fn(StepId, StepStatus, InstanceStatus) -> DomainError,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        let step_status = self.state.steps[index].status();
-        Err(rule(step.clone(), step_status, self.state.status))
-    }
-
-    /// While running or paused: a step that has not started, or waits for
-    /// a retry or an approval.
-    pub fn skip_unstarted_step(
-        &mut self,
-        step: &StepId,
-        output: &Value,
-    ) -> Result<(), DomainError> {
+    /// One more attempt: of a step that failed the instance for good, or of
+    /// a compensation that failed for good. It continues the numbering.
+    #[rustfmt::skip]
+    pub fn retry(&mut self, step: &StepId) -> Result<(), DomainError> {
+        use InstanceStatus as S;
         let index = self.step_index(step)?;
         let state = &self.state.steps[index];
-        let unstarted = state.status() == StepStatus::Pending
-            || matches!(
-                state.waiting(),
-                Some(Waiting::Retry { .. } | Waiting::Approval { .. })
-            );
-        if !unstarted {
-            return self.not_skippable(step);
-        }
-        self.skipped_by_operator(step, output);
+        let tolerated = self.state.satisfies_needs(index);
+        let step = step.clone();
+        let event = match (self.state.status, state.phase()) {
+            (S::Failed, StepPhase::Failed { .. }) if !tolerated       => Event::StepRetryRequested { step },
+            (S::CompensationFailed, _) if state.compensation_failed() => Event::CompensationRetryRequested { step },
+            (status, _) => return Err(DomainError::NotRetryable { step, step_status: state.status(), status }),
+        };
+        self.emit(event);
         Ok(())
     }
 
-    /// In a failed instance: a step that failed.
-    pub fn skip_failed_step(&mut self, step: &StepId, output: &Value) -> Result<(), DomainError> {
+    /// Skips a step with an output its dependants see: one that has not
+    /// started, or waits for a retry or an approval (while the instance is
+    /// active), or one that failed the instance. Or declares a compensation
+    /// that failed for good done.
+    #[rustfmt::skip]
+    pub fn skip(&mut self, step: &StepId, output: &Value) -> Result<(), DomainError> {
+        use InstanceStatus as S;
         let index = self.step_index(step)?;
-        if self.state.steps[index].status() != StepStatus::Failed {
-            return self.not_skippable(step);
-        }
-        self.skipped_by_operator(step, output);
+        let state = &self.state.steps[index];
+        let unstarted = matches!(
+            state.phase(),
+            StepPhase::Pending | StepPhase::Waiting(Waiting::Retry { .. } | Waiting::Approval { .. })
+        );
+        let step = step.clone();
+        let skipped = |step| Event::StepSkipped { step, reason: SkipReason::Operator, output: Some(output.clone()) };
+        let event = match (self.state.status, state.phase()) {
+            (status, _) if status.is_active() && unstarted            => skipped(step),
+            (S::Failed, StepPhase::Failed { .. })                     => skipped(step),
+            (S::CompensationFailed, _) if state.compensation_failed() => Event::CompensationSkipped { step },
+            (status, _) => return Err(DomainError::NotSkippable { step, step_status: state.status(), status }),
+        };
+        self.emit(event);
         Ok(())
-    }
-
-    fn skipped_by_operator(&mut self, step: &StepId, output: &Value) {
-        self.emit(Event::StepSkipped {
-            step: step.clone(),
-            reason: SkipReason::Operator,
-            output: Some(output.clone()),
-        });
-    }
-
-    /// In a `compensation_failed` instance: declares a failed compensation done.
-    pub fn skip_failed_compensation(&mut self, step: &StepId) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if !self.state.steps[index].compensation_failed() {
-            return self.not_skippable(step);
-        }
-        self.emit(Event::CompensationSkipped { step: step.clone() });
-        Ok(())
-    }
-
-    pub fn not_skippable(&self, step: &StepId) -> Result<(), DomainError> {
-        self.refuse_operator(step, |step, step_status, status| {
-            DomainError::NotSkippable {
-                step,
-                step_status,
-                status,
-            }
-        })
     }
 }
