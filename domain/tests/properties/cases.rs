@@ -164,10 +164,7 @@ fn write_yaml(steps: &[StepGen]) -> String {
         match step.kind {
             Kind::Task => {
                 if let Some(max_attempts) = step.max_attempts {
-                    let _ = writeln!(
-                        out,
-                        "    retry: {{ max_attempts: {max_attempts}, jitter: false, initial: 1s }}"
-                    );
+                    let _ = writeln!(out, "    retry: {}", retry(max_attempts));
                 }
                 if step.timeout {
                     out.push_str("    timeout: 30s\n");
@@ -178,10 +175,7 @@ fn write_yaml(steps: &[StepGen]) -> String {
                 if let Some(compensate) = &step.compensate {
                     out.push_str("    compensate: { type: task, queue: q");
                     if let Some(max_attempts) = compensate.max_attempts {
-                        let _ = write!(
-                            out,
-                            ", retry: {{ max_attempts: {max_attempts}, jitter: false, initial: 1s }}"
-                        );
+                        let _ = write!(out, ", retry: {}", retry(max_attempts));
                     }
                     if compensate.timeout {
                         out.push_str(", timeout: 20s");
@@ -200,6 +194,11 @@ fn write_yaml(steps: &[StepGen]) -> String {
         ancestors.push(upstream);
     }
     out
+}
+
+/// A quick retry policy without jitter, as a YAML flow mapping.
+fn retry(max_attempts: u32) -> String {
+    format!("{{ max_attempts: {max_attempts}, jitter: false, initial: 1s }}")
 }
 
 fn when_gen() -> impl Strategy<Value = Option<WhenGen>> {

@@ -81,13 +81,8 @@ pub(crate) fn check_history(world: &World) -> Result<(), String> {
                 Some(index),
             ) => {
                 let bound = definition.steps[index].retry.max_attempts + step_retries[index];
-                if *attempt != replay.steps[index].attempt + 1 || *attempt > bound {
-                    return Err(format!(
-                        "{}: attempt after {} (bound {bound})",
-                        at(),
-                        replay.steps[index].attempt
-                    ));
-                }
+                next_attempt(*attempt, replay.steps[index].attempt, bound)
+                    .map_err(|problem| format!("{}: {problem}", at()))?;
                 if replay.status != InstanceStatus::Running {
                     return Err(format!(
                         "property 2: {} scheduled while {}",
@@ -152,13 +147,8 @@ pub(crate) fn check_history(world: &World) -> Result<(), String> {
                 let policy = definition.steps[index].compensate.as_ref().map(|c| c.retry);
                 let bound =
                     policy.map_or(0, |policy| policy.max_attempts) + compensation_retries[index];
-                if *attempt != replay.steps[index].compensation_attempt + 1 || *attempt > bound {
-                    return Err(format!(
-                        "property 3: {}: attempt after {} (bound {bound})",
-                        at(),
-                        replay.steps[index].compensation_attempt
-                    ));
-                }
+                next_attempt(*attempt, replay.steps[index].compensation_attempt, bound)
+                    .map_err(|problem| format!("property 3: {}: {problem}", at()))?;
                 if replay.status != InstanceStatus::Compensating {
                     return Err(format!("property 3: {} while {}", at(), replay.status));
                 }
@@ -247,6 +237,15 @@ pub(crate) fn check_history(world: &World) -> Result<(), String> {
         && replay.version == history.len() as u64;
     if !same {
         return Err("property 4: the replayed instance differs".to_owned());
+    }
+    Ok(())
+}
+
+/// An attempt follows the last one and stays within the policy's bound
+/// (plus one per operator retry).
+fn next_attempt(attempt: u32, last: u32, bound: u32) -> Result<(), String> {
+    if attempt != last + 1 || attempt > bound {
+        return Err(format!("attempt {attempt} after {last} (bound {bound})"));
     }
     Ok(())
 }
