@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     approve, compensation_input, fire_next_timer, harness, reject, scheduled_input, status,
-    step_ids,
+    step_ids, undo_last,
 };
 
 const WORKFLOW: &str = "loan-approval.yaml";
@@ -162,14 +162,7 @@ fn declines_a_small_loan_with_a_poor_score_when_the_underwriter_rejects() {
         compensation_input(&h, "open_application"),
         json!({"method": "POST", "url": "http://loans.internal:8080/applications/la-1/decline"})
     );
-    assert_eq!(
-        h.complete_compensation("open_application"),
-        [
-            "CompensationCompleted open_application#1",
-            "WorkflowCompensated"
-        ]
-    );
-    assert_eq!(h.state.status, InstanceStatus::Compensated);
+    undo_last(&mut h, "open_application");
     assert_eq!(status(&h, "disburse"), StepStatus::Pending);
 }
 
@@ -196,14 +189,7 @@ fn declines_the_application_when_no_underwriter_decides_within_three_days() {
             status: InstanceStatus::Compensating
         })
     ));
-    assert_eq!(
-        h.complete_compensation("open_application"),
-        [
-            "CompensationCompleted open_application#1",
-            "WorkflowCompensated"
-        ]
-    );
-    assert_eq!(h.state.status, InstanceStatus::Compensated);
+    undo_last(&mut h, "open_application");
 }
 
 #[test]
@@ -235,14 +221,7 @@ fn declines_the_application_when_the_credit_bureau_stays_down() {
             "CompensationScheduled open_application#1"
         ]
     );
-    assert_eq!(
-        h.complete_compensation("open_application"),
-        [
-            "CompensationCompleted open_application#1",
-            "WorkflowCompensated"
-        ]
-    );
-    assert_eq!(h.state.status, InstanceStatus::Compensated);
+    undo_last(&mut h, "open_application");
     assert_eq!(status(&h, "auto_approve"), StepStatus::Pending);
     assert_eq!(status(&h, "underwriter_review"), StepStatus::Pending);
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     approve, compensation_input, fire_next_timer, harness, reject, scheduled_input, status,
-    step_ids,
+    step_ids, undo_last,
 };
 
 const WORKFLOW: &str = "order-fulfilment.yaml";
@@ -227,14 +227,7 @@ fn refunds_and_releases_when_shipping_fails() {
         compensation_input(&h, "reserve_inventory"),
         json!({"method": "DELETE", "url": "http://inventory.internal:8080/reservations/res-7"})
     );
-    assert_eq!(
-        h.complete_compensation("reserve_inventory"),
-        [
-            "CompensationCompleted reserve_inventory#1",
-            "WorkflowCompensated"
-        ]
-    );
-    assert_eq!(h.state.status, InstanceStatus::Compensated);
+    undo_last(&mut h, "reserve_inventory");
     assert_eq!(status(&h, "confirm_order"), StepStatus::Pending);
 }
 
@@ -255,14 +248,7 @@ fn releases_the_stock_when_the_manager_rejects() {
             "CompensationScheduled reserve_inventory#1"
         ]
     );
-    assert_eq!(
-        h.complete_compensation("reserve_inventory"),
-        [
-            "CompensationCompleted reserve_inventory#1",
-            "WorkflowCompensated"
-        ]
-    );
-    assert_eq!(h.state.status, InstanceStatus::Compensated);
+    undo_last(&mut h, "reserve_inventory");
     assert_eq!(status(&h, "charge_payment"), StepStatus::Pending);
 }
 
@@ -281,14 +267,7 @@ fn releases_the_stock_when_no_manager_decides_within_a_day() {
         ]
     );
     assert_eq!(h.now - started, chrono::Duration::hours(24));
-    assert_eq!(
-        h.complete_compensation("reserve_inventory"),
-        [
-            "CompensationCompleted reserve_inventory#1",
-            "WorkflowCompensated"
-        ]
-    );
-    assert_eq!(h.state.status, InstanceStatus::Compensated);
+    undo_last(&mut h, "reserve_inventory");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use domain::instance::{Actor, Command, Event, StepStatus};
+use domain::instance::{Actor, Command, Event, InstanceStatus, StepStatus};
 use domain::parse_workflow;
 use domain::testkit::{Harness, describe};
 use serde_json::Value;
@@ -46,6 +46,20 @@ pub(crate) fn reject(h: &mut Harness, step: &str, actor: &Actor, comment: &str) 
         actor: actor.clone(),
         comment: Some(comment.to_owned()),
     })
+}
+
+/// Completes the undo of `step`, the last one to undo: the workflow ends
+/// compensated.
+pub(crate) fn undo_last(h: &mut Harness, step: &str) {
+    let attempt = h.compensation_attempt(step);
+    assert_eq!(
+        h.complete_compensation(step),
+        [
+            format!("CompensationCompleted {step}#{attempt}"),
+            "WorkflowCompensated".to_owned()
+        ]
+    );
+    assert_eq!(h.state.status, InstanceStatus::Compensated);
 }
 
 pub(crate) fn fire_next_timer(h: &mut Harness) -> Vec<String> {
