@@ -72,10 +72,10 @@ impl Workflow {
             .map(|(definition, step)| Step {
                 id: definition.id.as_str().to_owned(),
                 kind: definition.kind.name().to_owned(),
-                status: step.status.as_str().to_owned(),
+                status: step.status().as_str().to_owned(),
                 attempt: step.attempt,
-                output: step.output.as_deref().cloned(),
-                error: step.error.as_ref().map(|error| error.message.clone()),
+                output: step.output().cloned(),
+                error: step.error_message().map(str::to_owned),
                 ..Step::default()
             })
             .collect();

@@ -4,82 +4,18 @@
 
 use domain::StepId;
 use domain::instance::{Actor, Command, DomainError, InstanceStatus, StepError, Timer};
-use domain::testkit::Harness;
+use domain::testkit::{Harness, histories};
 use serde_json::json;
-
-const FIXTURE: &str = r#"
-name: lifecycle
-version: 1
-defaults:
-  retry: { max_attempts: 1 }
-steps:
-  a:
-    type: task
-    queue: q
-    timeout: 1m
-    compensate: { type: task, queue: undo, retry: { max_attempts: 1 } }
-  b:
-    type: approval
-    needs: [a]
-    approvers: [role:boss]
-  c:
-    type: task
-    queue: q
-    needs: [b]
-    on_error: fail
-"#;
 
 fn boss() -> Actor {
     Actor::new("ann", &["boss"])
 }
 
-/// An instance brought to `status`; `a` is in flight where that is possible.
+/// The lifecycle workflow (`histories::LIFECYCLE`) in `status`; `a` is in
+/// flight where that is possible.
 fn given(status: InstanceStatus) -> Harness {
-    let mut h = Harness::from_yaml(FIXTURE);
-    if status == InstanceStatus::NotStarted {
-        return h;
-    }
-    h.start(json!({}));
-    match status {
-        InstanceStatus::Running => {}
-        InstanceStatus::Paused => {
-            h.then(Command::Pause);
-        }
-        InstanceStatus::Cancelled => {
-            h.then(Command::Cancel { compensate: false });
-        }
-        _ => {
-            h.complete("a", json!({"id": 1}));
-            match status {
-                InstanceStatus::Completed | InstanceStatus::Failed => {
-                    h.approve("b", &boss()).unwrap();
-                    if status == InstanceStatus::Completed {
-                        h.complete("c", json!({}));
-                    } else {
-                        h.fail("c", false);
-                    }
-                }
-                _ => {
-                    h.when(Command::Reject {
-                        step: "b".into(),
-                        actor: boss(),
-                        comment: None,
-                    })
-                    .unwrap();
-                    match status {
-                        InstanceStatus::Compensated => {
-                            h.complete_compensation("a");
-                        }
-                        InstanceStatus::CompensationFailed => {
-                            h.fail_compensation("a", false);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-    assert_eq!(h.state.status, status, "fixture for {status}");
+    let h = histories::lifecycle().given(histories::in_status(status));
+    assert_eq!(h.state.status, status, "histories::in_status({status})");
     h
 }
 
@@ -191,212 +127,28 @@ fn outcome(result: Result<Vec<domain::instance::Event>, DomainError>) -> String 
     }
 }
 
+/// One row per status, one column per command of `commands()`.
+#[rustfmt::skip]
+const TABLE: &[(InstanceStatus, [&str; 17])] = {
+    use InstanceStatus::*;
+    &[
+        //                     start              started        complete       fail           complete_undo   fail_undo      deadline       approve                reject                 pause          resume         cancel           abort            retry_c          retry_a          skip_c           skip_a
+        (NotStarted,          ["E",               "NotStarted",  "NotStarted",  "NotStarted",  "NotStarted",   "NotStarted",  "NotStarted",  "NotStarted",          "NotStarted",          "NotStarted",  "NotStarted",  "NotStarted",    "NotStarted",    "NotStarted",    "NotStarted",    "NotStarted",    "NotStarted"]),
+        (Running,             ["AlreadyStarted",  "E",           "E",           "E",           "-",            "-",           "E",           "ApprovalNotPending",  "ApprovalNotPending",  "E",           "NotPaused",   "E",             "E",             "NotRetryable",  "NotRetryable",  "E",             "NotSkippable"]),
+        (Paused,              ["AlreadyStarted",  "E",           "E",           "E",           "-",            "-",           "E",           "ApprovalNotPending",  "ApprovalNotPending",  "NotRunning",  "E",           "E",             "E",             "NotRetryable",  "NotRetryable",  "E",             "NotSkippable"]),
+        (Compensating,        ["AlreadyStarted",  "-",           "-",           "-",           "E",            "E",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "CannotCancel",  "CannotCancel",  "NotRetryable",  "NotRetryable",  "NotSkippable",  "NotSkippable"]),
+        (Completed,           ["AlreadyStarted",  "-",           "-",           "-",           "-",            "-",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "CannotCancel",  "CannotCancel",  "NotRetryable",  "NotRetryable",  "NotSkippable",  "NotSkippable"]),
+        (Failed,              ["AlreadyStarted",  "-",           "-",           "-",           "-",            "-",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "CannotCancel",  "CannotCancel",  "E",             "NotRetryable",  "E",             "NotSkippable"]),
+        (Compensated,         ["AlreadyStarted",  "-",           "-",           "-",           "-",            "-",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "CannotCancel",  "CannotCancel",  "NotRetryable",  "NotRetryable",  "NotSkippable",  "NotSkippable"]),
+        (CompensationFailed,  ["AlreadyStarted",  "-",           "-",           "-",           "-",            "-",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "CannotCancel",  "CannotCancel",  "NotRetryable",  "E",             "NotSkippable",  "E"]),
+        (Cancelled,           ["AlreadyStarted",  "-",           "-",           "-",           "-",            "-",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "CannotCancel",  "CannotCancel",  "NotRetryable",  "NotRetryable",  "NotSkippable",  "NotSkippable"]),
+    ]
+};
+
 #[test]
 fn every_status_command_pair_is_decided_as_the_table_says() {
-    use InstanceStatus::*;
-    // Columns in the order of `commands()`.
-    let table: &[(InstanceStatus, [&str; 17])] = &[
-        (
-            NotStarted,
-            [
-                "E",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-                "NotStarted",
-            ],
-        ),
-        (
-            Running,
-            [
-                "AlreadyStarted",
-                "E",
-                "E",
-                "E",
-                "-",
-                "-",
-                "E",
-                "ApprovalNotPending",
-                "ApprovalNotPending",
-                "E",
-                "NotPaused",
-                "E",
-                "E",
-                "NotRetryable",
-                "NotRetryable",
-                "E",
-                "NotSkippable",
-            ],
-        ),
-        (
-            Paused,
-            [
-                "AlreadyStarted",
-                "E",
-                "E",
-                "E",
-                "-",
-                "-",
-                "E",
-                "ApprovalNotPending",
-                "ApprovalNotPending",
-                "NotRunning",
-                "E",
-                "E",
-                "E",
-                "NotRetryable",
-                "NotRetryable",
-                "E",
-                "NotSkippable",
-            ],
-        ),
-        (
-            Compensating,
-            [
-                "AlreadyStarted",
-                "-",
-                "-",
-                "-",
-                "E",
-                "E",
-                "-",
-                "NotRunning",
-                "NotRunning",
-                "NotRunning",
-                "NotPaused",
-                "CannotCancel",
-                "CannotCancel",
-                "NotRetryable",
-                "NotRetryable",
-                "NotSkippable",
-                "NotSkippable",
-            ],
-        ),
-        (
-            Completed,
-            [
-                "AlreadyStarted",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "NotRunning",
-                "NotRunning",
-                "NotRunning",
-                "NotPaused",
-                "CannotCancel",
-                "CannotCancel",
-                "NotRetryable",
-                "NotRetryable",
-                "NotSkippable",
-                "NotSkippable",
-            ],
-        ),
-        (
-            Failed,
-            [
-                "AlreadyStarted",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "NotRunning",
-                "NotRunning",
-                "NotRunning",
-                "NotPaused",
-                "CannotCancel",
-                "CannotCancel",
-                "E",
-                "NotRetryable",
-                "E",
-                "NotSkippable",
-            ],
-        ),
-        (
-            Compensated,
-            [
-                "AlreadyStarted",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "NotRunning",
-                "NotRunning",
-                "NotRunning",
-                "NotPaused",
-                "CannotCancel",
-                "CannotCancel",
-                "NotRetryable",
-                "NotRetryable",
-                "NotSkippable",
-                "NotSkippable",
-            ],
-        ),
-        (
-            CompensationFailed,
-            [
-                "AlreadyStarted",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "NotRunning",
-                "NotRunning",
-                "NotRunning",
-                "NotPaused",
-                "CannotCancel",
-                "CannotCancel",
-                "NotRetryable",
-                "E",
-                "NotSkippable",
-                "E",
-            ],
-        ),
-        (
-            Cancelled,
-            [
-                "AlreadyStarted",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "NotRunning",
-                "NotRunning",
-                "NotRunning",
-                "NotPaused",
-                "CannotCancel",
-                "CannotCancel",
-                "NotRetryable",
-                "NotRetryable",
-                "NotSkippable",
-                "NotSkippable",
-            ],
-        ),
-    ];
     let mut mismatches = Vec::new();
-    for (status, expected) in table {
+    for (status, expected) in TABLE {
         for ((name, command), expected) in commands().into_iter().zip(expected) {
             let mut h = given(*status);
             let before = h.state.clone();

@@ -351,7 +351,7 @@ async fn rounds_at_once_for_one_instance_do_not_conflict<
     assert_eq!(metrics.append_conflicts.get(), 0, "an append conflicted");
     let state = node.engine.state(id).await.unwrap();
     let completed = |step: &str| {
-        state.steps[state.definition.step_index(step).unwrap()].status
+        state.steps[state.definition.step_index(step).unwrap()].status()
             == domain::instance::StepStatus::Completed
     };
     assert!(
@@ -392,7 +392,7 @@ async fn a_message_with_an_unplaceable_result_is_dead_lettered_whole() {
     assert_eq!(handled, Handled::DeadLettered);
     let state = node.engine.state(id).await.unwrap();
     let reserve = &state.steps[state.definition.step_index("reserve").unwrap()];
-    assert_eq!(reserve.status, domain::instance::StepStatus::Completed);
+    assert_eq!(reserve.status(), domain::instance::StepStatus::Completed);
     assert_eq!(
         node.bus.dead_results(),
         vec![application::messages::ResultBatch(vec![result, stranger])]
@@ -549,8 +549,8 @@ async fn heartbeats_keep_an_attempt_alive_until_they_stop(
         "silence past the heartbeat timeout fails the attempt"
     );
     assert_eq!(
-        state.steps[0].error.as_ref().unwrap().message,
-        "the worker stopped sending heartbeats"
+        state.steps[0].error_message(),
+        Some("the worker stopped sending heartbeats")
     );
 }
 

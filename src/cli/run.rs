@@ -172,14 +172,7 @@ fn warn_about_unserved_queues(
     served.insert(HTTP_QUEUE);
     let mut queues: Vec<&str> = Vec::new();
     for step in &definition.steps {
-        match &step.kind {
-            StepKind::Task { queue, .. } => queues.push(queue),
-            StepKind::Http { .. } => queues.push(HTTP_QUEUE),
-            _ => {}
-        }
-        if let Some(compensation) = &step.compensate {
-            queues.push(compensation.action.queue());
-        }
+        queues.extend(step.queues());
     }
     queues.sort_unstable();
     queues.dedup();
@@ -203,7 +196,7 @@ async fn decide_approvals<S: EventStore>(
     }
     for (index, step) in state.steps.iter().enumerate() {
         let id = state.definition.steps[index].id.clone();
-        let waiting = matches!(step.waiting, Some(Waiting::Approval { .. }));
+        let waiting = matches!(step.waiting(), Some(Waiting::Approval { .. }));
         let key = format!("{id}#{}", step.attempt);
         if !waiting || decided.contains(&key) {
             continue;
@@ -281,7 +274,7 @@ fn report(state: &WorkflowInstance, output: Output) {
         .steps
         .iter()
         .zip(&state.steps)
-        .map(|(definition, step)| (definition.id.to_string(), json!(step.status.as_str())))
+        .map(|(definition, step)| (definition.id.to_string(), json!(step.status().as_str())))
         .collect();
     match output {
         Output::Json => println!(
@@ -339,11 +332,11 @@ impl Progress {
 
     fn show(&self, state: &WorkflowInstance) {
         for (bar, step) in self.steps.iter().zip(&state.steps) {
-            let mut line = step.status.to_string();
+            let mut line = step.status().to_string();
             if step.attempt > 1 {
                 line.push_str(&format!(" (attempt {})", step.attempt));
             }
-            match step.waiting {
+            match step.waiting() {
                 Some(Waiting::Approval { .. }) => line.push_str(": waiting for an approval"),
                 Some(Waiting::Retry { at, .. }) => {
                     line.push_str(&format!(": retry at {}", at.format("%H:%M:%S")));
@@ -353,8 +346,8 @@ impl Progress {
                 }
                 None => {}
             }
-            if let Some(error) = &step.error {
-                line.push_str(&format!(" — {}", error.message));
+            if let Some(error) = step.error_message() {
+                line.push_str(&format!(" — {error}"));
             }
             match step.compensation {
                 domain::instance::CompensationState::NotStarted => {}

@@ -148,7 +148,7 @@ impl<S: EventStore + TimerQueue> Engine<S> {
                 reason: format!("no step `{step}` in this workflow"),
             });
         };
-        let running = state.steps[index].status == domain::instance::StepStatus::Running
+        let running = state.steps[index].status() == domain::instance::StepStatus::Running
             && state.steps[index].attempt == attempt;
         if let (true, Some(timeout)) = (running, state.definition.steps[index].heartbeat_timeout) {
             let due = self.clock().now()

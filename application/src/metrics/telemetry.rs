@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::definition::HTTP_QUEUE;
 
 use super::Metrics;
 use crate::clock::Clock;
@@ -262,18 +261,7 @@ impl Telemetry {
         let mut queues = BTreeSet::new();
         for definition in self.definitions.all() {
             for step in &definition.steps {
-                match &step.kind {
-                    domain::definition::StepKind::Task { queue, .. } => {
-                        queues.insert(queue.clone());
-                    }
-                    domain::definition::StepKind::Http { .. } => {
-                        queues.insert(HTTP_QUEUE.to_owned());
-                    }
-                    _ => {}
-                }
-                if let Some(compensate) = &step.compensate {
-                    queues.insert(compensate.action.queue().to_owned());
-                }
+                queues.extend(step.queues().map(str::to_owned));
             }
         }
         queues.into_iter().collect()
@@ -285,11 +273,7 @@ impl Telemetry {
         if compensation {
             return Some(step.compensate.as_ref()?.action.queue().to_owned());
         }
-        match &step.kind {
-            domain::definition::StepKind::Task { queue, .. } => Some(queue.clone()),
-            domain::definition::StepKind::Http { .. } => Some(HTTP_QUEUE.to_owned()),
-            _ => None,
-        }
+        step.kind.queue().map(str::to_owned)
     }
 }
 

@@ -104,6 +104,17 @@ pub struct StepDefinition {
     pub priority: u8,
 }
 
+impl StepDefinition {
+    /// Every queue this step dispatches to: its own and its compensation's.
+    pub fn queues(&self) -> impl Iterator<Item = &str> {
+        let compensation = self
+            .compensate
+            .as_ref()
+            .map(|compensation| compensation.action.queue());
+        self.kind.queue().into_iter().chain(compensation)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum StepKind {
     /// Dispatched to an external worker on `queue`.
@@ -143,7 +154,17 @@ impl StepKind {
 
     /// Whether the step runs outside the engine (a worker executes it).
     pub fn is_dispatched(&self) -> bool {
-        matches!(self, StepKind::Task { .. } | StepKind::Http { .. })
+        self.queue().is_some()
+    }
+
+    /// The queue a worker takes this step's tasks from; none for the steps
+    /// the engine runs itself.
+    pub fn queue(&self) -> Option<&str> {
+        match self {
+            StepKind::Task { queue, .. } => Some(queue),
+            StepKind::Http { .. } => Some(HTTP_QUEUE),
+            _ => None,
+        }
     }
 }
 

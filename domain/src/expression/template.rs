@@ -287,21 +287,8 @@ fn hole_end(body: &str) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::definition::yaml::{ReadLimits, read_yaml};
+    use crate::expression::scope::Fixture;
     use serde_json::json;
-
-    struct Input(Value);
-
-    impl Scope for Input {
-        fn input(&self) -> &Value {
-            &self.0
-        }
-        fn step(&self, _: &str) -> Option<(&'static str, Option<&Value>)> {
-            None
-        }
-        fn workflow(&self) -> Value {
-            json!({"id": "1", "name": "w", "version": 1})
-        }
-    }
 
     fn template(yaml: &str) -> Template {
         let node = read_yaml(yaml, ReadLimits::default()).unwrap();
@@ -310,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_single_hole_keeps_the_json_type() {
-        let scope = Input(json!({"items": [1, 2], "n": 3}));
+        let scope = Fixture(json!({"items": [1, 2], "n": 3}));
         let rendered = template("{items: '${ input.items }', n: '${input.n + 1}', k: 7}")
             .render(&scope)
             .unwrap();
@@ -319,7 +306,7 @@ mod tests {
 
     #[test]
     fn holes_inside_text_are_interpolated() {
-        let scope = Input(json!({"id": 42, "name": "x"}));
+        let scope = Fixture(json!({"id": 42, "name": "x"}));
         let rendered = template("'http://svc/${ input.id }/${input.name}?q=${ {\"a\": 1}.a }'")
             .render(&scope)
             .unwrap();
@@ -328,7 +315,7 @@ mod tests {
 
     #[test]
     fn secrets_stay_references() {
-        let scope = Input(json!({}));
+        let scope = Fixture(json!({}));
         let rendered = template("{auth: 'Bearer ${ secrets.token }', whole: '${secrets.key}'}")
             .render(&scope)
             .unwrap();
@@ -354,7 +341,7 @@ mod tests {
 
     #[test]
     fn dollar_dollar_escapes_a_hole() {
-        let scope = Input(json!({}));
+        let scope = Fixture(json!({}));
         assert_eq!(
             template("'cost: $${ x }'").render(&scope).unwrap(),
             json!("cost: ${ x }")

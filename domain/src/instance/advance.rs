@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::decide::Transition;
 use super::event::{CompensationCause, Event, FailureKind, SkipReason, StepError};
 use super::saga;
-use super::state::{CompensationState, InstanceStatus, StepStatus, Waiting};
+use super::state::InstanceStatus;
+use super::step::{StepStatus, Waiting};
 use crate::definition::{Join, StepKind, WaitFor};
 use crate::expression::Scope;
 
@@ -37,7 +38,7 @@ impl Transition {
             return;
         }
         let unhandled = (0..self.state.steps.len()).find(|&index| {
-            self.state.steps[index].status == StepStatus::Failed
+            self.state.steps[index].status() == StepStatus::Failed
                 && !self.state.satisfies_needs(index)
         });
         if let Some(index) = unhandled {
@@ -53,10 +54,10 @@ impl Transition {
                 break;
             }
             let step = &self.state.steps[index];
-            match (step.status, step.waiting) {
+            match (step.status(), step.waiting()) {
                 (StepStatus::Pending, _) => self.consider(index),
                 (StepStatus::Waiting, Some(Waiting::Retry { at, .. }))
-                    if at <= self.context.now =>
+                    if *at <= self.context.now =>
                 {
                     self.start_step(index);
                 }
@@ -69,7 +70,7 @@ impl Transition {
     fn readiness(&self, index: usize) -> Readiness {
         let definition = &self.state.definition.steps[index];
         let skipped = |need: usize| {
-            self.state.steps[need].status == StepStatus::Skipped
+            self.state.steps[need].status() == StepStatus::Skipped
                 && !self.state.satisfies_needs(need)
         };
         match definition.join {
@@ -313,7 +314,7 @@ impl Transition {
             .steps
             .iter()
             .zip(&self.state.definition.steps)
-            .filter(|(state, _)| matches!(state.compensation, CompensationState::Failed { .. }))
+            .filter(|(state, _)| state.compensation_failed())
             .map(|(_, definition)| definition.id.clone())
             .collect();
         if !failed.is_empty() {

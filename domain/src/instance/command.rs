@@ -156,3 +156,19 @@ pub enum Timer {
         attempt: u32,
     },
 }
+
+impl Timer {
+    /// The step the timer is about, if any.
+    pub fn step(&self) -> Option<&StepId> {
+        match self {
+            Timer::StepRetry { step, .. }
+            | Timer::StepDeadline { step, .. }
+            | Timer::Heartbeat { step, .. }
+            | Timer::ApprovalDeadline { step, .. }
+            | Timer::Wake { step, .. }
+            | Timer::CompensationRetry { step, .. }
+            | Timer::CompensationDeadline { step, .. } => Some(step),
+            Timer::WorkflowDeadline | Timer::WorkflowSla => None,
+        }
+    }
+}

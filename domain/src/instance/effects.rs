@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::command::Timer;
 use super::event::Event;
-use crate::definition::{HTTP_QUEUE, StepKind, WorkflowDefinition};
+use crate::definition::WorkflowDefinition;
 use crate::ids::StepId;
 
 /// The timers an event sets, with their due times.
@@ -137,52 +137,42 @@ pub struct Dispatch {
 
 /// The task an event dispatches, if any.
 pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dispatch> {
-    match event {
-        Event::StepScheduled {
-            step,
-            attempt,
-            input,
-            idempotency_key,
-            deadline,
-            ..
-        } => {
-            let step_definition = definition.step(step.as_str())?;
-            let queue = match &step_definition.kind {
-                StepKind::Task { queue, .. } => queue.clone(),
-                StepKind::Http { .. } => HTTP_QUEUE.to_owned(),
-                _ => return None,
-            };
-            Some(Dispatch {
-                step: step.clone(),
-                attempt: *attempt,
-                kind: TaskKind::Forward,
-                queue,
-                input: input.clone(),
-                idempotency_key: idempotency_key.clone(),
-                deadline: *deadline,
-                priority: step_definition.priority,
-            })
-        }
-        Event::CompensationScheduled {
-            step,
-            attempt,
-            input,
-            idempotency_key,
-            deadline,
-        } => {
-            let step_definition = definition.step(step.as_str())?;
-            let compensation = step_definition.compensate.as_ref()?;
-            Some(Dispatch {
-                step: step.clone(),
-                attempt: *attempt,
-                kind: TaskKind::Compensation,
-                queue: compensation.action.queue().to_owned(),
-                input: input.clone(),
-                idempotency_key: idempotency_key.clone(),
-                deadline: *deadline,
-                priority: step_definition.priority,
-            })
-        }
-        _ => None,
+    let (Event::StepScheduled {
+        step,
+        attempt,
+        input,
+        idempotency_key,
+        deadline,
+        ..
     }
+    | Event::CompensationScheduled {
+        step,
+        attempt,
+        input,
+        idempotency_key,
+        deadline,
+    }) = event
+    else {
+        return None;
+    };
+    let kind = match event {
+        Event::StepScheduled { .. } => TaskKind::Forward,
+        _ => TaskKind::Compensation,
+    };
+    let step_definition = definition.step(step.as_str())?;
+    // Steps the engine runs itself (approval, wait, noop, fail) have no queue.
+    let queue = match kind {
+        TaskKind::Forward => step_definition.kind.queue()?,
+        TaskKind::Compensation => step_definition.compensate.as_ref()?.action.queue(),
+    };
+    Some(Dispatch {
+        step: step.clone(),
+        attempt: *attempt,
+        kind,
+        queue: queue.to_owned(),
+        input: input.clone(),
+        idempotency_key: idempotency_key.clone(),
+        deadline: *deadline,
+        priority: step_definition.priority,
+    })
 }

@@ -2,7 +2,8 @@
 
 use crate::ids::StepId;
 
-use super::state::{InstanceStatus, StepStatus};
+use super::state::InstanceStatus;
+use super::step::StepStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {

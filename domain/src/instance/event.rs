@@ -286,6 +286,17 @@ pub enum TimeoutKind {
     Approval,
 }
 
+impl TimeoutKind {
+    /// What the timeout means, as a step's error shows it.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Attempt => "the attempt timed out",
+            Self::Heartbeat => "the worker stopped sending heartbeats",
+            Self::Approval => "nobody decided the approval in time",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SkipReason {
@@ -306,9 +317,19 @@ pub enum CompensationCause {
     OutputFailed { message: String },
 }
 
-/// How an attempt ended badly; decides the event recorded.
+/// How an attempt ended badly: the event recorded (`StepFailed` or
+/// `StepTimedOut`), and the failure a step's state keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FailureKind {
     Failed(StepError),
     TimedOut(TimeoutKind),
+}
+
+impl FailureKind {
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Failed(error) => &error.message,
+            Self::TimedOut(timeout) => timeout.message(),
+        }
+    }
 }

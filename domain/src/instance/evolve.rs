@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-
-use super::event::{Event, SkipReason, StepError, TimeoutKind};
-use super::state::{CompensationState, InstanceStatus, StepStatus, Waiting, WorkflowInstance};
+use super::event::{Event, FailureKind, SkipReason};
+use super::state::{InstanceStatus, WorkflowInstance};
+use super::step::{CompensationState, StepPhase, StepState, Waiting};
 
 pub fn evolve(mut state: WorkflowInstance, event: &Event) -> WorkflowInstance {
     state.apply(event);
@@ -24,108 +23,6 @@ impl WorkflowInstance {
                 self.status = InstanceStatus::Running;
                 self.input = Arc::new(input.clone());
             }
-            (
-                Event::StepScheduled {
-                    attempt, wake_at, ..
-                },
-                Some(index),
-            ) => {
-                let step = &mut self.steps[index];
-                step.attempt = *attempt;
-                step.error = None;
-                match wake_at {
-                    Some(until) => {
-                        step.status = StepStatus::Waiting;
-                        step.waiting = Some(Waiting::Timer { until: *until });
-                    }
-                    None => {
-                        step.status = StepStatus::Scheduled;
-                        step.waiting = None;
-                    }
-                }
-            }
-            (Event::StepStarted { worker, .. }, Some(index)) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Running;
-                step.worker = Some(worker.clone());
-            }
-            (
-                Event::StepCompleted {
-                    attempt, output, ..
-                },
-                Some(index),
-            ) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Completed;
-                step.attempt = *attempt;
-                step.waiting = None;
-                step.output = Some(Arc::new(output.clone()));
-            }
-            (Event::StepFailed { attempt, error, .. }, Some(index)) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Failed;
-                step.attempt = *attempt;
-                step.waiting = None;
-                step.error = Some(error.clone());
-            }
-            (
-                Event::StepTimedOut {
-                    attempt, timeout, ..
-                },
-                Some(index),
-            ) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Failed;
-                step.attempt = *attempt;
-                step.waiting = None;
-                let message = match timeout {
-                    TimeoutKind::Attempt => "the attempt timed out",
-                    TimeoutKind::Heartbeat => "the worker stopped sending heartbeats",
-                    TimeoutKind::Approval => "nobody decided the approval in time",
-                };
-                step.error = Some(StepError {
-                    message: message.to_owned(),
-                    retryable: *timeout != TimeoutKind::Approval,
-                });
-            }
-            (Event::StepRetryScheduled { attempt, at, .. }, Some(index)) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Waiting;
-                step.waiting = Some(Waiting::Retry {
-                    attempt: *attempt,
-                    at: *at,
-                });
-            }
-            (Event::StepSkipped { reason, output, .. }, Some(index)) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Skipped;
-                step.waiting = None;
-                step.skip = Some(reason.clone());
-                step.output = output.clone().map(Arc::new);
-                if *reason == SkipReason::Operator && self.status == InstanceStatus::Failed {
-                    self.status = InstanceStatus::Running;
-                    self.error = None;
-                }
-            }
-            (Event::StepRetryRequested { .. }, Some(index)) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Pending;
-                step.error = None;
-                self.status = InstanceStatus::Running;
-                self.error = None;
-            }
-            (
-                Event::ApprovalRequested {
-                    attempt, due_at, ..
-                },
-                Some(index),
-            ) => {
-                let step = &mut self.steps[index];
-                step.status = StepStatus::Waiting;
-                step.attempt = *attempt;
-                step.waiting = Some(Waiting::Approval { due_at: *due_at });
-            }
-            (Event::ApprovalGranted { .. } | Event::ApprovalRejected { .. }, _) => {}
             (Event::WorkflowPaused, _) => self.status = InstanceStatus::Paused,
             (Event::WorkflowResumed, _) => self.status = InstanceStatus::Running,
             (Event::CancellationRequested { compensate }, _) => {
@@ -134,32 +31,6 @@ impl WorkflowInstance {
             (Event::CompensationStarted { cause }, _) => {
                 self.status = InstanceStatus::Compensating;
                 self.cause = Some(cause.clone());
-            }
-            (Event::CompensationScheduled { attempt, .. }, Some(index)) => {
-                let step = &mut self.steps[index];
-                step.compensation = CompensationState::Scheduled { attempt: *attempt };
-                step.compensation_attempt = *attempt;
-            }
-            (Event::CompensationCompleted { .. }, Some(index)) => {
-                self.steps[index].compensation = CompensationState::Completed;
-            }
-            (Event::CompensationFailed { attempt, .. }, Some(index)) => {
-                self.steps[index].compensation = CompensationState::Failed { attempt: *attempt };
-                self.steps[index].compensation_attempt = *attempt;
-            }
-            (Event::CompensationRetryScheduled { attempt, at, .. }, Some(index)) => {
-                self.steps[index].compensation = CompensationState::Retrying {
-                    attempt: *attempt,
-                    at: *at,
-                };
-            }
-            (Event::CompensationRetryRequested { .. }, Some(index)) => {
-                self.steps[index].compensation = CompensationState::NotStarted;
-                self.status = InstanceStatus::Compensating;
-            }
-            (Event::CompensationSkipped { .. }, Some(index)) => {
-                self.steps[index].compensation = CompensationState::Skipped;
-                self.status = InstanceStatus::Compensating;
             }
             (Event::WorkflowCompleted { output }, _) => {
                 self.status = InstanceStatus::Completed;
@@ -175,6 +46,27 @@ impl WorkflowInstance {
             }
             (Event::WorkflowCancelled, _) => self.status = InstanceStatus::Cancelled,
             (Event::WorkflowSlaBreached { .. }, _) => self.sla_breached = true,
+            (Event::ApprovalGranted { .. } | Event::ApprovalRejected { .. }, _) => {}
+            (Event::StepSkipped { reason, .. }, Some(index)) => {
+                self.steps[index].apply(event);
+                if *reason == SkipReason::Operator && self.status == InstanceStatus::Failed {
+                    self.status = InstanceStatus::Running;
+                    self.error = None;
+                }
+            }
+            (Event::StepRetryRequested { .. }, Some(index)) => {
+                self.steps[index].apply(event);
+                self.status = InstanceStatus::Running;
+                self.error = None;
+            }
+            (
+                Event::CompensationRetryRequested { .. } | Event::CompensationSkipped { .. },
+                Some(index),
+            ) => {
+                self.steps[index].apply(event);
+                self.status = InstanceStatus::Compensating;
+            }
+            (_, Some(index)) => self.steps[index].apply(event),
             // An event about a step the definition lacks cannot come from this
             // definition's decisions; it is counted and otherwise ignored.
             (_, None) => {}
@@ -182,7 +74,110 @@ impl WorkflowInstance {
     }
 }
 
-/// The output an approval step completes with.
-pub(crate) fn approval_output(approved: bool, by: &str, comment: Option<&str>) -> Value {
-    json!({ "approved": approved, "by": by, "comment": comment })
+impl StepState {
+    /// Applies an event about this step.
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::StepScheduled {
+                attempt, wake_at, ..
+            } => {
+                self.attempt = *attempt;
+                self.phase = match wake_at {
+                    Some(until) => StepPhase::Waiting(Waiting::Timer { until: *until }),
+                    None => StepPhase::Scheduled,
+                };
+            }
+            Event::StepStarted { worker, .. } => {
+                self.phase = StepPhase::Running {
+                    worker: worker.clone(),
+                };
+            }
+            Event::StepCompleted {
+                attempt, output, ..
+            } => {
+                self.attempt = *attempt;
+                self.phase = StepPhase::Completed {
+                    output: Arc::new(output.clone()),
+                    worker: self.take_worker(),
+                };
+            }
+            Event::StepFailed { attempt, error, .. } => {
+                self.failed(*attempt, FailureKind::Failed(error.clone()));
+            }
+            Event::StepTimedOut {
+                attempt, timeout, ..
+            } => self.failed(*attempt, FailureKind::TimedOut(*timeout)),
+            Event::StepRetryScheduled { attempt, at, .. } => {
+                self.phase = StepPhase::Waiting(Waiting::Retry {
+                    attempt: *attempt,
+                    at: *at,
+                    failure: self.take_failure(),
+                });
+            }
+            Event::StepSkipped { reason, output, .. } => {
+                self.phase = StepPhase::Skipped {
+                    reason: reason.clone(),
+                    output: output.clone().map(Arc::new),
+                    failure: self.take_failure(),
+                };
+            }
+            Event::StepRetryRequested { .. } => self.phase = StepPhase::Pending,
+            Event::ApprovalRequested {
+                attempt, due_at, ..
+            } => {
+                self.attempt = *attempt;
+                self.phase = StepPhase::Waiting(Waiting::Approval { due_at: *due_at });
+            }
+            Event::CompensationScheduled { attempt, .. } => {
+                self.compensation = CompensationState::Scheduled { attempt: *attempt };
+                self.compensation_attempt = *attempt;
+            }
+            Event::CompensationCompleted { .. } => {
+                self.compensation = CompensationState::Completed;
+            }
+            Event::CompensationFailed { attempt, .. } => {
+                self.compensation = CompensationState::Failed { attempt: *attempt };
+                self.compensation_attempt = *attempt;
+            }
+            Event::CompensationRetryScheduled { attempt, at, .. } => {
+                self.compensation = CompensationState::Retrying {
+                    attempt: *attempt,
+                    at: *at,
+                };
+            }
+            Event::CompensationRetryRequested { .. } => {
+                self.compensation = CompensationState::NotStarted;
+            }
+            Event::CompensationSkipped { .. } => {
+                self.compensation = CompensationState::Skipped;
+            }
+            _ => {}
+        }
+    }
+
+    fn failed(&mut self, attempt: u32, failure: FailureKind) {
+        self.attempt = attempt;
+        self.phase = StepPhase::Failed {
+            failure,
+            worker: self.take_worker(),
+        };
+    }
+
+    /// The worker of the attempt that ends now.
+    fn take_worker(&mut self) -> Option<String> {
+        match std::mem::take(&mut self.phase) {
+            StepPhase::Running { worker } => Some(worker),
+            _ => None,
+        }
+    }
+
+    /// The failure a retry or a skip follows.
+    fn take_failure(&mut self) -> Option<FailureKind> {
+        match std::mem::take(&mut self.phase) {
+            StepPhase::Failed { failure, .. } => Some(failure),
+            StepPhase::Waiting(Waiting::Retry { failure, .. })
+            | StepPhase::Skipped { failure, .. } => failure,
+            _ => None,
+        }
+    }
 }

@@ -14,12 +14,12 @@ mod event;
 mod evolve;
 pub mod saga;
 mod state;
+mod step;
 
 pub use command::{Actor, Command, Timer};
 pub use decide::{DecisionContext, decide};
 pub use error::DomainError;
 pub use event::{CompensationCause, Event, FailureKind, SkipReason, StepError, TimeoutKind};
 pub use evolve::evolve;
-pub use state::{
-    CompensationState, InstanceStatus, StepState, StepStatus, Waiting, WorkflowInstance,
-};
+pub use state::{InstanceStatus, WorkflowInstance};
+pub use step::{CompensationState, StepPhase, StepState, StepStatus, Waiting};

@@ -2,7 +2,8 @@
 //! needed it (directly or not) has been undone or has nothing to undo, and
 //! none of them is still running. Independent branches undo in parallel.
 
-use super::state::{CompensationState, WorkflowInstance};
+use super::state::WorkflowInstance;
+use super::step::CompensationState;
 
 /// Steps whose compensation may be scheduled now.
 pub fn ready_to_undo(instance: &WorkflowInstance) -> Vec<usize> {

@@ -3,11 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::event::{CompensationCause, SkipReason, StepError};
+use super::event::{CompensationCause, SkipReason};
+use super::step::{CompensationState, StepPhase, StepState, StepStatus};
 use crate::definition::{OnError, WorkflowDefinition};
 use crate::expression::Scope;
 use crate::ids::InstanceId;
@@ -27,6 +27,8 @@ pub enum InstanceStatus {
 }
 
 impl InstanceStatus {
+    /// Whether the instance has ended. `failed` and `compensation_failed`
+    /// can still be left by an operator's retry or skip.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -36,6 +38,20 @@ impl InstanceStatus {
                 | Self::CompensationFailed
                 | Self::Cancelled
         )
+    }
+
+    /// Running or paused: the forward steps are under way. Only here are
+    /// approvals decided, a cancel accepted, failed attempts retried, and
+    /// the workflow's deadline enforced.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Running | Self::Paused)
+    }
+
+    /// Whether worker results and timers are still recorded: while active
+    /// or compensating, and while failed (an operator's retry then finds the
+    /// steps that were in flight settled, not lost).
+    pub fn admits_results(self) -> bool {
+        self.is_active() || matches!(self, Self::Compensating | Self::Failed)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -57,91 +73,6 @@ impl fmt::Display for InstanceStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    #[default]
-    Pending,
-    Scheduled,
-    Running,
-    Waiting,
-    Completed,
-    Failed,
-    Skipped,
-}
-
-impl StepStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Scheduled => "scheduled",
-            Self::Running => "running",
-            Self::Waiting => "waiting",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Skipped => "skipped",
-        }
-    }
-}
-
-impl fmt::Display for StepStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a `waiting` step waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Waiting {
-    Approval {
-        due_at: Option<DateTime<Utc>>,
-    },
-    /// Backoff before `attempt` runs.
-    Retry {
-        attempt: u32,
-        at: DateTime<Utc>,
-    },
-    /// A `wait` step, or a `noop` with a duration.
-    Timer {
-        until: DateTime<Utc>,
-    },
-}
-
-/// Where the undoing of a step stands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CompensationState {
-    #[default]
-    NotStarted,
-    Scheduled {
-        attempt: u32,
-    },
-    Retrying {
-        attempt: u32,
-        at: DateTime<Utc>,
-    },
-    Completed,
-    /// Failed for good; waits for an operator.
-    Failed {
-        attempt: u32,
-    },
-    Skipped,
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StepState {
-    pub status: StepStatus,
-    /// The last attempt scheduled (0 before the first).
-    pub attempt: u32,
-    pub waiting: Option<Waiting>,
-    pub output: Option<Arc<Value>>,
-    pub error: Option<StepError>,
-    pub skip: Option<SkipReason>,
-    pub worker: Option<String>,
-    pub compensation: CompensationState,
-    /// The last compensation attempt scheduled (0 before the first).
-    pub compensation_attempt: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -184,31 +115,30 @@ impl WorkflowInstance {
     /// Whether a step's outcome lets its dependants run: completed, skipped
     /// by an operator with an output, or failed with `on_error: continue`.
     pub(crate) fn satisfies_needs(&self, index: usize) -> bool {
-        let step = &self.steps[index];
-        match step.status {
-            StepStatus::Completed => true,
-            StepStatus::Skipped => step.skip == Some(SkipReason::Operator),
-            StepStatus::Failed => self.definition.steps[index].on_error == OnError::Continue,
+        match self.steps[index].phase() {
+            StepPhase::Completed { .. } => true,
+            StepPhase::Skipped { reason, .. } => *reason == SkipReason::Operator,
+            StepPhase::Failed { .. } => self.definition.steps[index].on_error == OnError::Continue,
             _ => false,
         }
     }
 
     /// Whether a step will never run nor change again in a running instance.
     pub(crate) fn is_settled(&self, index: usize) -> bool {
-        self.steps[index].status == StepStatus::Skipped || self.satisfies_needs(index)
+        self.steps[index].status() == StepStatus::Skipped || self.satisfies_needs(index)
     }
 
     /// A task or HTTP attempt a worker may still answer.
     pub(crate) fn is_in_flight(&self, index: usize) -> bool {
         matches!(
-            self.steps[index].status,
+            self.steps[index].status(),
             StepStatus::Scheduled | StepStatus::Running
         ) && self.definition.steps[index].kind.is_dispatched()
     }
 
     /// Completed, has a compensation, and has not been undone yet.
     pub(crate) fn needs_undoing(&self, index: usize) -> bool {
-        self.steps[index].status == StepStatus::Completed
+        self.steps[index].status() == StepStatus::Completed
             && self.definition.steps[index].compensate.is_some()
             && !matches!(
                 self.steps[index].compensation,
@@ -233,7 +163,7 @@ impl Scope for WorkflowInstance {
     fn step(&self, id: &str) -> Option<(&'static str, Option<&Value>)> {
         let index = self.definition.step_index(id)?;
         let step = &self.steps[index];
-        Some((step.status.as_str(), step.output.as_deref()))
+        Some((step.status().as_str(), step.output()))
     }
 
     fn workflow(&self) -> Value {

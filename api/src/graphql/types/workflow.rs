@@ -110,7 +110,7 @@ impl Workflow {
                 .steps
                 .iter()
                 .zip(&state.steps)
-                .filter(|(_, step)| wanted.contains(&step.status))
+                .filter(|(_, step)| wanted.contains(&step.status()))
                 .map(|(definition, _)| definition.id.as_str().to_owned())
                 .collect()
         };
@@ -195,12 +195,12 @@ impl Step {
             .map(|(definition, step)| Self {
                 id: definition.id.as_str().to_owned(),
                 kind: definition.kind.name().to_owned(),
-                status: step.status.as_str().to_owned(),
+                status: step.status().as_str().to_owned(),
                 attempt: step.attempt,
-                output: step.output.as_deref().cloned().map(Json),
-                error: step.error.as_ref().map(|error| error.message.clone()),
+                output: step.output().cloned().map(Json),
+                error: step.error_message().map(str::to_owned),
                 last_error: None,
-                worker: step.worker.clone(),
+                worker: step.worker().map(str::to_owned),
                 progress: None,
                 compensation: None,
                 scheduled_at: None,

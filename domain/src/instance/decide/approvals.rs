@@ -1,5 +1,8 @@
-//! Approve and Reject: only an approver may decide, only while the approval
-//! is pending and the instance is running or paused.
+//! Approve and Reject (while the instance is running or paused, as the table
+//! in [`super::Transition::handle`] says): only an approver may decide, and
+//! only while the approval is pending. An approval's deadline may grant it too.
+
+use serde_json::{Value, json};
 
 use super::Transition;
 use crate::definition::StepKind;
@@ -7,28 +10,21 @@ use crate::ids::StepId;
 use crate::instance::command::Actor;
 use crate::instance::error::DomainError;
 use crate::instance::event::{Event, FailureKind, StepError};
-use crate::instance::evolve::approval_output;
-use crate::instance::state::{InstanceStatus, Waiting};
+use crate::instance::step::Waiting;
 
 impl Transition {
     fn pending_approval(&self, step: &StepId, actor: &Actor) -> Result<(usize, u32), DomainError> {
         let index = self.step_index(step)?;
-        let status = self.state.status;
-        if !matches!(status, InstanceStatus::Running | InstanceStatus::Paused) {
-            return Err(DomainError::NotRunning { status });
-        }
         let state = &self.state.steps[index];
-        let StepKind::Approval { approvers, .. } = &self.state.definition.steps[index].kind else {
-            return Err(DomainError::ApprovalNotPending {
-                step: step.clone(),
-                status: state.status,
-            });
+        let not_pending = || DomainError::ApprovalNotPending {
+            step: step.clone(),
+            status: state.status(),
         };
-        if !matches!(state.waiting, Some(Waiting::Approval { .. })) {
-            return Err(DomainError::ApprovalNotPending {
-                step: step.clone(),
-                status: state.status,
-            });
+        let StepKind::Approval { approvers, .. } = &self.state.definition.steps[index].kind else {
+            return Err(not_pending());
+        };
+        if !matches!(state.waiting(), Some(Waiting::Approval { .. })) {
+            return Err(not_pending());
         }
         if !actor.may_approve(approvers) {
             return Err(DomainError::NotAnApprover {
@@ -46,17 +42,22 @@ impl Transition {
         comment: Option<&str>,
     ) -> Result<(), DomainError> {
         let (_, attempt) = self.pending_approval(step, actor)?;
+        self.grant(step, attempt, &actor.id, comment);
+        Ok(())
+    }
+
+    /// Records the approval granted and completes the step with the decision.
+    pub fn grant(&mut self, step: &StepId, attempt: u32, by: &str, comment: Option<&str>) {
         self.emit(Event::ApprovalGranted {
             step: step.clone(),
-            by: actor.id.clone(),
+            by: by.to_owned(),
             comment: comment.map(str::to_owned),
         });
         self.emit(Event::StepCompleted {
             step: step.clone(),
             attempt,
-            output: approval_output(true, &actor.id, comment),
+            output: granted(by, comment),
         });
-        Ok(())
     }
 
     pub fn reject(
@@ -82,4 +83,10 @@ impl Transition {
         );
         Ok(())
     }
+}
+
+/// The output a granted approval completes its step with (a rejection
+/// fails the step instead).
+fn granted(by: &str, comment: Option<&str>) -> Value {
+    json!({ "approved": true, "by": by, "comment": comment })
 }

@@ -1,4 +1,6 @@
-//! `decide`: the rules. Each command is handled in its own file; after any
+//! `decide`: the rules. [`Transition::handle`] is the lifecycle as one table:
+//! which commands each instance status admits, and what becomes of the
+//! others. The handlers live in one file per command family; after any
 //! command the instance is advanced to a fixpoint (ready steps scheduled,
 //! skips propagated, compensations ordered, final state reached), so a
 //! duplicate command finds nothing left to do and decides no events.
@@ -12,9 +14,13 @@ mod timers;
 use chrono::{DateTime, Utc};
 
 use super::command::Command;
+use super::effects::TaskKind;
 use super::error::DomainError;
 use super::event::Event;
 use super::state::{InstanceStatus, WorkflowInstance};
+use super::step::StepStatus;
+use crate::ids::StepId;
+use results::Report;
 
 /// What a decision may depend on besides the state and the command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,66 +41,12 @@ pub fn decide(
     command: &Command,
     context: DecisionContext,
 ) -> Result<Vec<Event>, DomainError> {
-    if state.status == InstanceStatus::NotStarted
-        && !matches!(command, Command::StartWorkflow { .. })
-    {
-        return Err(DomainError::NotStarted);
-    }
     let mut transition = Transition {
         state: state.clone(),
         events: Vec::new(),
         context,
     };
-    match command {
-        Command::StartWorkflow { input, started_by } => transition.start(input, started_by)?,
-        Command::RecordStepStarted {
-            step,
-            attempt,
-            worker,
-        } => {
-            transition.record_started(step, *attempt, worker)?;
-        }
-        Command::CompleteStep {
-            step,
-            attempt,
-            output,
-        } => transition.complete(step, *attempt, output)?,
-        Command::FailStep {
-            step,
-            attempt,
-            error,
-        } => transition.fail(step, *attempt, error)?,
-        Command::CompleteCompensation {
-            step,
-            attempt,
-            output,
-        } => {
-            transition.complete_compensation(step, *attempt, output)?;
-        }
-        Command::FailCompensation {
-            step,
-            attempt,
-            error,
-        } => {
-            transition.fail_compensation(step, *attempt, error)?;
-        }
-        Command::FireTimer(timer) => transition.fire(timer)?,
-        Command::Approve {
-            step,
-            actor,
-            comment,
-        } => transition.approve(step, actor, comment.as_deref())?,
-        Command::Reject {
-            step,
-            actor,
-            comment,
-        } => transition.reject(step, actor, comment.as_deref())?,
-        Command::Pause => transition.pause()?,
-        Command::Resume => transition.resume()?,
-        Command::Cancel { compensate } => transition.cancel(*compensate)?,
-        Command::RetryStep { step } => transition.retry(step)?,
-        Command::SkipStep { step, output } => transition.skip(step, output)?,
-    }
+    transition.handle(command)?;
     transition.advance();
     Ok(transition.events)
 }
@@ -108,16 +60,80 @@ pub(crate) struct Transition {
 }
 
 impl Transition {
+    /// The lifecycle: what each instance status does with each command. A
+    /// row without a handler ignores the command (stale: no events) or
+    /// refuses it. A handler still checks the step it names: a report for
+    /// another attempt decides nothing (`results`), a timer applies in some
+    /// statuses only (`timers`), retry and skip act on some steps only
+    /// (`operator`). A command naming a step the definition lacks is refused
+    /// as `UnknownStep` once the instance started.
+    #[rustfmt::skip]
+    fn handle(&mut self, command: &Command) -> Result<(), DomainError> {
+        use Command as C;
+        use DomainError as E;
+        use InstanceStatus as S;
+        use TaskKind::{Compensation, Forward};
+        match (self.state.status, command) {
+            (S::NotStarted, C::StartWorkflow { input, started_by })                   => self.start(input, started_by),
+            (_, C::StartWorkflow { .. })                                              => Err(E::AlreadyStarted),
+            (S::NotStarted, _)                                                        => Err(E::NotStarted),
+
+            (s, C::RecordStepStarted { step, attempt, worker }) if s.admits_results() => self.report(Forward, step, *attempt, Report::Started(worker)),
+            (s, C::CompleteStep { step, attempt, output }) if s.admits_results()      => self.report(Forward, step, *attempt, Report::Completed(output)),
+            (s, C::FailStep { step, attempt, error }) if s.admits_results()           => self.report(Forward, step, *attempt, Report::Failed(error)),
+            (S::Compensating, C::CompleteCompensation { step, attempt, output })      => self.report(Compensation, step, *attempt, Report::Completed(output)),
+            (S::Compensating, C::FailCompensation { step, attempt, error })           => self.report(Compensation, step, *attempt, Report::Failed(error)),
+            (_, C::RecordStepStarted { step, .. } | C::CompleteStep { step, .. } | C::FailStep { step, .. }
+              | C::CompleteCompensation { step, .. } | C::FailCompensation { step, .. }) => self.stale(step),
+
+            (s, C::FireTimer(timer)) if s.admits_results()                            => self.fire(timer),
+            (_, C::FireTimer(_))                                                      => Ok(()),
+
+            (s, C::Approve { step, actor, comment }) if s.is_active()                 => self.approve(step, actor, comment.as_deref()),
+            (s, C::Reject { step, actor, comment }) if s.is_active()                  => self.reject(step, actor, comment.as_deref()),
+            (status, C::Approve { step, .. } | C::Reject { step, .. })                => self.refuse(step, E::NotRunning { status }),
+
+            (S::Running, C::Pause)                                                    => self.pause(),
+            (status, C::Pause)                                                        => Err(E::NotRunning { status }),
+            (S::Paused, C::Resume)                                                    => self.resume(),
+            (status, C::Resume)                                                       => Err(E::NotPaused { status }),
+            (s, C::Cancel { compensate }) if s.is_active()                            => self.cancel(*compensate),
+            (status, C::Cancel { .. })                                                => Err(E::CannotCancel { status }),
+
+            (S::Failed | S::CompensationFailed, C::RetryStep { step })                => self.retry(step),
+            (status, C::RetryStep { step })                                           => Err(E::NotRetryable { step: step.clone(), step_status: self.step_status(step)?, status }),
+
+            (s, C::SkipStep { step, output }) if s.is_active()                        => self.skip(step, output),
+            (S::Failed | S::CompensationFailed, C::SkipStep { step, output })         => self.skip(step, output),
+            (status, C::SkipStep { step, .. })                                        => Err(E::NotSkippable { step: step.clone(), step_status: self.step_status(step)?, status }),
+        }
+    }
+
     pub fn emit(&mut self, event: Event) {
         self.state.apply(&event);
         self.events.push(event);
     }
 
-    pub fn step_index(&self, step: &crate::ids::StepId) -> Result<usize, DomainError> {
+    pub fn step_index(&self, step: &StepId) -> Result<usize, DomainError> {
         self.state
             .definition
             .step_index(step.as_str())
             .ok_or_else(|| DomainError::UnknownStep { step: step.clone() })
+    }
+
+    fn step_status(&self, step: &StepId) -> Result<StepStatus, DomainError> {
+        Ok(self.state.steps[self.step_index(step)?].status())
+    }
+
+    /// A report about a known step that comes too late: nothing to do.
+    fn stale(&self, step: &StepId) -> Result<(), DomainError> {
+        self.step_index(step).map(drop)
+    }
+
+    /// Refuses a command about a known step with `error`.
+    fn refuse(&self, step: &StepId, error: DomainError) -> Result<(), DomainError> {
+        self.step_index(step)?;
+        Err(error)
     }
 
     /// `now + duration`, saturating far in the future.

@@ -1,5 +1,6 @@
-//! Operator commands: pause, resume, cancel, retry and skip. Each applies to
-//! some states only; anywhere else it is refused and changes nothing.
+//! Operator commands: pause, resume, cancel, retry and skip. Which instance
+//! status admits which of them is the table in [`super::Transition::handle`];
+//! here, what each does, and (for retry and skip) which steps it may act on.
 
 use serde_json::Value;
 
@@ -7,34 +8,21 @@ use super::Transition;
 use crate::ids::StepId;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, SkipReason};
-use crate::instance::state::{CompensationState, InstanceStatus, StepStatus, Waiting};
+use crate::instance::state::InstanceStatus;
+use crate::instance::step::{StepPhase, Waiting};
 
 impl Transition {
     pub fn pause(&mut self) -> Result<(), DomainError> {
-        match self.state.status {
-            InstanceStatus::Running => {
-                self.emit(Event::WorkflowPaused);
-                Ok(())
-            }
-            status => Err(DomainError::NotRunning { status }),
-        }
+        self.emit(Event::WorkflowPaused);
+        Ok(())
     }
 
     pub fn resume(&mut self) -> Result<(), DomainError> {
-        match self.state.status {
-            InstanceStatus::Paused => {
-                self.emit(Event::WorkflowResumed);
-                Ok(())
-            }
-            status => Err(DomainError::NotPaused { status }),
-        }
+        self.emit(Event::WorkflowResumed);
+        Ok(())
     }
 
     pub fn cancel(&mut self, compensate: bool) -> Result<(), DomainError> {
-        let status = self.state.status;
-        if !matches!(status, InstanceStatus::Running | InstanceStatus::Paused) {
-            return Err(DomainError::CannotCancel { status });
-        }
         self.emit(Event::CancellationRequested { compensate });
         if compensate {
             self.emit(Event::CompensationStarted {
@@ -46,61 +34,46 @@ impl Transition {
         Ok(())
     }
 
+    /// One more attempt: of a step that failed the instance for good, or of
+    /// a compensation that failed for good. It continues the numbering.
+    #[rustfmt::skip]
     pub fn retry(&mut self, step: &StepId) -> Result<(), DomainError> {
+        use InstanceStatus as S;
         let index = self.step_index(step)?;
-        let status = self.state.status;
         let state = &self.state.steps[index];
-        match (status, state.status, state.compensation) {
-            (InstanceStatus::Failed, StepStatus::Failed, _)
-                if !self.state.satisfies_needs(index) =>
-            {
-                self.emit(Event::StepRetryRequested { step: step.clone() });
-                Ok(())
-            }
-            (InstanceStatus::CompensationFailed, _, CompensationState::Failed { .. }) => {
-                self.emit(Event::CompensationRetryRequested { step: step.clone() });
-                Ok(())
-            }
-            (status, step_status, _) => Err(DomainError::NotRetryable {
-                step: step.clone(),
-                step_status,
-                status,
-            }),
-        }
+        let tolerated = self.state.satisfies_needs(index);
+        let step = step.clone();
+        let event = match (self.state.status, state.phase()) {
+            (S::Failed, StepPhase::Failed { .. }) if !tolerated       => Event::StepRetryRequested { step },
+            (S::CompensationFailed, _) if state.compensation_failed() => Event::CompensationRetryRequested { step },
+            (status, _) => return Err(DomainError::NotRetryable { step, step_status: state.status(), status }),
+        };
+        self.emit(event);
+        Ok(())
     }
 
+    /// Skips a step with an output its dependants see: one that has not
+    /// started, or waits for a retry or an approval (while the instance is
+    /// active), or one that failed the instance. Or declares a compensation
+    /// that failed for good done.
+    #[rustfmt::skip]
     pub fn skip(&mut self, step: &StepId, output: &Value) -> Result<(), DomainError> {
+        use InstanceStatus as S;
         let index = self.step_index(step)?;
-        let status = self.state.status;
         let state = &self.state.steps[index];
-        let not_started = state.status == StepStatus::Pending
-            || matches!(
-                state.waiting,
-                Some(Waiting::Retry { .. } | Waiting::Approval { .. })
-            );
-        let skip_step = match (status, state.status) {
-            (InstanceStatus::Failed, StepStatus::Failed) => true,
-            (InstanceStatus::Running | InstanceStatus::Paused, _) => not_started,
-            _ => false,
+        let unstarted = matches!(
+            state.phase(),
+            StepPhase::Pending | StepPhase::Waiting(Waiting::Retry { .. } | Waiting::Approval { .. })
+        );
+        let step = step.clone();
+        let skipped = |step| Event::StepSkipped { step, reason: SkipReason::Operator, output: Some(output.clone()) };
+        let event = match (self.state.status, state.phase()) {
+            (status, _) if status.is_active() && unstarted            => skipped(step),
+            (S::Failed, StepPhase::Failed { .. })                     => skipped(step),
+            (S::CompensationFailed, _) if state.compensation_failed() => Event::CompensationSkipped { step },
+            (status, _) => return Err(DomainError::NotSkippable { step, step_status: state.status(), status }),
         };
-        if skip_step {
-            self.emit(Event::StepSkipped {
-                step: step.clone(),
-                reason: SkipReason::Operator,
-                output: Some(output.clone()),
-            });
-            return Ok(());
-        }
-        if status == InstanceStatus::CompensationFailed
-            && matches!(state.compensation, CompensationState::Failed { .. })
-        {
-            self.emit(Event::CompensationSkipped { step: step.clone() });
-            return Ok(());
-        }
-        Err(DomainError::NotSkippable {
-            step: step.clone(),
-            step_status: state.status,
-            status,
-        })
+        self.emit(event);
+        Ok(())
     }
 }

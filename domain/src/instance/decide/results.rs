@@ -1,6 +1,7 @@
 //! What workers report: started, completed, failed — for steps and for
-//! compensations. A report for another attempt, a settled step or a finished
-//! instance is a duplicate or stale delivery and decides nothing.
+//! compensations — and what a failed attempt leads to (a retry, or the
+//! step's `on_error`). A report for another attempt or a settled step is a
+//! duplicate or stale delivery and decides nothing.
 
 use serde_json::Value;
 
@@ -10,9 +11,17 @@ use chrono::{DateTime, Utc};
 use crate::definition::{OnError, RetryPolicy};
 use crate::ids::StepId;
 use crate::instance::backoff::retry_delay;
+use crate::instance::effects::TaskKind;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, FailureKind, StepError, TimeoutKind};
-use crate::instance::state::{CompensationState, InstanceStatus, StepStatus};
+use crate::instance::step::{CompensationState, StepStatus};
+
+/// What a worker reports about an attempt.
+pub(crate) enum Report<'a> {
+    Started(&'a str),
+    Completed(&'a Value),
+    Failed(&'a StepError),
+}
 
 impl Transition {
     /// When the attempt after `attempt` runs, if the policy allows one;
@@ -28,77 +37,71 @@ impl Transition {
             .then(|| self.after(retry_delay(policy, attempt, self.context.entropy ^ salt)))
     }
 
-    /// Whether a worker's report about this attempt can still change anything.
+    /// Whether a worker's report is about the attempt in flight (the
+    /// instance admits results: see [`Transition::handle`]).
     fn attempt_is_live(&self, index: usize, attempt: u32) -> bool {
-        // A failed instance still records what its in-flight steps report,
-        // so that an operator retry finds them settled, not lost.
-        let live_instance = matches!(
-            self.state.status,
-            InstanceStatus::Running
-                | InstanceStatus::Paused
-                | InstanceStatus::Compensating
-                | InstanceStatus::Failed
-        );
-        live_instance
-            && self.state.is_in_flight(index)
-            && self.state.steps[index].attempt == attempt
+        self.state.is_in_flight(index) && self.state.steps[index].attempt == attempt
     }
 
-    pub fn record_started(
+    /// Whether a worker's report is about the compensation attempt in flight
+    /// (the instance is compensating: see [`Transition::handle`]).
+    fn compensation_is_live(&self, index: usize, attempt: u32) -> bool {
+        self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
+    }
+
+    /// A worker's report about an attempt of a step or of its
+    /// compensation; a stale or duplicate one decides nothing.
+    #[rustfmt::skip]
+    pub fn report(
         &mut self,
+        task: TaskKind,
         step: &StepId,
         attempt: u32,
-        worker: &str,
+        report: Report<'_>,
     ) -> Result<(), DomainError> {
+        use TaskKind::{Compensation, Forward};
         let index = self.step_index(step)?;
-        if self.attempt_is_live(index, attempt)
-            && self.state.steps[index].status == StepStatus::Scheduled
-        {
-            let heartbeat = self.state.definition.steps[index].heartbeat_timeout;
-            self.emit(Event::StepStarted {
-                step: step.clone(),
-                attempt,
-                worker: worker.to_owned(),
-                heartbeat_due: heartbeat.map(|timeout| self.after(timeout)),
-            });
+        let live = match task {
+            Forward => self.attempt_is_live(index, attempt),
+            Compensation => self.compensation_is_live(index, attempt),
+        };
+        if !live {
+            return Ok(());
+        }
+        let step = step.clone();
+        match (task, report) {
+            (Forward, Report::Started(worker))        => self.started(index, attempt, worker),
+            (Forward, Report::Completed(output))      => self.emit(Event::StepCompleted { step, attempt, output: output.clone() }),
+            (Forward, Report::Failed(error))          => self.attempt_failed(index, attempt, FailureKind::Failed(error.clone())),
+            (Compensation, Report::Started(_))        => {}
+            (Compensation, Report::Completed(output)) => self.emit(Event::CompensationCompleted { step, attempt, output: output.clone() }),
+            (Compensation, Report::Failed(error))     => self.compensation_attempt_failed(index, attempt, error.clone()),
         }
         Ok(())
     }
 
-    pub fn complete(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        output: &Value,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.attempt_is_live(index, attempt) {
-            self.emit(Event::StepCompleted {
-                step: step.clone(),
-                attempt,
-                output: output.clone(),
-            });
+    /// A worker took the attempt: recorded once, while it is still scheduled.
+    fn started(&mut self, index: usize, attempt: u32, worker: &str) {
+        if self.state.steps[index].status() != StepStatus::Scheduled {
+            return;
         }
-        Ok(())
-    }
-
-    pub fn fail(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        error: &StepError,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.attempt_is_live(index, attempt) {
-            self.attempt_failed(index, attempt, FailureKind::Failed(error.clone()));
-        }
-        Ok(())
+        let definition = &self.state.definition.steps[index];
+        let heartbeat_due = definition
+            .heartbeat_timeout
+            .map(|timeout| self.after(timeout));
+        self.emit(Event::StepStarted {
+            step: definition.id.clone(),
+            attempt,
+            worker: worker.to_owned(),
+            heartbeat_due,
+        });
     }
 
     /// Records a failed attempt, then retries it or fails the step for good.
     /// While compensating nothing is retried: the failure is only recorded.
     pub fn attempt_failed(&mut self, index: usize, attempt: u32, failure: FailureKind) {
         let step = self.state.definition.steps[index].id.clone();
+        // A person's silence does not change by asking again.
         let retryable = match &failure {
             FailureKind::Failed(error) => error.retryable,
             FailureKind::TimedOut(kind) => *kind != TimeoutKind::Approval,
@@ -117,10 +120,7 @@ impl Transition {
         }
         // Compensating or failed: record only. A failed instance's operator
         // retry finds the failure and applies `on_error` then (see `advance`).
-        if !matches!(
-            self.state.status,
-            InstanceStatus::Running | InstanceStatus::Paused
-        ) {
+        if !self.state.status.is_active() {
             return;
         }
         let policy = self.state.definition.steps[index].retry;
@@ -142,10 +142,7 @@ impl Transition {
         match definition.on_error {
             OnError::Continue => {}
             OnError::Fail => {
-                let reason = self.state.steps[index]
-                    .error
-                    .as_ref()
-                    .map_or_else(String::new, |error| error.message.clone());
+                let reason = self.state.steps[index].error_message().unwrap_or_default();
                 self.emit(Event::WorkflowFailed {
                     error: format!("step `{step}` failed: {reason}"),
                 });
@@ -154,41 +151,6 @@ impl Transition {
                 cause: CompensationCause::StepFailed { step },
             }),
         }
-    }
-
-    fn compensation_is_live(&self, index: usize, attempt: u32) -> bool {
-        self.state.status == InstanceStatus::Compensating
-            && self.state.steps[index].compensation == CompensationState::Scheduled { attempt }
-    }
-
-    pub fn complete_compensation(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        output: &Value,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.compensation_is_live(index, attempt) {
-            self.emit(Event::CompensationCompleted {
-                step: step.clone(),
-                attempt,
-                output: output.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    pub fn fail_compensation(
-        &mut self,
-        step: &StepId,
-        attempt: u32,
-        error: &StepError,
-    ) -> Result<(), DomainError> {
-        let index = self.step_index(step)?;
-        if self.compensation_is_live(index, attempt) {
-            self.compensation_attempt_failed(index, attempt, error.clone());
-        }
-        Ok(())
     }
 
     pub fn compensation_attempt_failed(&mut self, index: usize, attempt: u32, error: StepError) {

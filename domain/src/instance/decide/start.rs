@@ -5,13 +5,9 @@ use serde_json::Value;
 use super::Transition;
 use crate::instance::error::DomainError;
 use crate::instance::event::Event;
-use crate::instance::state::InstanceStatus;
 
 impl Transition {
     pub fn start(&mut self, input: &Value, started_by: &str) -> Result<(), DomainError> {
-        if self.state.status != InstanceStatus::NotStarted {
-            return Err(DomainError::AlreadyStarted);
-        }
         let definition = self.state.definition.clone();
         if let Some(schema) = &definition.input_schema {
             let problems = schema.problems(input);

@@ -12,7 +12,8 @@ use crate::definition::{WorkflowDefinition, parse_workflow};
 use crate::ids::{InstanceId, StepId};
 use crate::instance::effects::timers_of;
 use crate::instance::{
-    Actor, Command, DecisionContext, DomainError, Event, StepError, Timer, WorkflowInstance, decide,
+    Actor, Command, DecisionContext, DomainError, Event, StepError, StepState, Timer,
+    WorkflowInstance, decide,
 };
 
 #[derive(Debug)]
@@ -26,15 +27,22 @@ pub struct Harness {
     pub timers: Vec<(DateTime<Utc>, Timer)>,
 }
 
+/// The instance every harness drives.
+pub const INSTANCE: InstanceId =
+    InstanceId(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef));
+
+/// A harness' "now" before its clock moves: 2026-01-01T00:00:00Z.
+pub fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
 impl Harness {
     pub fn new(definition: Arc<WorkflowDefinition>) -> Self {
-        let id = InstanceId(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef));
         Self {
-            state: WorkflowInstance::new(id, definition),
-            now: Utc
-                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-                .single()
-                .unwrap_or_default(),
+            state: WorkflowInstance::new(INSTANCE, definition),
+            now: epoch(),
             entropy: 7,
             history: Vec::new(),
             timers: Vec::new(),
@@ -49,11 +57,23 @@ impl Harness {
         }
     }
 
+    /// Starts from a history (see [`super::histories`]), as if the
+    /// instance had decided it: its state, history and timers follow.
+    pub fn given(mut self, history: Vec<Event>) -> Self {
+        self.record(&history);
+        self
+    }
+
     /// Decides and applies a command; returns the events it decided.
     pub fn when(&mut self, command: Command) -> Result<Vec<Event>, DomainError> {
         let context = DecisionContext::new(self.now, self.entropy);
         let events = decide(&self.state, &command, context)?;
-        for event in &events {
+        self.record(&events);
+        Ok(events)
+    }
+
+    fn record(&mut self, events: &[Event]) {
+        for event in events {
             self.state.apply(event);
             for (timer, due) in timers_of(event) {
                 self.timers.push((due, timer));
@@ -61,7 +81,6 @@ impl Harness {
         }
         self.timers.sort_by_key(|(due, _)| *due);
         self.history.extend(events.iter().cloned());
-        Ok(events)
     }
 
     /// Like [`Self::when`], describing the events; panics on a refusal.
@@ -79,65 +98,55 @@ impl Harness {
         })
     }
 
-    pub fn attempt(&self, step: &str) -> u32 {
+    /// The state of a step; panics when the definition has no such step.
+    pub fn step(&self, step: &str) -> &StepState {
         let index = self
             .state
             .definition
             .step_index(step)
             .unwrap_or_else(|| panic!("no step {step}"));
-        self.state.steps[index].attempt
+        &self.state.steps[index]
+    }
+
+    pub fn attempt(&self, step: &str) -> u32 {
+        self.step(step).attempt
     }
 
     pub fn complete(&mut self, step: &str, output: Value) -> Vec<String> {
-        let attempt = self.attempt(step);
         self.then(Command::CompleteStep {
             step: StepId::from(step),
-            attempt,
+            attempt: self.attempt(step),
             output,
         })
     }
 
+    /// Fails the attempt in flight with "`step` broke".
     pub fn fail(&mut self, step: &str, retryable: bool) -> Vec<String> {
-        let attempt = self.attempt(step);
-        let error = StepError {
-            message: format!("{step} broke"),
-            retryable,
-        };
         self.then(Command::FailStep {
             step: StepId::from(step),
-            attempt,
-            error,
+            attempt: self.attempt(step),
+            error: broke(format!("{step} broke"), retryable),
         })
     }
 
     pub fn compensation_attempt(&self, step: &str) -> u32 {
-        let index = self
-            .state
-            .definition
-            .step_index(step)
-            .unwrap_or_else(|| panic!("no step {step}"));
-        self.state.steps[index].compensation_attempt
+        self.step(step).compensation_attempt
     }
 
     pub fn complete_compensation(&mut self, step: &str) -> Vec<String> {
-        let attempt = self.compensation_attempt(step);
         self.then(Command::CompleteCompensation {
             step: StepId::from(step),
-            attempt,
+            attempt: self.compensation_attempt(step),
             output: Value::Null,
         })
     }
 
+    /// Fails the compensation attempt in flight with "undo `step` broke".
     pub fn fail_compensation(&mut self, step: &str, retryable: bool) -> Vec<String> {
-        let attempt = self.compensation_attempt(step);
-        let error = StepError {
-            message: format!("undo {step} broke"),
-            retryable,
-        };
         self.then(Command::FailCompensation {
             step: StepId::from(step),
-            attempt,
-            error,
+            attempt: self.compensation_attempt(step),
+            error: broke(format!("undo {step} broke"), retryable),
         })
     }
 
@@ -169,36 +178,11 @@ impl Harness {
     }
 }
 
+fn broke(message: String, retryable: bool) -> StepError {
+    StepError { message, retryable }
+}
+
 /// `Type step#attempt`, or just the type for instance-level events.
 pub fn describe(event: &Event) -> String {
     event.summary()
-}
-
-/// A valid workflow of `steps` task steps for benchmarks: a few parallel
-/// lanes with cross links, inputs templated from upstream outputs, and a
-/// condition on every tenth step.
-pub fn generated_workflow(steps: usize) -> String {
-    let mut yaml = format!(
-        "name: generated-{steps}\nversion: 1\ninput:\n  schema: {{type: object}}\ndefaults:\n  retry: {{max_attempts: 3, initial: 1s, jitter: false}}\nsteps:\n"
-    );
-    for index in 0..steps {
-        yaml.push_str(&format!("  s{index}:\n    type: task\n    queue: work\n"));
-        let mut needs = Vec::new();
-        if index >= 4 {
-            needs.push(index - 4);
-        }
-        if index >= 7 && index % 3 == 0 {
-            needs.push(index - 7);
-        }
-        if !needs.is_empty() {
-            let list: Vec<String> = needs.iter().map(|need| format!("s{need}")).collect();
-            yaml.push_str(&format!("    needs: [{}]\n", list.join(", ")));
-            yaml.push_str(&format!("    input: {{ from: \"${{ steps.s{}.output.id }}\", amount: \"${{ input.amount }}\" }}\n", needs[0]));
-        }
-        if index % 10 == 9 {
-            yaml.push_str("    when: input.amount < 1000\n");
-        }
-        yaml.push_str("    compensate: { type: task, queue: undo }\n");
-    }
-    yaml
 }
