@@ -65,6 +65,9 @@ def current_traceparent(context: contextvars.Context) -> Optional[str]:
     if not ENABLED:
         return None
     carrier: dict[str, Any] = {}
-    context.run(propagate.inject, carrier)
+    try:
+        context.run(propagate.inject, carrier)
+    except RuntimeError:  # called from within the task: its context is the current one
+        propagate.inject(carrier)
     value = carrier.get("traceparent")
     return value if isinstance(value, str) else None
