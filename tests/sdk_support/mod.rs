@@ -12,6 +12,7 @@ use std::process::Command;
 use super::support::{Process, distorch, spawn};
 
 /// A worker speaking the protocol.
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Implementation {
     Python,
@@ -99,6 +100,7 @@ pub fn sdk_script(
     spawn(command, env, false)
 }
 
+#[allow(dead_code)]
 /// `distorch worker` serving `queue` with `exec` (run in the repository's folder).
 pub fn built_in_worker(queue: &str, exec: &str, env: &[(&str, String)]) -> Process {
     let mut command = distorch(&["worker", "--queue", queue, "--exec", exec]);

@@ -63,6 +63,33 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Sends it SIGTERM (a graceful stop).
+    #[allow(dead_code)]
+    pub fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM to {}", self.child.id());
+    }
+
+    /// Its exit status once it exited, or `None` if it still runs after `within`.
+    #[allow(dead_code)]
+    pub fn wait_for_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
