@@ -92,7 +92,11 @@ async fn conforms(implementation: Implementation) {
         })
         .collect();
     let mut env = vec![("AMQP_URL", services.amqp_url.clone())];
-    env.extend(secrets.iter().map(|(name, value)| (name.as_str(), value.clone())));
+    env.extend(
+        secrets
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone())),
+    );
     let worker = match implementation {
         Implementation::BuiltIn => {
             built_in_worker(queue, "python3 sdk/conformance/exec_function.py", &env)
@@ -115,7 +119,11 @@ async fn conforms(implementation: Implementation) {
     // while it starts.
     let ready = Instant::now() + PATIENCE;
     while !worker.log().contains("working on") {
-        assert!(Instant::now() < ready, "the worker did not start:\n{}", worker.log());
+        assert!(
+            Instant::now() < ready,
+            "the worker did not start:\n{}",
+            worker.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let cases: Vec<&Value> = fixture["cases"]
@@ -161,16 +169,22 @@ async fn conforms(implementation: Implementation) {
             .push(result);
     }
     for Sent { task, case } in &sent {
-        let reports = by_task.remove(task["task_id"].as_str().unwrap()).unwrap_or_default();
+        let reports = by_task
+            .remove(task["task_id"].as_str().unwrap())
+            .unwrap_or_default();
         for problem in check(task, &case["expect"], &reports) {
             problems.push(format!("{}: {problem}", case["name"].as_str().unwrap()));
         }
     }
     if dead != garbage {
-        problems.push(format!("{garbage} unreadable task(s) sent, {dead} dead-lettered"));
+        problems.push(format!(
+            "{garbage} unreadable task(s) sent, {dead} dead-lettered"
+        ));
     }
     for (task_id, reports) in by_task {
-        problems.push(format!("results for a task never sent ({task_id}): {reports:?}"));
+        problems.push(format!(
+            "results for a task never sent ({task_id}): {reports:?}"
+        ));
     }
     let shown: Vec<String> = problems
         .iter()
@@ -199,16 +213,26 @@ async fn publish(channel: &lapin::Channel, queue: &str, body: Vec<u8>) {
         )
         .await
         .unwrap();
-    assert!(confirm.await.unwrap().is_ack(), "the broker stored the task");
+    assert!(
+        confirm.await.unwrap().is_ack(),
+        "the broker stored the task"
+    );
 }
 
 /// Every result published (arrays flattened), in order, once `finals`
 /// final results came and `garbage` tasks were dead-lettered (or the
 /// patience ran out); and how many were dead-lettered.
-async fn collect(channel: &lapin::Channel, queue: &str, finals: usize, garbage: usize) -> (Vec<Value>, usize) {
+async fn collect(
+    channel: &lapin::Channel,
+    queue: &str,
+    finals: usize,
+    garbage: usize,
+) -> (Vec<Value>, usize) {
     let deadline = Instant::now() + PATIENCE;
     let (mut results, mut dead) = (Vec::new(), 0);
-    let is_final = |result: &Value| ["completed", "failed"].contains(&result["outcome"].as_str().unwrap_or_default());
+    let is_final = |result: &Value| {
+        ["completed", "failed"].contains(&result["outcome"].as_str().unwrap_or_default())
+    };
     while Instant::now() < deadline {
         let got = channel
             .basic_get("distorch.results".into(), BasicGetOptions { no_ack: true })
@@ -224,7 +248,10 @@ async fn collect(channel: &lapin::Channel, queue: &str, finals: usize, garbage: 
         }
         if dead < garbage {
             let letter = channel
-                .basic_get(format!("distorch.dlq.{queue}").as_str().into(), BasicGetOptions { no_ack: true })
+                .basic_get(
+                    format!("distorch.dlq.{queue}").as_str().into(),
+                    BasicGetOptions { no_ack: true },
+                )
                 .await
                 .unwrap();
             dead += usize::from(letter.is_some());
@@ -242,20 +269,31 @@ fn check(task: &Value, expect: &Value, reports: &[&Value]) -> Vec<String> {
     let mut problems = Vec::new();
     let finals: Vec<&&Value> = reports
         .iter()
-        .filter(|result| ["completed", "failed"].contains(&result["outcome"].as_str().unwrap_or_default()))
+        .filter(|result| {
+            ["completed", "failed"].contains(&result["outcome"].as_str().unwrap_or_default())
+        })
         .collect();
     let [last] = finals.as_slice() else {
-        return vec![format!("{} final results (want one): {reports:?}", finals.len())];
+        return vec![format!(
+            "{} final results (want one): {reports:?}",
+            finals.len()
+        )];
     };
     for report in reports {
         for field in ["task_id", "instance_id", "step", "attempt", "kind"] {
             if report[field] != task[field] {
-                problems.push(format!("`{field}` is {} in {report}, not {}", report[field], task[field]));
+                problems.push(format!(
+                    "`{field}` is {} in {report}, not {}",
+                    report[field], task[field]
+                ));
             }
         }
     }
     if last["outcome"] != expect["outcome"] {
-        problems.push(format!("outcome {} (want {}): {last}", last["outcome"], expect["outcome"]));
+        problems.push(format!(
+            "outcome {} (want {}): {last}",
+            last["outcome"], expect["outcome"]
+        ));
     }
     if expect["outcome"] == "completed" {
         let mut output = expect["output"].to_string();
@@ -267,7 +305,10 @@ fn check(task: &Value, expect: &Value, reports: &[&Value]) -> Vec<String> {
     }
     if expect["outcome"] == "failed" {
         if last["error"]["retryable"] != expect["retryable"] {
-            problems.push(format!("retryable {} (want {})", last["error"]["retryable"], expect["retryable"]));
+            problems.push(format!(
+                "retryable {} (want {})",
+                last["error"]["retryable"], expect["retryable"]
+            ));
         }
         let message = last["error"]["message"].as_str().unwrap_or_default();
         if let Some(part) = expect["message_contains"].as_str()
@@ -276,7 +317,11 @@ fn check(task: &Value, expect: &Value, reports: &[&Value]) -> Vec<String> {
             problems.push(format!("the message `{message}` does not say `{part}`"));
         }
     }
-    let position = |outcome: &str| reports.iter().position(|result| result["outcome"] == outcome);
+    let position = |outcome: &str| {
+        reports
+            .iter()
+            .position(|result| result["outcome"] == outcome)
+    };
     let final_at = position(last["outcome"].as_str().unwrap()).unwrap();
     let named = |value: &Value| value.as_str().is_some_and(|name| !name.is_empty());
     // A worker reports the start once: a `started` before the result, or
@@ -293,14 +338,27 @@ fn check(task: &Value, expect: &Value, reports: &[&Value]) -> Vec<String> {
             }
         )),
     }
-    let beats: Vec<&&Value> = reports.iter().filter(|result| result["outcome"] == "heartbeat").collect();
+    let beats: Vec<&&Value> = reports
+        .iter()
+        .filter(|result| result["outcome"] == "heartbeat")
+        .collect();
     if let Some(least) = expect["heartbeats_at_least"].as_u64()
         && (beats.len() as u64) < least
     {
-        problems.push(format!("{} heartbeats (want at least {least})", beats.len()));
+        problems.push(format!(
+            "{} heartbeats (want at least {least})",
+            beats.len()
+        ));
     }
-    if !expect["progress"].is_null() && !beats.iter().any(|beat| beat["progress"] == expect["progress"]) {
-        problems.push(format!("no heartbeat with progress {}: {beats:?}", expect["progress"]));
+    if !expect["progress"].is_null()
+        && !beats
+            .iter()
+            .any(|beat| beat["progress"] == expect["progress"])
+    {
+        problems.push(format!(
+            "no heartbeat with progress {}: {beats:?}",
+            expect["progress"]
+        ));
     }
     problems
 }

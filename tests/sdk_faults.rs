@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use sdk_support::{Implementation, sdk_script};
 use serde_json::{Value, json};
-use support::{Process, Services, rabbitmqctl, serve, start, wait_until_final_states, workflows_folder};
+use support::{
+    Process, Services, rabbitmqctl, serve, start, wait_until_final_states, workflows_folder,
+};
 
 const SLOW: &str = r#"
 name: slow
@@ -51,7 +53,13 @@ impl Cluster {
         std::fs::write(folder.join("hung.yaml"), HUNG).unwrap();
         let node = serve(&folder, &services.env());
         let url = node.url.clone().unwrap();
-        Self { services, node, url, client: reqwest::Client::new(), _folder: folder }
+        Self {
+            services,
+            node,
+            url,
+            client: reqwest::Client::new(),
+            _folder: folder,
+        }
     }
 
     fn worker(&self, implementation: Implementation, name: &str) -> Process {
@@ -59,13 +67,26 @@ impl Cluster {
             Implementation::Python => "sdk/python/tests/e2e_worker",
             _ => "sdk/typescript/test/e2e_worker",
         };
-        sdk_script(implementation, script, &["amqp", &self.services.amqp_url, name], &[])
+        sdk_script(
+            implementation,
+            script,
+            &["amqp", &self.services.amqp_url, name],
+            &[],
+        )
     }
 
     async fn start_slow(&self, count: usize, seconds: f64) -> Vec<String> {
         let mut ids = Vec::new();
         for _ in 0..count {
-            ids.push(start(&self.client, &self.url, "slow", json!({ "seconds": seconds })).await);
+            ids.push(
+                start(
+                    &self.client,
+                    &self.url,
+                    "slow",
+                    json!({ "seconds": seconds }),
+                )
+                .await,
+            );
         }
         ids
     }
@@ -85,7 +106,12 @@ impl Cluster {
             .json()
             .await
             .unwrap();
-        history["items"].as_array().unwrap().iter().filter(|event| event["type"] == "StepCompleted").count()
+        history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["type"] == "StepCompleted")
+            .count()
     }
 
     async fn stop(self) {
@@ -98,13 +124,20 @@ impl Cluster {
 async fn logged(worker: &Process, what: &str, times: usize) {
     let deadline = Instant::now() + PATIENCE;
     while worker.log().matches(what).count() < times {
-        assert!(Instant::now() < deadline, "waited for {times} × `{what}`:\n{}", worker.log());
+        assert!(
+            Instant::now() < deadline,
+            "waited for {times} × `{what}`:\n{}",
+            worker.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 fn outputs_by(states: &[Value]) -> Vec<&str> {
-    states.iter().map(|state| state["output"]["by"].as_str().unwrap_or_default()).collect()
+    states
+        .iter()
+        .map(|state| state["output"]["by"].as_str().unwrap_or_default())
+        .collect()
 }
 
 async fn sigterm_drains(implementation: Implementation) {
@@ -116,17 +149,36 @@ async fn sigterm_drains(implementation: Implementation) {
     logged(&first, "stopping", 1).await;
     let later = cluster.start_slow(1, 0.0).await;
     let exit = tokio::task::block_in_place(|| first.wait_for_exit(PATIENCE));
-    assert!(exit.is_some_and(|status| status.success()), "the worker exits 0 after its drain ({exit:?}):\n{}", first.log());
+    assert!(
+        exit.is_some_and(|status| status.success()),
+        "the worker exits 0 after its drain ({exit:?}):\n{}",
+        first.log()
+    );
     let states = cluster.final_states(&running).await;
-    assert_eq!(outputs_by(&states), ["first"; 3], "the running tasks finished and were reported: {states:#?}\n{}", first.log());
+    assert_eq!(
+        outputs_by(&states),
+        ["first"; 3],
+        "the running tasks finished and were reported: {states:#?}\n{}",
+        first.log()
+    );
     for state in &states {
         assert_eq!(state["steps"][0]["attempt"], 1, "{state:#}");
     }
-    assert_eq!(first.log().matches("] running ").count(), 3, "no task taken after SIGTERM:\n{}", first.log());
+    assert_eq!(
+        first.log().matches("] running ").count(),
+        3,
+        "no task taken after SIGTERM:\n{}",
+        first.log()
+    );
 
     let second = cluster.worker(implementation, "second");
     let states = cluster.final_states(&later).await;
-    assert_eq!(outputs_by(&states), ["second"], "{states:#?}\n{}", second.log());
+    assert_eq!(
+        outputs_by(&states),
+        ["second"],
+        "{states:#?}\n{}",
+        second.log()
+    );
     drop(second);
     cluster.stop().await;
 }
@@ -136,10 +188,23 @@ async fn cuts_a_hung_function(implementation: Implementation) {
     let worker = cluster.worker(implementation, "cutter");
     let id = start(&cluster.client, &cluster.url, "hung", json!({})).await;
     let states = cluster.final_states(std::slice::from_ref(&id)).await;
-    assert_eq!(states[0]["status"], "completed", "{:#}\n{}", states[0], worker.log());
-    assert_eq!(states[0]["output"], json!({ "attempt": 2 }), "{:#}", states[0]);
+    assert_eq!(
+        states[0]["status"],
+        "completed",
+        "{:#}\n{}",
+        states[0],
+        worker.log()
+    );
+    assert_eq!(
+        states[0]["output"],
+        json!({ "attempt": 2 }),
+        "{:#}",
+        states[0]
+    );
     assert!(
-        worker.log().contains(":stuck:forward:1: failed (retryable) timed out: the task ran past its deadline"),
+        worker.log().contains(
+            ":stuck:forward:1: failed (retryable) timed out: the task ran past its deadline"
+        ),
         "attempt 1 was cut at its deadline and reported:\n{}",
         worker.log()
     );
@@ -163,17 +228,29 @@ where
     let context = || format!("{states:#?}\nworker:\n{}", worker.log());
     assert_eq!(outputs_by(&states), ["steady"; 6], "{}", context());
     for id in &ids {
-        assert_eq!(worker.log().matches(&format!("] running {id}")).count(), 1, "{id} ran once: {}", context());
-        assert_eq!(cluster.completions(id).await, 1, "{id} completed once: {}", context());
+        assert_eq!(
+            worker.log().matches(&format!("] running {id}")).count(),
+            1,
+            "{id} ran once: {}",
+            context()
+        );
+        assert_eq!(
+            cluster.completions(id).await,
+            1,
+            "{id} completed once: {}",
+            context()
+        );
     }
     drop(worker);
     cluster.stop().await;
 }
 
 async fn close_connections(vhost: String) {
-    tokio::task::spawn_blocking(move || rabbitmqctl(&["close_all_connections", "-p", &vhost, "test: forced close"]))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        rabbitmqctl(&["close_all_connections", "-p", &vhost, "test: forced close"])
+    })
+    .await
+    .unwrap();
 }
 
 async fn restart_broker(_vhost: String) {

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use sdk_support::{Implementation, root, sdk_script};
 use serde_json::{Value, json};
-use support::{Services, TempFolder, distorch, serve, spawn, start, wait_until_final_states, workflows_folder};
+use support::{
+    Services, TempFolder, distorch, serve, spawn, start, wait_until_final_states, workflows_folder,
+};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -23,7 +25,12 @@ const HOSTS: [&str; 4] = [
     "http://loans.internal:8080",
     "http://bi-catalogue.internal:8080",
 ];
-const EXAMPLES: [&str; 4] = ["order-fulfilment", "loan-approval", "travel-booking", "data-pipeline"];
+const EXAMPLES: [&str; 4] = [
+    "order-fulfilment",
+    "loan-approval",
+    "travel-booking",
+    "data-pipeline",
+];
 
 /// The examples, their services' URLs pointing at `mock`.
 fn examples_folder(name: &str, mock: &str) -> TempFolder {
@@ -84,8 +91,15 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
         }
         None => {
             let data = folder.join("node.db");
-            let args = ["serve", "--addr", "127.0.0.1:0", "--workflows", folder.to_str().unwrap(),
-                "--data", data.to_str().unwrap()];
+            let args = [
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--workflows",
+                folder.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+            ];
             spawn(distorch(&args), &[secret], true)
         }
     };
@@ -101,15 +115,26 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
 
     let client = reqwest::Client::new();
     let address = json!({"name": "Ada", "street": "1 Rue", "city": "Paris", "country": "FR"});
-    let trip = |to: &str| json!({"trip_id": "t-1", "traveller": {"name": "Ada", "email": "ada@example.com"},
-        "from": "CDG", "to": to, "departure": "2027-03-01", "return": "2027-03-08"});
+    let trip = |to: &str| {
+        json!({"trip_id": "t-1", "traveller": {"name": "Ada", "email": "ada@example.com"},
+        "from": "CDG", "to": to, "departure": "2027-03-01", "return": "2027-03-08"})
+    };
     let starts = [
-        ("order-fulfilment", json!({"order_id": "o-1", "customer_id": "c-1", "amount": 120, "currency": "EUR",
-            "items": [{"sku": "sku-1", "quantity": 2}], "shipping_address": address})),
-        ("loan-approval", json!({"applicant_id": "a-1", "amount": 5000, "term_months": 12, "iban": "DE89370400440532013000"})),
+        (
+            "order-fulfilment",
+            json!({"order_id": "o-1", "customer_id": "c-1", "amount": 120, "currency": "EUR",
+            "items": [{"sku": "sku-1", "quantity": 2}], "shipping_address": address}),
+        ),
+        (
+            "loan-approval",
+            json!({"applicant_id": "a-1", "amount": 5000, "term_months": 12, "iban": "DE89370400440532013000"}),
+        ),
         ("travel-booking", trip("LIS")),
         ("travel-booking", trip("SOLD-OUT")),
-        ("data-pipeline", json!({"date": "2026-12-01", "region": "eu"})),
+        (
+            "data-pipeline",
+            json!({"date": "2026-12-01", "region": "eu"}),
+        ),
     ];
     let mut ids = Vec::new();
     for (definition, input) in starts {
@@ -117,43 +142,91 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
     }
     let states = wait_until_final_states(&client, &url, &ids, Duration::from_secs(120)).await;
     let context = || format!("{states:#?}\nworker:\n{}", worker.log());
-    let statuses: Vec<&str> = states.iter().map(|state| state["status"].as_str().unwrap_or_default()).collect();
-    assert_eq!(statuses, ["completed", "completed", "completed", "compensated", "completed"], "{}", context());
+    let statuses: Vec<&str> = states
+        .iter()
+        .map(|state| state["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "completed",
+            "completed",
+            "completed",
+            "compensated",
+            "completed"
+        ],
+        "{}",
+        context()
+    );
 
-    let [order, loan, booked, sold_out, pipeline] = states.as_slice() else { unreachable!() };
+    let [order, loan, booked, sold_out, pipeline] = states.as_slice() else {
+        unreachable!()
+    };
     assert_eq!(
         order["output"],
         json!({"order_id": "o-1", "approval": "skipped", "charge_id": format!("ch-{}:charge_payment", ids[0]),
             "tracking_number": "TR-o-1"}),
-        "{}", context()
+        "{}",
+        context()
     );
     assert_eq!(
         loan["output"],
         json!({"application_id": "app-1", "score": 780, "decided_by": "policy:small-loan", "payout": "tr-app-1"}),
-        "{}", context()
+        "{}",
+        context()
     );
-    assert_eq!(booked["output"], json!({"trip_id": "t-1", "flight": "PNR-t-1", "hotel": "H-t-1", "car": "C-t-1"}));
+    assert_eq!(
+        booked["output"],
+        json!({"trip_id": "t-1", "flight": "PNR-t-1", "hotel": "H-t-1", "car": "C-t-1"})
+    );
     // Permanent: failed at once although three attempts are allowed; the
     // bookings that were made are cancelled by the compensation functions.
     let hotel = step(sold_out, "book_hotel");
-    assert_eq!((&hotel["status"], &hotel["attempt"]), (&json!("failed"), &json!(1)), "{}", context());
-    assert!(hotel["error"].as_str().unwrap_or_default().contains("no room in SOLD-OUT"), "{}", context());
+    assert_eq!(
+        (&hotel["status"], &hotel["attempt"]),
+        (&json!("failed"), &json!(1)),
+        "{}",
+        context()
+    );
+    assert!(
+        hotel["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no room in SOLD-OUT"),
+        "{}",
+        context()
+    );
     for booking in ["book_flight", "book_car"] {
-        assert_eq!(step(sold_out, booking)["compensation"], "completed", "{booking}: {}", context());
+        assert_eq!(
+            step(sold_out, booking)["compensation"],
+            "completed",
+            "{booking}: {}",
+            context()
+        );
     }
     assert_eq!(
         pipeline["output"],
         json!({"date": "2026-12-01", "with_map": true, "published": "https://bi.example/reports/1"}),
-        "{}", context()
+        "{}",
+        context()
     );
     assert_eq!(
         step(pipeline, "aggregate_report")["output"]["tables"],
-        json!(["clean-orders@snap-2026-12-01-eu", "enrich-customers@snap-2026-12-01-eu",
-            "daily-metrics@snap-2026-12-01-eu", "geo@snap-2026-12-01-eu"])
+        json!([
+            "clean-orders@snap-2026-12-01-eu",
+            "enrich-customers@snap-2026-12-01-eu",
+            "daily-metrics@snap-2026-12-01-eu",
+            "geo@snap-2026-12-01-eu"
+        ])
     );
     if transport == Transport::Http {
         // Progress reported over HTTP is kept on the step.
-        assert_eq!(step(order, "charge_payment")["progress"], 50, "{}", context());
+        assert_eq!(
+            step(order, "charge_payment")["progress"],
+            50,
+            "{}",
+            context()
+        );
     }
 
     drop(worker);
