@@ -38,6 +38,7 @@ const LOG_LINES: usize = 200;
 pub struct Process {
     child: Child,
     /// Where it listens, when spawned with `wait_for_url`.
+    #[allow(dead_code)]
     pub url: Option<String>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -162,6 +163,7 @@ pub fn worker(queue: &str, exec: &str, env: &[(&str, String)]) -> Process {
 /// A folder `distorch-{name}-{pid}` in the temporary directory holding
 /// `{definition}.yaml`; removed, with whatever a node wrote in it (its
 /// SQLite file), when dropped, whether the test passed or not.
+#[allow(dead_code)]
 pub fn workflows_folder(name: &str, definition: &str, yaml: &str) -> TempFolder {
     let dir = std::env::temp_dir().join(format!("distorch-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -170,6 +172,7 @@ pub fn workflows_folder(name: &str, definition: &str, yaml: &str) -> TempFolder 
 }
 
 /// A folder removed when dropped.
+#[allow(dead_code)]
 #[derive(Debug)]
 pub struct TempFolder(PathBuf);
 
