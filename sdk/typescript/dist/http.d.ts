@@ -14,6 +14,10 @@ export declare class HttpTransport implements Reports {
     constructor(url: string, token: string | undefined, runtime: Runtime);
     /** Polls each queue (`prefetch` polls open per queue) until the runtime drains. */
     run(): Promise<void>;
+    /**
+     * A poll waits for a free slot, not holding one while it waits for a task:
+     * a task it gets may wait for a slot (as a prefetched one).
+     */
     private poll;
     private take;
     private work;

@@ -40,27 +40,26 @@ class HttpTransport {
         await Promise.all(pollers);
         await this.runtime.idle();
     }
+    /**
+     * A poll waits for a free slot, not holding one while it waits for a task:
+     * a task it gets may wait for a slot (as a prefetched one).
+     */
     async poll(queue) {
         let retryIn = 500;
-        while (await this.runtime.acquire()) {
-            let handed = false;
+        while (await this.runtime.vacancy()) {
+            let task;
             try {
-                const task = await this.take(queue);
+                task = await this.take(queue);
                 retryIn = 500;
-                if (task !== undefined) {
-                    this.runtime.spawn(this.work(task)); // the slot goes with it
-                    handed = true;
-                }
             }
             catch (error) {
                 this.runtime.log(`polling ${queue} failed (${String(error)}); again in ${retryIn} ms`);
                 await sleep(retryIn);
                 retryIn = Math.min(retryIn * 2, 10_000);
+                continue;
             }
-            finally {
-                if (!handed)
-                    this.runtime.release();
-            }
+            if (task !== undefined)
+                this.runtime.spawn(this.work(task));
         }
     }
     async take(queue) {
@@ -86,14 +85,17 @@ class HttpTransport {
         }
     }
     async work(task) {
+        // Handed out, it is this worker's: it runs even if a drain began.
+        await this.runtime.acquireIgnoringDrain();
+        let finished;
         try {
-            const finished = await (0, execute_1.execute)(task, this.runtime.functionFor(task), this, this.runtime.lookup, this.runtime.log);
-            this.runtime.logOutcome(task, finished.outcome);
-            await this.reportFinal(task, finished.outcome);
+            finished = await (0, execute_1.execute)(task, this.runtime.functionFor(task), this, this.runtime.lookup, this.runtime.log);
         }
         finally {
             this.runtime.release();
         }
+        this.runtime.logOutcome(task, finished.outcome);
+        await this.reportFinal(task, finished.outcome);
     }
     async reportFinal(task, outcome) {
         const [path, body] = outcome.outcome === "completed"

@@ -12,6 +12,8 @@ export declare class Runtime {
     readonly queues: string[];
     private free;
     private readonly waiters;
+    /** Waiters that take a slot even during a drain. */
+    private readonly committed;
     private readonly spawned;
     private drainingNow;
     private readonly drainListeners;
@@ -25,6 +27,13 @@ export declare class Runtime {
     drained(): Promise<void>;
     /** One of the `concurrency` slots (true), or none once a drain began. */
     acquire(): Promise<boolean>;
+    /**
+     * Waits until a slot is free, without taking it (true), or until a drain
+     * begins (false): a long poll asks for a task only then.
+     */
+    vacancy(): Promise<boolean>;
+    /** A slot even during a drain (for a task already taken off its queue). */
+    acquireIgnoringDrain(): Promise<void>;
     release(): void;
     spawn(work: Promise<void>): void;
     get busy(): boolean;

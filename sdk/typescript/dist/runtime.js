@@ -14,6 +14,8 @@ class Runtime {
     queues;
     free;
     waiters = [];
+    /** Waiters that take a slot even during a drain. */
+    committed = [];
     spawned = new Set();
     drainingNow = false;
     drainListeners = [];
@@ -62,7 +64,28 @@ class Runtime {
         }
         return new Promise((resolveWith) => this.waiters.push(resolveWith));
     }
+    /**
+     * Waits until a slot is free, without taking it (true), or until a drain
+     * begins (false): a long poll asks for a task only then.
+     */
+    async vacancy() {
+        if (!(await this.acquire()))
+            return false;
+        this.release();
+        return true;
+    }
+    /** A slot even during a drain (for a task already taken off its queue). */
+    acquireIgnoringDrain() {
+        if (this.free > 0) {
+            this.free -= 1;
+            return Promise.resolve();
+        }
+        return new Promise((resolveWith) => this.committed.push(resolveWith));
+    }
     release() {
+        const committed = this.committed.shift();
+        if (committed !== undefined)
+            return committed();
         const next = this.drainingNow ? undefined : this.waiters.shift();
         if (next === undefined)
             this.free += 1;

@@ -43,24 +43,24 @@ export class HttpTransport implements Reports {
     await this.runtime.idle();
   }
 
+  /**
+   * A poll waits for a free slot, not holding one while it waits for a task:
+   * a task it gets may wait for a slot (as a prefetched one).
+   */
   private async poll(queue: string): Promise<void> {
     let retryIn = 500;
-    while (await this.runtime.acquire()) {
-      let handed = false;
+    while (await this.runtime.vacancy()) {
+      let task: TaskMessage | undefined;
       try {
-        const task = await this.take(queue);
+        task = await this.take(queue);
         retryIn = 500;
-        if (task !== undefined) {
-          this.runtime.spawn(this.work(task)); // the slot goes with it
-          handed = true;
-        }
       } catch (error) {
         this.runtime.log(`polling ${queue} failed (${String(error)}); again in ${retryIn} ms`);
         await sleep(retryIn);
         retryIn = Math.min(retryIn * 2, 10_000);
-      } finally {
-        if (!handed) this.runtime.release();
+        continue;
       }
+      if (task !== undefined) this.runtime.spawn(this.work(task));
     }
   }
 
@@ -84,13 +84,16 @@ export class HttpTransport implements Reports {
   }
 
   private async work(task: TaskMessage): Promise<void> {
+    // Handed out, it is this worker's: it runs even if a drain began.
+    await this.runtime.acquireIgnoringDrain();
+    let finished;
     try {
-      const finished = await execute(task, this.runtime.functionFor(task), this, this.runtime.lookup, this.runtime.log);
-      this.runtime.logOutcome(task, finished.outcome);
-      await this.reportFinal(task, finished.outcome);
+      finished = await execute(task, this.runtime.functionFor(task), this, this.runtime.lookup, this.runtime.log);
     } finally {
       this.runtime.release();
     }
+    this.runtime.logOutcome(task, finished.outcome);
+    await this.reportFinal(task, finished.outcome);
   }
 
   private async reportFinal(task: TaskMessage, outcome: Outcome): Promise<void> {

@@ -11,6 +11,8 @@ export class Runtime {
   readonly queues: string[];
   private free: number;
   private readonly waiters: Array<(got: boolean) => void> = [];
+  /** Waiters that take a slot even during a drain. */
+  private readonly committed: Array<() => void> = [];
   private readonly spawned = new Set<Promise<void>>();
   private drainingNow = false;
   private readonly drainListeners: Array<() => void> = [];
@@ -63,7 +65,28 @@ export class Runtime {
     return new Promise((resolveWith) => this.waiters.push(resolveWith));
   }
 
+  /**
+   * Waits until a slot is free, without taking it (true), or until a drain
+   * begins (false): a long poll asks for a task only then.
+   */
+  async vacancy(): Promise<boolean> {
+    if (!(await this.acquire())) return false;
+    this.release();
+    return true;
+  }
+
+  /** A slot even during a drain (for a task already taken off its queue). */
+  acquireIgnoringDrain(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolveWith) => this.committed.push(resolveWith));
+  }
+
   release(): void {
+    const committed = this.committed.shift();
+    if (committed !== undefined) return committed();
     const next = this.drainingNow ? undefined : this.waiters.shift();
     if (next === undefined) this.free += 1;
     else next(true);

@@ -52,22 +52,20 @@ class HttpTransport:
             await self._runtime.idle()
 
     async def _poll(self, queue: str) -> None:
+        """A poll waits for a free slot, not holding one while it waits for a
+        task: a task it gets may wait for a slot (as a prefetched one)."""
         retry_in = 0.5
-        while await self._runtime.acquire():
-            handed = False
+        while await self._runtime.vacancy():
             try:
                 task = await self._take(queue)
                 retry_in = 0.5
-                if task is not None:
-                    self._runtime.spawn(self._work(task))  # the slot goes with it
-                    handed = True
             except (aiohttp.ClientError, asyncio.TimeoutError, PollRefused) as error:
                 log.warning("polling %s failed (%s); again in %.1fs", queue, error, retry_in)
                 await asyncio.sleep(retry_in)
                 retry_in = min(retry_in * 2, 10.0)
-            finally:
-                if not handed:
-                    self._runtime.release()
+                continue
+            if task is not None:
+                self._runtime.spawn(self._work(task))
 
     async def _take(self, queue: str) -> Optional[TaskMessage]:
         assert self._session is not None
@@ -86,13 +84,12 @@ class HttpTransport:
             return None
 
     async def _work(self, task: TaskMessage) -> None:
-        try:
+        # Handed out, it is this worker's: it runs even if a drain began.
+        async with self._runtime.slots_ignoring_drain():
             finished = await execute(task, self._runtime.handler(task), self,
                                      self._runtime.lookup, self._runtime.threads)
-            self._runtime.log_outcome(task, finished.outcome)
-            await self._report_final(task, finished.outcome)
-        finally:
-            self._runtime.release()
+        self._runtime.log_outcome(task, finished.outcome)
+        await self._report_final(task, finished.outcome)
 
     async def _report_final(self, task: TaskMessage, outcome: Outcome) -> None:
         if outcome["outcome"] == "completed":

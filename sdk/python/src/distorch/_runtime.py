@@ -73,6 +73,20 @@ class Runtime:
     def release(self) -> None:
         self._slots.release()
 
+    async def vacancy(self) -> bool:
+        """Waits until a slot is free, without taking it (True), or until a
+        drain begins (False): a long poll asks for a task only then."""
+        if await self.acquire():
+            self.release()
+            return True
+        return False
+
+    @asynccontextmanager
+    async def slots_ignoring_drain(self) -> AsyncIterator[None]:
+        """A slot even during a drain (for a task already taken off its queue)."""
+        async with self._slots:
+            yield
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[bool]:
         """`acquire`, released at the end of the block."""

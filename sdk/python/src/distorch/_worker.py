@@ -32,7 +32,8 @@ class Worker:
       that runs sync functions). Default 16.
     - `prefetch`: over AMQP, the tasks the broker hands each queue's consumer
       ahead (default: `concurrency`; a prefetched task's deadline runs while
-      it waits); over HTTP, the polls kept open per queue (default 1).
+      it waits); over HTTP, the polls kept open per queue (default 1; a
+      poll starts when a slot is free, and the task it brings takes one).
     - `secrets`: where `${ secrets.NAME }` references are resolved: a mapping,
       a function of the name, or (default) the environment variable
       `DISTORCH_SECRET_<NAME in upper case>`.
