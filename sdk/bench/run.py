@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,8 @@ async def run(args: argparse.Namespace, url: str, worker_pid: int, node_pid: int
 
 
 def main() -> None:
+    # A SIGTERM (say from `timeout`) still drops the database and the vhost.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", choices=["python", "typescript", "builtin"], required=True)
     parser.add_argument("--workflows", type=int, default=2000)
