@@ -141,6 +141,13 @@ pub(crate) struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     deadline: Option<DateTime<Utc>>,
     priority: u8,
+    /// The step's `heartbeat_timeout` in milliseconds, when it has one:
+    /// heartbeat well within it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeat_timeout_ms: Option<u64>,
+    /// The W3C trace context of the attempt, to continue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
 }
 
 impl From<TaskMessage> for Task {
@@ -160,6 +167,8 @@ impl From<TaskMessage> for Task {
             idempotency_key: task.idempotency_key,
             deadline: task.deadline,
             priority: task.priority,
+            heartbeat_timeout_ms: task.heartbeat_timeout_ms,
+            traceparent: task.traceparent,
         }
     }
 }
@@ -225,8 +234,10 @@ mod tests {
                 idempotency_key: "k".into(),
                 deadline: Some(Utc::now()),
                 priority: 4,
+                heartbeat_timeout: Some(Duration::from_secs(20)),
             },
-        );
+        )
+        .traced("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
         let expected = serde_json::to_value(&message).unwrap();
         assert_eq!(serde_json::to_value(Task::from(message)).unwrap(), expected);
     }

@@ -27,6 +27,10 @@ pub struct TaskMessage {
     pub deadline: Option<DateTime<Utc>>,
     #[serde(default)]
     pub priority: u8,
+    /// The step's `heartbeat_timeout` in milliseconds (forward attempts
+    /// only): a worker that reports `started` heartbeats well within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_ms: Option<u64>,
     /// The W3C trace context of the command that scheduled this attempt
     /// (also sent as the AMQP header `traceparent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +58,9 @@ impl TaskMessage {
             idempotency_key: dispatch.idempotency_key,
             deadline: dispatch.deadline,
             priority: dispatch.priority,
+            heartbeat_timeout_ms: dispatch
+                .heartbeat_timeout
+                .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
             traceparent: None,
         }
     }

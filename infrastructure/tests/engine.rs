@@ -157,6 +157,7 @@ async fn ignores_duplicate_and_stale_results(
         idempotency_key: "k".into(),
         deadline: None,
         priority: 0,
+        heartbeat_timeout_ms: None,
         traceparent: None,
     };
     for outcome in [

@@ -27,6 +27,7 @@ fn task(input: Value, deadline: Option<DateTime<Utc>>) -> TaskMessage {
         idempotency_key: format!("{instance_id}:call"),
         deadline,
         priority: 0,
+        heartbeat_timeout_ms: None,
         traceparent: None,
     }
 }

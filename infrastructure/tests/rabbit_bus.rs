@@ -170,6 +170,7 @@ fn task(queue: &str, step: &str, priority: u8) -> TaskMessage {
         idempotency_key: format!("{instance_id}:{step}"),
         deadline: None,
         priority,
+        heartbeat_timeout_ms: None,
         traceparent: None,
     }
 }

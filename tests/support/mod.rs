@@ -38,6 +38,7 @@ const LOG_LINES: usize = 200;
 pub struct Process {
     child: Child,
     /// Where it listens, when spawned with `wait_for_url`.
+    #[allow(dead_code)]
     pub url: Option<String>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -60,6 +61,33 @@ impl Process {
         let log = self.log.lock().unwrap();
         let tail = log[log.len().saturating_sub(40)..].join("\n  ");
         format!("{name} {state}; stderr:\n  {tail}")
+    }
+}
+
+impl Process {
+    /// Sends it SIGTERM (a graceful stop).
+    #[allow(dead_code)]
+    pub fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM to {}", self.child.id());
+    }
+
+    /// Its exit status once it exited, or `None` if it still runs after `within`.
+    #[allow(dead_code)]
+    pub fn wait_for_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -135,6 +163,7 @@ pub fn worker(queue: &str, exec: &str, env: &[(&str, String)]) -> Process {
 /// A folder `distorch-{name}-{pid}` in the temporary directory holding
 /// `{definition}.yaml`; removed, with whatever a node wrote in it (its
 /// SQLite file), when dropped, whether the test passed or not.
+#[allow(dead_code)]
 pub fn workflows_folder(name: &str, definition: &str, yaml: &str) -> TempFolder {
     let dir = std::env::temp_dir().join(format!("distorch-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -143,6 +172,7 @@ pub fn workflows_folder(name: &str, definition: &str, yaml: &str) -> TempFolder 
 }
 
 /// A folder removed when dropped.
+#[allow(dead_code)]
 #[derive(Debug)]
 pub struct TempFolder(PathBuf);
 

@@ -133,6 +133,9 @@ pub struct Dispatch {
     pub idempotency_key: String,
     pub deadline: Option<DateTime<Utc>>,
     pub priority: u8,
+    /// The step's `heartbeat_timeout`, for a forward attempt: a worker
+    /// heartbeats well within it.
+    pub heartbeat_timeout: Option<std::time::Duration>,
 }
 
 /// The task an event dispatches, if any.
@@ -174,5 +177,62 @@ pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dis
         idempotency_key: idempotency_key.clone(),
         deadline: *deadline,
         priority: step_definition.priority,
+        // The engine arms no heartbeat timer for compensations.
+        heartbeat_timeout: match kind {
+            TaskKind::Forward => step_definition.heartbeat_timeout,
+            TaskKind::Compensation => None,
+        },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::parse_workflow;
+
+    const FLOW: &str = "
+name: flow
+version: 1
+steps:
+  charge:
+    type: task
+    queue: payments
+    heartbeat_timeout: 20s
+    compensate: { type: task, queue: payments }
+";
+
+    fn scheduled(compensation: bool) -> Event {
+        let (step, attempt, input, idempotency_key) =
+            ("charge".into(), 1, serde_json::json!({}), "k".to_owned());
+        if compensation {
+            Event::CompensationScheduled {
+                step,
+                attempt,
+                input,
+                idempotency_key,
+                deadline: None,
+            }
+        } else {
+            Event::StepScheduled {
+                step,
+                attempt,
+                input,
+                idempotency_key,
+                deadline: None,
+                wake_at: None,
+            }
+        }
+    }
+
+    #[test]
+    fn a_forward_task_carries_its_heartbeat_timeout_and_a_compensation_none() {
+        let definition = parse_workflow(FLOW).expect("a valid definition");
+        let forward = dispatch_of(&definition, &scheduled(false)).expect("a task");
+        assert_eq!(forward.heartbeat_timeout, Some(Duration::from_secs(20)));
+        let undo = dispatch_of(&definition, &scheduled(true)).expect("a compensation");
+        assert_eq!(undo.kind, TaskKind::Compensation);
+        assert_eq!(undo.heartbeat_timeout, None);
+    }
 }

@@ -1,0 +1,8 @@
+// DisTorch's worker SDK: serve a task queue with a TypeScript function.
+// The wire protocol is docs/worker-protocol.md in the DisTorch repository.
+
+export { Worker, type WorkerOptions } from "./worker";
+export { Permanent, Task } from "./task";
+export type { TaskFunction } from "./execute";
+export type { Kind } from "./message";
+export { MissingSecret, type Secrets, type SecretLookup } from "./secrets";
