@@ -2,6 +2,7 @@
 //! outbox and timers written in the same transaction), and the encoding of
 //! domain events into stored records.
 
+pub mod approvals;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
@@ -13,9 +14,11 @@ pub mod feed;
 pub mod loops;
 pub mod messages;
 pub mod metrics;
+pub mod overview;
 pub mod ports;
 pub mod projection;
 pub mod secrets;
+pub mod step_figures;
 pub mod trace;
 
 pub use engine::{Engine, Origin, Submission};

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::unavailable;
 
 mod definitions;
+mod insights;
 mod queries;
 
 /// The advisory lock that makes one node at a time the projector.

@@ -17,6 +17,7 @@ use super::sqlite::Writer;
 use super::unavailable;
 
 mod definitions;
+mod insights;
 mod queries;
 
 const PROJECTION: &str = "read_models";

@@ -31,7 +31,7 @@ pub(super) fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, 
     .transpose()
 }
 
-fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+pub(super) fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
     text.map(|text| {
         serde_json::from_str(&text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
     })
