@@ -7,27 +7,33 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::ApiError;
-
-/// The caller of the request.
+/// The caller of the request; without a credential (on a node that
+/// requires one) nobody: `id` and `role` null, no permission.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Me {
     /// `apikey:<id>`, `jwt:<sub>`, or `anonymous` on a node without authentication.
-    id: String,
+    id: Option<String>,
     /// `viewer`, `operator`, `approver` or `admin`.
-    role: String,
+    role: Option<String>,
     /// What the role grants: `read`, `operate`, `approve`, `administer`.
     permissions: Vec<String>,
 }
 
-/// The caller and its permissions.
+/// The caller and its permissions. Public, so a client learns whether it
+/// must sign in without provoking a 401; a credential that is not valid is
+/// still refused (401).
 #[utoipa::path(
     get, path = "/api/v1/me", tag = "auth",
-    responses((status = 200, description = "The caller", body = Me)),
+    responses((status = 200, description = "The caller, or nobody without a credential", body = Me)),
 )]
-pub(crate) async fn me(principal: Option<Extension<Principal>>) -> Result<Json<Me>, ApiError> {
-    let Extension(principal) = principal
-        .ok_or_else(|| ApiError::Unauthorized("an API key or a bearer token is required".into()))?;
+pub(crate) async fn me(principal: Option<Extension<Principal>>) -> Json<Me> {
+    let Some(Extension(principal)) = principal else {
+        return Json(Me {
+            id: None,
+            role: None,
+            permissions: Vec::new(),
+        });
+    };
     let permissions = [
         Permission::Read,
         Permission::Operate,
@@ -38,9 +44,9 @@ pub(crate) async fn me(principal: Option<Extension<Principal>>) -> Result<Json<M
     .filter(|permission| principal.role.allows(*permission))
     .map(|permission| permission.as_str().to_owned())
     .collect();
-    Ok(Json(Me {
-        id: principal.id,
-        role: principal.role.as_str().to_owned(),
+    Json(Me {
+        id: Some(principal.id),
+        role: Some(principal.role.as_str().to_owned()),
         permissions,
-    }))
+    })
 }

@@ -73,8 +73,9 @@ export function query(params: Record<string, string | number | undefined | null>
 // The shapes the console reads.
 
 export interface Me {
-  id: string;
-  role: string;
+  /** Null without a credential on a node that requires one. */
+  id: string | null;
+  role: string | null;
   permissions: string[];
 }
 

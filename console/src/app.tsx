@@ -93,8 +93,9 @@ function Gate() {
 
   const check = async () => {
     try {
-      setMe(await get<Me>('/api/v1/me'));
-      setState('signed-in');
+      const found = await get<Me>('/api/v1/me');
+      setMe(found.id ? found : null);
+      setState(found.id ? 'signed-in' : 'signed-out');
     } catch (problem) {
       if (problem instanceof Problem && problem.status === 401) {
         setState('signed-out');

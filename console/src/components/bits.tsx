@@ -10,7 +10,7 @@ export function StatusBadge({ status }: { status: string }) {
 
 export function IdLink({ id }: { id: string }) {
   return (
-    <a href={`/workflows/${id}`} class="id" title={id} aria-label={`workflow ${id}`}>
+    <a href={`/workflows/${id}`} class="id" title={`workflow ${id}`}>
       <code>{shortId(id)}</code>
     </a>
   );

@@ -61,7 +61,9 @@ function clip(text: string, size: number): string {
 }
 
 const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step: GraphStep; x: number; y: number; look: NodeLook; selected: boolean; onSelect?: (id: string) => void }) {
-  const label = `step ${step.id}, ${step.type}: ${look.text}${look.note ? `, ${look.note}` : ''}${step.compensated ? ', has a compensation' : ''}`;
+  // The accessible name comes from the node's text (what is seen is what is
+  // read); the description says it in full, unclipped.
+  const description = `step ${step.id}, ${step.type}: ${look.text}${look.note ? `, ${look.note}` : ''}${step.compensated ? ', has a compensation' : ''}`;
   const select = () => onSelect?.(step.id);
   return (
     <g
@@ -71,7 +73,7 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
       data-state={look.text}
       role={onSelect ? 'button' : 'img'}
       tabIndex={onSelect ? 0 : undefined}
-      aria-label={label}
+      aria-label={onSelect ? undefined : description}
       aria-pressed={onSelect ? selected : undefined}
       onClick={select}
       onKeyDown={(e) => {
@@ -81,22 +83,22 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
         }
       }}
     >
-      <title>{label}</title>
+      <desc>{description}</desc>
       <rect class="box" width={NODE_WIDTH} height={NODE_HEIGHT} rx="8" />
       <rect class="stripe" width="6" height={NODE_HEIGHT} rx="3" />
       <text class="step-id" x="14" y="20">
-        {clip(step.id, 22)}
+        {clip(step.id, 21)}
       </text>
-      <text class="step-type" x={NODE_WIDTH - 10} y="20" text-anchor="end">
+      <text class="step-type" x={NODE_WIDTH - 8} y={NODE_HEIGHT - 8} text-anchor="end">
         {TYPE_MARK[step.type] ?? step.type}
       </text>
       <text class="step-state" x="14" y="39">
-        {clip(look.text, 28)}
+        {clip(look.text, 25)}
       </text>
       {(look.note || step.compensated) && (
         <text class="step-note" x="14" y="54">
           {step.compensated ? '↺ ' : ''}
-          {clip(look.note ?? 'undoable', 30)}
+          {clip(look.note ?? 'undoable', step.compensated ? 21 : 23)}
         </text>
       )}
       {look.progress !== undefined && (
@@ -110,7 +112,7 @@ export function Graph({ steps, layoutKey, look, selected, onSelect, label }: { s
   const placed = useLayout(layoutKey, steps);
   if (!placed) return <p role="status">Drawing the graph…</p>;
   return (
-    <div class="graph-scroll" tabIndex={-1}>
+    <div class="graph-scroll" tabIndex={0} role="region" aria-label={`${label} (scrolls)`}>
       <svg class="graph" width={placed.width} height={placed.height} viewBox={`0 0 ${placed.width} ${placed.height}`} role="group" aria-label={label}>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">

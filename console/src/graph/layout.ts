@@ -4,7 +4,7 @@
 
 import type { GraphStep } from '../api';
 
-export const NODE_WIDTH = 210;
+export const NODE_WIDTH = 184;
 export const NODE_HEIGHT = 62;
 
 export interface PlacedEdge {
@@ -33,7 +33,7 @@ export function conditionLabel(step: GraphStep): string | undefined {
 export async function layout(steps: GraphStep[]): Promise<Layout> {
   const { default: dagre } = await import('@dagrejs/dagre');
   const graph = new dagre.graphlib.Graph({ multigraph: false });
-  graph.setGraph({ rankdir: 'LR', nodesep: 28, ranksep: 70, edgesep: 14, marginx: 12, marginy: 12 });
+  graph.setGraph({ rankdir: 'LR', nodesep: 22, ranksep: 52, edgesep: 12, marginx: 12, marginy: 12 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const step of steps) graph.setNode(step.id, { width: NODE_WIDTH, height: NODE_HEIGHT });
   const conditions: Record<string, string> = {};

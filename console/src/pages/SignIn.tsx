@@ -11,7 +11,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     setError('');
     setCredential(value.trim());
     try {
-      onSignedIn(await request<Me>('GET', '/api/v1/me', undefined, { quiet401: true }));
+      const me = await request<Me>('GET', '/api/v1/me', undefined, { quiet401: true });
+      if (!me.id) throw new Error('The node did not recognise this credential.');
+      onSignedIn(me);
     } catch (problem) {
       setCredential(null);
       setError(problem instanceof Problem ? problem.detail : String(problem));

@@ -16,6 +16,8 @@ const KIND_WORDS: Record<string, string> = {
 export function Timeline({ bars, timers, now, onSelect }: { bars: Bar[]; timers: PendingTimer[]; now: number; onSelect: (step: string) => void }) {
   if (bars.length === 0) return <p class="muted">No step has started yet.</p>;
   const time = (at: string) => new Date(at).getTime();
+  // An open bar runs to now; never before its own start.
+  now = Math.max(now, ...bars.map((b) => time(b.start)));
   const start = Math.min(...bars.map((b) => time(b.start)));
   const end = Math.max(now, ...bars.map((b) => time(b.end ?? b.start)));
   const span = Math.max(1, end - start);
@@ -39,7 +41,7 @@ export function Timeline({ bars, timers, now, onSelect }: { bars: Bar[]; timers:
                 </div>
               </div>
               <span class="row-outcome">
-                {bar.outcome} <span class="muted">{duration(to - from)}</span>
+                {bar.outcome} <span class="muted">{duration(Math.max(0, to - from))}</span>
                 {bar.detail && <span class="row-detail" title={bar.detail}> · {bar.detail}</span>}
               </span>
             </li>
