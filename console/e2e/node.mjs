@@ -47,7 +47,7 @@ async function until(what, check, seconds = 60) {
 }
 
 /** Starts a node; `services` = { databaseUrl, amqpUrl } for the PostgreSQL + RabbitMQ mode. */
-export async function startNode({ services } = {}) {
+export async function startNode({ services, workflows = join(import.meta.dirname, 'workflows') } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'distorch-console-'));
   const port = await freePort();
   const env = { ...process.env, DISTORCH_LOG: 'warn' };
@@ -65,7 +65,7 @@ export async function startNode({ services } = {}) {
     approver: apikey(env, storage, 'approver'),
     viewer: apikey(env, storage, 'viewer'),
   };
-  const args = ['serve', '--addr', `127.0.0.1:${port}`, '--workflows', join(import.meta.dirname, 'workflows'), ...storage, ...WORKERS.flatMap((w) => ['--exec', w])];
+  const args = ['serve', '--addr', `127.0.0.1:${port}`, '--workflows', workflows, ...storage, ...WORKERS.flatMap((w) => ['--exec', w])];
   const child = spawn(BINARY, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await until('the node to answer', async () => (await fetch(`${url}/health/live`)).ok);

@@ -59,7 +59,8 @@ function Shell({ me, signOut }: { me: Me; signOut: () => void }) {
           <a href="/docs/" class="tool-link">API docs</a>
           <ThemeToggle />
           <span class="who" title={`Signed in as ${me.id}`}>
-            {me.id} <span class="role">{me.role}</span>
+            <span class="visually-hidden">Signed in as {me.id}, </span>
+            <span class="role">{me.role}</span>
           </span>
           {credential() && (
             <button type="button" class="quiet" onClick={signOut}>

@@ -18,7 +18,7 @@ export function ThemeToggle() {
     <label class="theme">
       <span class="visually-hidden">Theme</span>
       <select value={theme} onChange={(e) => choose((e.target as HTMLSelectElement).value as Theme)}>
-        <option value="system">Theme: system</option>
+        <option value="system">System</option>
         <option value="light">Light</option>
         <option value="dark">Dark</option>
       </select>

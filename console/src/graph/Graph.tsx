@@ -98,7 +98,7 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
       {(look.note || step.compensated) && (
         <text class="step-note" x="14" y="54">
           {step.compensated ? '↺ ' : ''}
-          {clip(look.note ?? 'undoable', step.compensated ? 21 : 23)}
+          {clip(look.note ?? 'undoable', step.compensated ? 17 : 19)}
         </text>
       )}
       {look.progress !== undefined && (
@@ -110,6 +110,9 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
 
 export function Graph({ steps, layoutKey, look, selected, onSelect, label }: { steps: GraphStep[]; layoutKey: string; look: (id: string) => NodeLook; selected?: string; onSelect?: (id: string) => void; label: string }) {
   const placed = useLayout(layoutKey, steps);
+  useEffect(() => {
+    if (placed) requestAnimationFrame(() => performance.mark('graph-drawn'));
+  }, [placed]);
   if (!placed) return <p role="status">Drawing the graph…</p>;
   return (
     <div class="graph-scroll" tabIndex={0} role="region" aria-label={`${label} (scrolls)`}>

@@ -32,6 +32,8 @@ export function conditionLabel(step: GraphStep): string | undefined {
 
 export async function layout(steps: GraphStep[]): Promise<Layout> {
   const { default: dagre } = await import('@dagrejs/dagre');
+  // Marks for the benchmark (docs/benchmarks.md): layout, then draw.
+  performance.mark('graph-layout-start');
   const graph = new dagre.graphlib.Graph({ multigraph: false });
   graph.setGraph({ rankdir: 'LR', nodesep: 22, ranksep: 52, edgesep: 12, marginx: 12, marginy: 12 });
   graph.setDefaultEdgeLabel(() => ({}));
@@ -65,5 +67,6 @@ export async function layout(steps: GraphStep[]): Promise<Layout> {
     };
   });
   const size = graph.graph();
+  performance.mark('graph-layout-end');
   return { width: Math.ceil(size.width ?? 0), height: Math.ceil(size.height ?? 0), nodes, edges, conditions };
 }

@@ -35,6 +35,11 @@ function Activity({ minutes }: { minutes: OverviewData['minutes'] }) {
           );
         })}
       </svg>
+      <div class="axis" aria-hidden="true">
+        <span>60 min ago</span>
+        <span>30 min ago</span>
+        <span>now</span>
+      </div>
       <figcaption>
         <span class="key key-started">started</span> <span class="key key-completed">completed</span> per minute, last 60 minutes
       </figcaption>
