@@ -34,7 +34,7 @@ use crate::{
         tasks::show, tasks::retry, tasks::skip, tasks::approve, tasks::reject,
         tasks::complete, tasks::fail, tasks::heartbeat, poll::poll,
         stats::stats, stats::bottlenecks, overview::show,
-        approvals::list, step_figures::show, me::me,
+        approvals::list, step_figures::steps, me::me,
         feeds::stream_all, feeds::stream_workflow, feeds::websocket,
         operations::live, operations::ready, operations::metrics,
         graphql::http::post, graphql::http::query_or_page, graphql::http::websocket,

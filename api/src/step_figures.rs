@@ -15,7 +15,7 @@ use crate::extract::PathParams;
 use crate::{ApiError, App, ReadModels, Shared, Store};
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
-    Router::new().route("/api/v1/definitions/{name}/steps", get(show::<S, R>))
+    Router::new().route("/api/v1/definitions/{name}/steps", get(steps::<S, R>))
 }
 
 /// One step over every instance of the definition (all versions).
@@ -63,7 +63,7 @@ pub(crate) struct StepFigureList {
         (status = 404, description = "No definition has this name", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub(crate) async fn show<S: Store, R: ReadModels>(
+pub(crate) async fn steps<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<StepFigureList>, ApiError> {
