@@ -221,14 +221,15 @@ function scenarios(mode, setup) {
         await page.close();
       });
 
-      it('serves GraphiQL from the node, with nothing from a CDN', async () => {
+      it('serves GraphiQL from the node, with nothing from a CDN, using the console credential', async () => {
         await page.goto(`${node.url}/graphql`);
         await page.locator('.graphiql-container').waitFor({ timeout: 30_000 });
         await page.getByText('Using the credential you signed in with.').waitFor();
+        await page.locator('.graphiql-execute-button').click();
+        await page.getByText('"nextCursor"').waitFor({ timeout: 30_000 });
         await shot(page, 'graphiql');
-        const problems = page.problems.filter((p) => !p.startsWith('console error'));
-        assert.deepEqual(problems, []);
-        page.problems.splice(0);
+        // GraphiQL's own markup is not ours to fix: no axe run here.
+        assert.deepEqual(page.problems, []);
       });
 
       it('shows the overview with light and dark themes', async () => {
