@@ -58,22 +58,34 @@ impl From<Overview> for OverviewBody {
             minutes: overview
                 .minutes
                 .into_iter()
-                .map(|Minute { at, started, finished }| ActivityMinute {
-                    at,
-                    started,
-                    finished,
-                })
+                .map(
+                    |Minute {
+                         at,
+                         started,
+                         finished,
+                     }| ActivityMinute {
+                        at,
+                        started,
+                        finished,
+                    },
+                )
                 .collect(),
             last_hour: overview.last_hour,
             approvals_waiting: overview.approvals_waiting,
             queues: overview
                 .queues
                 .into_iter()
-                .map(|QueueWait { queue, waiting, oldest }| QueueWaiting {
-                    queue,
-                    waiting,
-                    oldest_scheduled_at: oldest,
-                })
+                .map(
+                    |QueueWait {
+                         queue,
+                         waiting,
+                         oldest,
+                     }| QueueWaiting {
+                        queue,
+                        waiting,
+                        oldest_scheduled_at: oldest,
+                    },
+                )
                 .collect(),
         }
     }

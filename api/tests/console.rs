@@ -17,25 +17,64 @@ async fn get(url: &str) -> reqwest::Response {
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn every_page_path_gets_the_console_and_api_paths_stay_problems(pool: PgPool) {
     let app = App::new(pool, FeedConfig::default(), false).await;
-    for path in ["/", "/workflows", "/workflows/0190a0b0-0000-7000-8000-000000000000", "/approvals", "/definitions/order", "/sign-in"] {
+    for path in [
+        "/",
+        "/workflows",
+        "/workflows/0190a0b0-0000-7000-8000-000000000000",
+        "/approvals",
+        "/definitions/order",
+        "/sign-in",
+    ] {
         let page = get(&format!("{}{path}", app.url)).await;
         assert_eq!(page.status(), 200, "{path}");
-        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-        let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(
+            page.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let policy = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(policy.contains("default-src 'self'"), "{policy}");
         let html = page.text().await.unwrap();
         assert!(html.contains(r#"<div id="app">"#), "{path}: {html}");
-        assert!(!html.contains("http://") && !html.contains("https://"), "{html}");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "{html}"
+        );
     }
     let html = get(&format!("{}/", app.url)).await.text().await.unwrap();
-    let script = html.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let asset = get(&format!("{}{script}", app.url)).await;
     assert_eq!(asset.status(), 200);
-    assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
-    assert!(asset.headers()["content-type"].to_str().unwrap().contains("javascript"));
-    assert_eq!(get(&format!("{}/favicon.svg", app.url)).await.headers()["content-type"], "image/svg+xml");
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        asset.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert_eq!(
+        get(&format!("{}/favicon.svg", app.url)).await.headers()["content-type"],
+        "image/svg+xml"
+    );
 
-    for (method, path) in [("GET", "/api/v1/nothing"), ("GET", "/api"), ("POST", "/workflows")] {
+    for (method, path) in [
+        ("GET", "/api/v1/nothing"),
+        ("GET", "/api"),
+        ("POST", "/workflows"),
+    ] {
         let client = reqwest::Client::new();
         let answer = client
             .request(method.parse().unwrap(), format!("{}{path}", app.url))
@@ -62,13 +101,19 @@ async fn the_reads_added_for_the_console_answer_as_documented(pool: PgPool) {
         let url = format!("{}{path}", app.url);
         async move {
             let answer = get(&url).await;
-            (answer.status().as_u16(), answer.json::<Value>().await.unwrap())
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
         }
     };
     let (status, me) = json("/api/v1/me").await;
     assert_eq!(status, 200);
     assert_eq!(me["id"], "anonymous");
-    assert_eq!(me["permissions"], serde_json::json!(["read", "operate", "approve", "administer"]));
+    assert_eq!(
+        me["permissions"],
+        serde_json::json!(["read", "operate", "approve", "administer"])
+    );
 
     let (status, overview) = json("/api/v1/overview").await;
     assert_eq!(status, 200, "{overview}");
@@ -76,7 +121,10 @@ async fn the_reads_added_for_the_console_answer_as_documented(pool: PgPool) {
     assert_eq!(overview["approvals_waiting"], 0);
 
     let (status, approvals) = json("/api/v1/approvals?decidable_by=me").await;
-    assert_eq!((status, approvals["items"].as_array().unwrap().len()), (200, 0));
+    assert_eq!(
+        (status, approvals["items"].as_array().unwrap().len()),
+        (200, 0)
+    );
     assert_eq!(json("/api/v1/approvals?decidable_by=you").await.0, 400);
     assert_eq!(json("/api/v1/approvals?workflow=nope").await.0, 400);
 

@@ -52,10 +52,8 @@ pub async fn overview<R: ReadModelQueries + InsightQueries + DefinitionStore>(
     registry: &DefinitionRegistry,
     now: DateTime<Utc>,
 ) -> Result<Overview, Error> {
-    let first = now
-        .duration_trunc(Duration::minutes(1))
-        .unwrap_or(now)
-        - Duration::minutes(MINUTES - 1);
+    let first =
+        now.duration_trunc(Duration::minutes(1)).unwrap_or(now) - Duration::minutes(MINUTES - 1);
     let (statuses, activity, approvals, waiting) = tokio::try_join!(
         reads.status_counts(),
         reads.activity(first),

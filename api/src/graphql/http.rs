@@ -27,7 +27,6 @@ use super::access::Identity;
 use crate::auth::Guard;
 use crate::{ApiError, Caller};
 
-
 /// One GraphQL request (as documented in OpenAPI; the server reads it with
 /// async-graphql's own type).
 #[derive(utoipa::ToSchema)]
