@@ -87,7 +87,7 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
       <rect class="box" width={NODE_WIDTH} height={NODE_HEIGHT} rx="8" />
       <rect class="stripe" width="6" height={NODE_HEIGHT} rx="3" />
       <text class="step-id" x="14" y="20">
-        {clip(step.id, 21)}
+        {clip(step.id, 22)}
       </text>
       <text class="step-type" x={NODE_WIDTH - 8} y={NODE_HEIGHT - 8} text-anchor="end">
         {TYPE_MARK[step.type] ?? step.type}
@@ -98,7 +98,7 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
       {(look.note || step.compensated) && (
         <text class="step-note" x="14" y="54">
           {step.compensated ? '↺ ' : ''}
-          {clip(look.note ?? 'undoable', step.compensated ? 17 : 19)}
+          {clip(look.note ?? 'undoable', step.compensated ? 16 : 18)}
         </text>
       )}
       {look.progress !== undefined && (

@@ -4,7 +4,7 @@
 
 import type { GraphStep } from '../api';
 
-export const NODE_WIDTH = 184;
+export const NODE_WIDTH = 196;
 export const NODE_HEIGHT = 62;
 
 export interface PlacedEdge {

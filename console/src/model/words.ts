@@ -64,6 +64,15 @@ export function skipWords(skip?: { kind: string; need?: string }): string {
   return skip.kind.replace(/_/g, ' ');
 }
 
+/** The same, short enough for a graph node. */
+export function skipShort(skip?: { kind: string; need?: string }): string {
+  if (!skip) return '';
+  if (skip.kind === 'condition_false') return 'condition false';
+  if (skip.kind === 'upstream_skipped') return `${skip.need ?? 'a need'} skipped`;
+  if (skip.kind === 'operator') return 'by an operator';
+  return skip.kind.replace(/_/g, ' ');
+}
+
 /** UUIDv7 ids share their leading digits when started together: shorten from the end. */
 export function shortId(id: string): string {
   return '…' + id.replace(/-/g, '').slice(-8);

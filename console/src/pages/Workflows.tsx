@@ -192,7 +192,7 @@ export function Workflows() {
                   <td>
                     <StatusBadge status={w.status} />
                   </td>
-                  <td class="steps-cell">{(w.current_steps ?? []).join(', ') || <span class="muted">—</span>}</td>
+                  <td class="steps-cell">{(!FINAL.has(w.status) && (w.current_steps ?? []).join(', ')) || <span class="muted">—</span>}</td>
                   <td>
                     <Time at={w.created_at} />
                   </td>

@@ -4,14 +4,14 @@
 
 import type { NodeLook } from '../../graph/Graph';
 import type { StepState } from '../../model/fold';
-import { shown, skipWords, tone } from '../../model/words';
+import { shown, skipShort, tone } from '../../model/words';
 
 const cache = new WeakMap<StepState, Map<number | undefined, NodeLook>>();
 
 function build(step: StepState, progress: number | undefined): NodeLook {
   const text = shown(step);
   let note: string | undefined;
-  if (step.status === 'skipped' && step.compensation === 'not_started') note = `because ${skipWords(step.skip)}`;
+  if (step.status === 'skipped' && step.compensation === 'not_started') note = skipShort(step.skip);
   else if (step.status === 'failed' && step.compensation === 'not_started') note = `attempt ${step.attempt}: ${step.error?.message ?? ''}`;
   else if (step.compensation === 'failed') note = `attempt ${step.compensation_attempt}: ${step.compensation_error?.message ?? ''}`;
   else if (step.compensation === 'retrying') note = `compensation retry ${step.compensation_attempt + 1}`;
