@@ -160,6 +160,18 @@ function scenarios(mode, setup) {
       }
     });
 
+    it('lists a new instance and changes its status in place, live, without reloading', async () => {
+      await page.goto(`${node.url}/workflows?definition=shop-order`);
+      await page.locator('table.list tbody tr[data-id]').first().waitFor();
+      await page.evaluate(() => (window.__stayed = true));
+      const id = await node.start({ order_id: 'o-live', amount: 15, currency: 'EUR' });
+      const row = page.locator(`tr[data-id="${id}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      await row.getByText('completed', { exact: true }).waitFor({ timeout: 30_000 });
+      assert.equal(await page.evaluate(() => window.__stayed), true, 'the list was reloaded');
+      await clean(page, 'the live list');
+    });
+
     it('serves the deep link of each page on reload', async () => {
       const id = (await node.api('/api/v1/workflows?limit=1')).items[0].id;
       const pages = [
