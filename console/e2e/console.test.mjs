@@ -91,6 +91,21 @@ function scenarios(mode, setup) {
       await clean(page, 'a completed workflow');
     });
 
+    it('shows the detail of a refused action', async () => {
+      await page.goto(`${node.url}/definitions/shop-order`);
+      await page.getByRole('button', { name: 'Raw JSON' }).click();
+      await page.getByLabel('Input (JSON)').fill('{"order_id": "o-bad"}');
+      await page.getByRole('button', { name: 'Start shop-order v1' }).click();
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      // The node's problem, as it answered it (422, the schema's problems).
+      assert.match(await alert.innerText(), /amount/);
+      assert.equal(new URL(page.url()).pathname, '/definitions/shop-order');
+      // A 4xx answer is logged by the browser itself: expected here.
+      page.problems.splice(0);
+      await clean(page, 'a refused start');
+    });
+
     it('shows a failing workflow compensating in reverse order, with the cause in one sentence', async () => {
       const id = await node.start({ order_id: 'o-fail', amount: 30, currency: 'USD', fail_shipping: true });
       await page.goto(`${node.url}/workflows/${id}`);
@@ -190,6 +205,12 @@ function scenarios(mode, setup) {
         if (path === '/') await page.locator('.tiles').waitFor();
         if (path === '/workflows') await page.locator(`tr[data-id="${id}"]`).waitFor();
         if (path === '/' || path === '/workflows') await shot(page, path === '/' ? 'overview' : 'workflows');
+        if (path === '/definitions/shop-order') {
+          // Instances ran: each step shows its p50, p95 and failure rate.
+          await page.locator('[data-step="reserve_stock"][data-state^="p50 "]').waitFor();
+          await page.getByText(/^Bottleneck:/).waitFor();
+          await shot(page, 'definition-figures');
+        }
         await clean(page, `${path} after a reload`);
       }
       const missing = await fetch(`${node.url}/api/v1/no-such-route`);

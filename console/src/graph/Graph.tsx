@@ -3,7 +3,7 @@
 // SVG <text>, so readers, search in page and tests find step ids and states.
 
 import { memo } from 'preact/compat';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { GraphStep } from '../api';
 import { type Layout, NODE_HEIGHT, NODE_WIDTH, layout } from './layout';
 
@@ -110,13 +110,24 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
 
 export function Graph({ steps, layoutKey, look, selected, onSelect, label }: { steps: GraphStep[]; layoutKey: string; look: (id: string) => NodeLook; selected?: string; onSelect?: (id: string) => void; label: string }) {
   const placed = useLayout(layoutKey, steps);
+  const box = useRef<HTMLDivElement>(null);
+  const [room, setRoom] = useState(0);
   useEffect(() => {
     if (placed) requestAnimationFrame(() => performance.mark('graph-drawn'));
   }, [placed]);
+  useEffect(() => {
+    if (!box.current) return;
+    const watch = new ResizeObserver(([entry]) => setRoom(entry.contentRect.width));
+    watch.observe(box.current);
+    return () => watch.disconnect();
+  }, [placed !== null]);
   if (!placed) return <p role="status">Drawing the graph…</p>;
+  // A graph a little wider than the page is shrunk to fit (text stays
+  // readable down to 75%); a larger one keeps its size and scrolls.
+  const fit = room > 0 && placed.width > room && room / placed.width >= 0.75 ? room / placed.width : 1;
   return (
-    <div class="graph-scroll" tabIndex={0} role="region" aria-label={`${label} (scrolls)`}>
-      <svg class="graph" width={placed.width} height={placed.height} viewBox={`0 0 ${placed.width} ${placed.height}`} role="group" aria-label={label}>
+    <div class="graph-scroll" tabIndex={0} role="region" aria-label={`${label} (scrolls)`} ref={box}>
+      <svg class="graph" width={Math.floor(placed.width * fit)} height={Math.ceil(placed.height * fit)} viewBox={`0 0 ${placed.width} ${placed.height}`} role="group" aria-label={label}>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M0,0 L10,5 L0,10 z" class="arrow" />

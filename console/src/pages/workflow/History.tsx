@@ -4,6 +4,12 @@
 import type { HistoryEvent } from '../../model/events';
 import { absolute } from '../../components/bits';
 
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 });
+
+function clock(at: string): string {
+  return CLOCK.format(new Date(at));
+}
+
 function summary(e: HistoryEvent): string {
   const d = e.data;
   const parts: string[] = [];
@@ -44,9 +50,11 @@ export function History({ events, at, onPick }: { events: HistoryEvent[]; at: nu
                 </button>
               </td>
               <td class="details">{summary(e)}</td>
-              <td>{e.actor}</td>
+              <td class="actor">{e.actor}</td>
               <td>
-                <time dateTime={e.occurred_at}>{absolute(e.occurred_at)}</time>
+                <time dateTime={e.occurred_at} title={absolute(e.occurred_at)}>
+                  {clock(e.occurred_at)}
+                </time>
               </td>
             </tr>
           ))}
