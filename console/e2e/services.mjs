@@ -7,6 +7,13 @@ export function services() {
   const databaseUrl = process.env.DATABASE_URL;
   const amqpUrl = process.env.AMQP_URL;
   if (!databaseUrl || !amqpUrl) throw new Error('the PostgreSQL + RabbitMQ run needs DATABASE_URL and AMQP_URL (scripts/test sets them)');
+  for (const [tool, from] of [['psql', 'postgresql-client'], ['rabbitmqctl', 'rabbitmq-server']]) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`the PostgreSQL + RabbitMQ run needs ${tool} (Debian: apt-get install ${from})`);
+    }
+  }
   const name = `console_e2e_${process.pid}_${Date.now()}`;
   execFileSync('psql', [databaseUrl, '-qc', `create database ${name}`]);
   const database = new URL(databaseUrl);
