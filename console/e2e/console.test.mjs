@@ -117,6 +117,12 @@ function scenarios(mode, setup) {
       assert.match(await cause.innerText(), /^Compensated because step ship failed on attempt 1: .*carrier refused the parcel/);
       const rows = await page.locator('.waterfall .k-compensation .row-step').allInnerTexts();
       assert.deepEqual(rows, ['charge_payment', 'reserve_stock'], 'compensations in reverse order');
+      // By keyboard: a step of the graph opens its panel, the error verbatim.
+      await step(page, 'ship').focus();
+      await page.keyboard.press('Enter');
+      const panel = page.getByRole('region', { name: 'Step ship' });
+      await panel.locator('.verbatim', { hasText: 'the carrier refused the parcel' }).waitFor();
+      assert.match(await panel.innerText(), /Error of attempt 1 \(permanent\)/);
       await shot(page, 'workflow-compensated');
       await clean(page, 'a compensated workflow');
     });

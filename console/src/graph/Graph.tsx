@@ -72,7 +72,9 @@ const Node = memo(function Node({ step, x, y, look, selected, onSelect }: { step
       data-step={step.id}
       data-state={look.text}
       role={onSelect ? 'button' : 'img'}
-      tabIndex={onSelect ? 0 : undefined}
+      // Lower case: on SVG elements attribute names keep their case, and
+      // only `tabindex` makes the node focusable.
+      {...{ tabindex: onSelect ? 0 : undefined }}
       aria-label={onSelect ? undefined : description}
       aria-pressed={onSelect ? selected : undefined}
       onClick={select}

@@ -79,7 +79,6 @@ export function WorkflowPage({ id }: { id: string }) {
         setDefinition(version);
         setEvents(history);
         setLive(state);
-        setSelected(firstInterest(state));
         void refreshApprovals();
         const last = history.length ? String(history[history.length - 1].position) : undefined;
         let queued: HistoryEvent[] = [];
@@ -142,8 +141,10 @@ export function WorkflowPage({ id }: { id: string }) {
   const status = live.status === 'not_started' ? row.status : live.status;
   const cause = FINAL.has(status) ? whyItEnded(status, events) : null;
   const stepDefs = definition.graph.steps;
-  const selectedStep = selected ? shownState.steps[selected] : undefined;
-  const selectedDef = stepDefs.find((s) => s.id === selected);
+  // Until someone picks a step, the panel follows the step that matters now.
+  const focus = selected ?? firstInterest(shownState);
+  const selectedStep = focus ? shownState.steps[focus] : undefined;
+  const selectedDef = stepDefs.find((s) => s.id === focus);
   const decidable = new Set(approvals.filter((a) => a.decidable).map((a) => a.step));
   const pickedEvent = travel !== null ? events[travel] : null;
 
@@ -194,7 +195,7 @@ export function WorkflowPage({ id }: { id: string }) {
           steps={stepDefs}
           layoutKey={`${definition.name}@${definition.version}`}
           look={(step) => lookOf(shownState.steps[step], progress.get(step))}
-          selected={selected}
+          selected={focus}
           onSelect={setSelected}
           label={`Steps of ${row.definition} and their states${pickedEvent ? ` right after event ${pickedEvent.version}` : ''}`}
         />
