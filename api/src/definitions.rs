@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::definition_graph::{self, GraphStep};
 use crate::error::Problem;
 use crate::extract::{PathParams, text};
 use crate::{ApiError, App, ReadModels, Shared, Store};
@@ -180,20 +181,11 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     Ok(Json(DefinitionVersions { name, versions }))
 }
 
-/// A step of the graph.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct GraphStep {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    needs: Vec<String>,
-    /// Whether it has a `compensate`.
-    compensated: bool,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Graph {
     steps: Vec<GraphStep>,
+    /// The JSON Schema of the input (`input.schema`), if any.
+    input_schema: Option<Value>,
     /// The graph as a Mermaid flowchart.
     mermaid: String,
 }
@@ -235,26 +227,14 @@ pub(crate) async fn version<S: Store, R: ReadModels>(
         .ok_or_else(|| ApiError::NotFound(format!("definition {name} version {number}")))?;
     let definition =
         catalog::resolve(app.engine.definitions(), &app.read_models, &name, number).await?;
-    let steps = definition
-        .steps
-        .iter()
-        .map(|step| GraphStep {
-            id: step.id.as_str().to_owned(),
-            kind: step.kind.name().to_owned(),
-            needs: step
-                .needs
-                .iter()
-                .map(|&need| definition.steps[need].id.as_str().to_owned())
-                .collect(),
-            compensated: step.compensate.is_some(),
-        })
-        .collect();
+    let steps = definition_graph::steps(&definition);
     Ok(Json(DefinitionVersion {
         summary: VersionSummary::from(&stored),
         name,
         source: stored.source,
         graph: Graph {
             steps,
+            input_schema: definition.input_schema.as_ref().map(|s| s.schema.clone()),
             mermaid: domain::definition::diagram::mermaid(&definition),
         },
     }))

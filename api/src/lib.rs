@@ -3,8 +3,11 @@
 //! event feeds (SSE and WebSocket), GraphQL at `/graphql`, every route behind authentication, a
 //! permission table and limits. Errors are RFC 9457 problem documents.
 
+mod approvals;
 pub mod auth;
 mod caller;
+mod console;
+mod definition_graph;
 mod definitions;
 mod error;
 mod extract;
@@ -12,11 +15,14 @@ mod feeds;
 pub mod graphql;
 mod http_metrics;
 mod limits;
+mod me;
 pub mod openapi;
 mod operations;
+mod overview;
 mod poll;
 mod starts;
 mod stats;
+mod step_figures;
 mod tasks;
 mod views;
 mod workflows;
@@ -26,8 +32,8 @@ use std::sync::Arc;
 use application::Engine;
 use application::feed::EventFeed;
 use application::ports::{
-    DefinitionStore, EventStore, IdempotencyKeys, LogHead, ProjectionWriter, ReadModelQueries,
-    TimerQueue,
+    DefinitionStore, EventStore, IdempotencyKeys, InsightQueries, LogHead, ProjectionWriter,
+    ReadModelQueries, TimerQueue,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,11 +54,23 @@ impl<T: EventStore + TimerQueue + LogHead + 'static> Store for T {}
 
 /// The read models an API node queries (and stores definitions in).
 pub trait ReadModels:
-    ReadModelQueries + ProjectionWriter + DefinitionStore + IdempotencyKeys + Clone + 'static
+    ReadModelQueries
+    + InsightQueries
+    + ProjectionWriter
+    + DefinitionStore
+    + IdempotencyKeys
+    + Clone
+    + 'static
 {
 }
 impl<T> ReadModels for T where
-    T: ReadModelQueries + ProjectionWriter + DefinitionStore + IdempotencyKeys + Clone + 'static
+    T: ReadModelQueries
+        + InsightQueries
+        + ProjectionWriter
+        + DefinitionStore
+        + IdempotencyKeys
+        + Clone
+        + 'static
 {
 }
 
@@ -101,6 +119,10 @@ pub fn router<S: Store, R: ReadModels>(
         .nest("/api/v1/workflows", workflows::router())
         .nest("/api/v1/tasks", tasks::router())
         .merge(stats::router())
+        .merge(overview::router())
+        .merge(approvals::router())
+        .merge(step_figures::router())
+        .route("/api/v1/me", get(me::me))
         .merge(graphql::router(app.clone(), feed.clone(), guard.clone()))
         .merge(feeds::router(feed))
         .merge(polls)
@@ -108,6 +130,7 @@ pub fn router<S: Store, R: ReadModels>(
         .route("/health/live", get(operations::live))
         .with_state(app)
         .route_layer(from_fn_with_state(guard, auth::guard))
+        .fallback(console::fallback)
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
         .layer(from_fn_with_state(
             config.limits.request_timeout,

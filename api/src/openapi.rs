@@ -15,7 +15,8 @@ use application::auth::Permission;
 use crate::auth::QUERY_TOKEN_ROUTES;
 use crate::auth::routes::ROUTES;
 use crate::{
-    definitions, error, feeds, graphql, operations, poll, starts, stats, tasks, views, workflows,
+    approvals, definitions, error, feeds, graphql, me, operations, overview, poll, starts, stats,
+    step_figures, tasks, views, workflows,
 };
 
 #[derive(OpenApi)]
@@ -32,7 +33,8 @@ use crate::{
         workflows::pause, workflows::resume, workflows::cancel,
         tasks::show, tasks::retry, tasks::skip, tasks::approve, tasks::reject,
         tasks::complete, tasks::fail, tasks::heartbeat, poll::poll,
-        stats::stats, stats::bottlenecks,
+        stats::stats, stats::bottlenecks, overview::show,
+        approvals::list, step_figures::steps, me::me,
         feeds::stream_all, feeds::stream_workflow, feeds::websocket,
         operations::live, operations::ready, operations::metrics,
         graphql::http::post, graphql::http::query_or_page, graphql::http::websocket,
@@ -43,6 +45,7 @@ use crate::{
         (name = "workflows", description = "Workflow instances: start, read, command"),
         (name = "tasks", description = "Steps: operator commands, approvals, and workers that speak HTTP"),
         (name = "stats", description = "Statistics from the read models"),
+        (name = "auth", description = "The caller"),
         (name = "feeds", description = "The event log, live: Server-Sent Events and WebSocket"),
         (name = "operations", description = "Health and metrics"),
         (name = "graphql", description = "The same queries and commands in GraphQL (docs/api.md#graphql)"),

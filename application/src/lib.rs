@@ -4,6 +4,7 @@
 //! projection, the event feed and the metrics read the log; the ports are
 //! the traits the infrastructure implements.
 
+pub mod approvals;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
@@ -15,9 +16,11 @@ pub mod feed;
 pub mod loops;
 pub mod messages;
 pub mod metrics;
+pub mod overview;
 pub mod ports;
 pub mod projection;
 pub mod secrets;
+pub mod step_figures;
 pub mod trace;
 
 pub use engine::{Engine, Origin, Submission};

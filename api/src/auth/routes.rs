@@ -43,6 +43,10 @@ pub const ROUTES: &[(Method, &str, Permission)] = &[
     (Method::GET, "/api/v1/tasks/poll", Operate),
     (Method::GET, "/api/v1/stats", Read),
     (Method::GET, "/api/v1/analytics/bottlenecks", Read),
+    (Method::GET, "/api/v1/overview", Read),
+    (Method::GET, "/api/v1/approvals", Read),
+    (Method::GET, "/api/v1/definitions/{name}/steps", Read),
+    (Method::GET, "/api/v1/me", Public),
     // GraphQL checks each root field's permission itself (graphql::access).
     // The page (GraphiQL) and the WebSocket are public: a browser cannot
     // send a header with either, so a GET with a query needs a credential

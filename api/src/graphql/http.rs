@@ -1,12 +1,13 @@
 //! GraphQL over HTTP and WebSocket: `POST /graphql` (JSON), `GET /graphql`
-//! (a query in the URL, or the GraphiQL page without one), and
+//! (a query in the URL, or the GraphiQL page without one: vendored in the
+//! console's bundle, so it works offline), and
 //! `/graphql/ws` (graphql-transport-ws, authenticated by its
 //! `connection_init` payload or the upgrade's header).
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use application::auth::Principal;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, parse_query_string};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, parse_query_string};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Request};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
@@ -17,7 +18,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
@@ -25,15 +26,6 @@ use super::ApiSchema;
 use super::access::Identity;
 use crate::auth::Guard;
 use crate::{ApiError, Caller};
-
-/// GraphiQL loads its scripts from unpkg.com: the page needs the internet.
-static GRAPHIQL: LazyLock<String> = LazyLock::new(|| {
-    GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql/ws")
-        .title("DisTorch GraphQL")
-        .finish()
-});
 
 /// One GraphQL request (as documented in OpenAPI; the server reads it with
 /// async-graphql's own type).
@@ -165,7 +157,7 @@ pub(crate) async fn query_or_page(
     uri: Uri,
 ) -> Response {
     let Some(query) = uri.query().filter(|query| !query.is_empty()) else {
-        return Html(GRAPHIQL.as_str()).into_response();
+        return crate::console::graphiql();
     };
     let request = match parse_query_string(query) {
         Ok(request) => request,

@@ -4,6 +4,7 @@
 mod api_keys;
 mod bus;
 mod event_store;
+mod insights;
 mod log_head;
 mod probes;
 mod read_models;
@@ -15,6 +16,9 @@ pub use bus::{Bus, Delivery, Subscription, TaskHandout};
 pub use event_store::{
     APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent,
     OutboxMessage, RecordedEvent, ScheduledTimer,
+};
+pub use insights::{
+    InsightQueries, MinuteCount, StepFigureRow, WaitingApprovalRow, WaitingStepRow,
 };
 pub use log_head::LogHead;
 pub use probes::{

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 mod changes;
 mod definitions;
+mod insights;
 mod queries;
 mod writer;
 

@@ -9,6 +9,7 @@ use super::sqlite::Writer;
 
 mod changes;
 mod definitions;
+mod insights;
 mod queries;
 mod writer;
 

@@ -1,5 +1,6 @@
 //! The read models' queries for the API (SQLite).
 
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 use application::Error;
@@ -26,6 +27,13 @@ pub(super) fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, 
         DateTime::parse_from_rfc3339(&text)
             .map(|at| at.to_utc())
             .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+    })
+    .transpose()
+}
+
+pub(super) fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
     })
     .transpose()
 }
