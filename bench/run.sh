@@ -10,7 +10,8 @@
 #      DISTORCH (release binary; default $CARGO_TARGET_DIR/release/distorch)
 #      PROFILE=1   load pg_stat_statements and write each run's statements to $BENCH_TMP
 #      PERF=1      `perf record -a -g` (cpu-clock) over the client's whole run, to $BENCH_TMP
-#      BENCH_TMP (/tmp/distorch-bench) BENCH_NETNS=0 to stay in the host's network namespace
+#      GROW_LOG=EVENTS  grow the log to EVENTS events first (GROW_SEED real workflows, copied)
+#      BIN_LABEL (what the binary is, in the JSON) BENCH_TMP (/tmp/distorch-bench) BENCH_NETNS=0
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -58,21 +59,34 @@ DB_URL=$("$SERVICES" pg-url distorch)
 AMQP=$("$SERVICES" amqp-url)
 log "postgres: $("$SERVICES" psql -d distorch -Atc "select 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit')")"
 
-DATABASE_URL=$DB_URL AMQP_URL=$AMQP "$DISTORCH" serve --workflows "$HERE/workflows" > "$W/serve.log" 2>&1 &
-SERVE_PID=$!
-for _ in $(seq 1 240); do
-  curl -sf http://127.0.0.1:8080/health/ready > /dev/null 2>&1 && break
-  kill -0 "$SERVE_PID" 2>/dev/null || { log "serve died"; tail -20 "$W/serve.log" >&2; exit 1; }
-  sleep 0.25
-done
-curl -sf http://127.0.0.1:8080/health/ready > /dev/null || { log "serve not ready"; exit 1; }
+start_engine() { # the node, ready, and its worker
+  DATABASE_URL=$DB_URL AMQP_URL=$AMQP "$DISTORCH" serve --workflows "$HERE/workflows" >> "$W/serve.log" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 1 240); do
+    curl -sf http://127.0.0.1:8080/health/ready > /dev/null 2>&1 && break
+    kill -0 "$SERVE_PID" 2>/dev/null || { log "serve died"; tail -20 "$W/serve.log" >&2; exit 1; }
+    sleep 0.25
+  done
+  curl -sf http://127.0.0.1:8080/health/ready > /dev/null || { log "serve not ready"; exit 1; }
+  case $WORKER in
+    distorch) AMQP_URL=$AMQP "$DISTORCH" worker --echo bench >> "$W/worker.log" 2>&1 & ;;
+    python) AMQP_URL=$AMQP "$PYTHON" "$REPO/examples/workers/python/worker.py" bench >> "$W/worker.log" 2>&1 & ;;
+    *) log "WORKER must be distorch or python"; exit 2 ;;
+  esac
+  WORKER_PID=$!
+}
+: > "$W/serve.log"; : > "$W/worker.log"
+start_engine
 
-case $WORKER in
-  distorch) AMQP_URL=$AMQP "$DISTORCH" worker --echo bench > "$W/worker.log" 2>&1 & ;;
-  python) AMQP_URL=$AMQP "$PYTHON" "$REPO/examples/workers/python/worker.py" bench > "$W/worker.log" 2>&1 & ;;
-  *) log "WORKER must be distorch or python"; exit 2 ;;
-esac
-WORKER_PID=$!
+# GROW_LOG=EVENTS: a real history first (GROW_SEED workflows), then copied by SQL until the log
+# holds EVENTS events (bench/grow_log.sql), with the node stopped; then the node starts again.
+if [[ ${GROW_LOG:-0} != 0 ]]; then
+  "$PYTHON" "$HERE/realpath.py" --n "${GROW_SEED:-2000}" --concurrency 50 --runs 1 --variants A \
+    --warmup 0 --quiet-wait 0 > /dev/null
+  stop_pid "$WORKER_PID"; stop_pid "$SERVE_PID"
+  "$SERVICES" psql -d distorch -v target="$GROW_LOG" -f "$HERE/grow_log.sql" >&2
+  start_engine
+fi
 
 STATEMENTS=()
 if [[ ${PROFILE:-0} == 1 ]]; then
@@ -82,7 +96,7 @@ if [[ ${PERF:-0} == 1 ]]; then
   perf record -e cpu-clock -F 499 -a -g -o "$BENCH_TMP/perf.data" > "$W/perf.log" 2>&1 &
   PERF_PID=$!
 fi
-VERS="$("$DISTORCH" --version) ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')); $(postgres --version); rabbitmq-server $(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo '?'); worker=$WORKER"
+VERS="${BIN_LABEL:-$("$DISTORCH" --version)} ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')); $(postgres --version); rabbitmq-server $(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo '?'); worker=$WORKER"
 timeout 3000 "$PYTHON" "$HERE/realpath.py" --url http://127.0.0.1:8080 \
   --n "$N" --concurrency "$CONC" --runs "$RUNS" --variants "$VARIANTS" --warmup "$WARMUP" \
   --quiet-wait "${QUIET_WAIT:-120}" --mode "serve pg+rabbitmq, worker=$WORKER" --extra "$VERS" \
