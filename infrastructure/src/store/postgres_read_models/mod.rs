@@ -22,6 +22,11 @@ mod queries;
 const PROJECTION_LOCK: i64 = i64::from_be_bytes(*b"distorch");
 const PROJECTION: &str = "read_models";
 
+/// When the first event the projection has not written was recorded.
+pub(super) const OLDEST_UNPROJECTED: &str = "select recorded_at from events
+    where global_position > (select position from projection_checkpoints where name = $1)
+    order by global_position limit 1";
+
 #[derive(Clone, Debug)]
 pub struct PgReadModels {
     pool: PgPool,
@@ -43,15 +48,11 @@ impl ProjectionWriter for PgReadModels {
     }
 
     async fn oldest_unprojected(&self) -> Result<Option<DateTime<Utc>>, Error> {
-        sqlx::query_scalar(
-            "select recorded_at from events
-             where global_position > (select position from projection_checkpoints where name = $1)
-             order by global_position limit 1",
-        )
-        .bind(PROJECTION)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)
+        sqlx::query_scalar(OLDEST_UNPROJECTED)
+            .bind(PROJECTION)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
     }
 
     async fn log_head(&self) -> Result<i64, Error> {
