@@ -44,7 +44,7 @@ pub use auth::{Authentication, JwtVerifier};
 pub use caller::Caller;
 pub use error::ApiError;
 pub use http_metrics::track_http;
-pub use limits::Limits;
+pub use limits::{DEFAULT_BURST, DEFAULT_REQUESTS_PER_SECOND, Limits};
 pub use operations::{live, operations_router};
 pub use poll::{Handout, MAX_WAIT_SECONDS};
 

@@ -25,11 +25,18 @@ pub struct Limits {
     pub request_timeout: Duration,
 }
 
+/// Requests per second a caller may sustain by default: above what one node
+/// serves, so a single client is held back by the node, never by the bucket
+/// (docs/auth.md). An open node's anonymous caller is not limited at all.
+pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 1_000.0;
+/// Requests a caller may make at once after being idle, by default.
+pub const DEFAULT_BURST: u32 = 2_000;
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            requests_per_second: 100.0,
-            burst: 200,
+            requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+            burst: DEFAULT_BURST,
             body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
         }

@@ -340,3 +340,62 @@ async fn a_request_over_the_time_limit_gets_503(pool: PgPool) {
     );
     blocker.rollback().await.unwrap();
 }
+
+#[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+async fn an_open_node_does_not_rate_limit_its_anonymous_caller(pool: PgPool) {
+    // A bucket of two that never refills: a limited caller's third request is refused.
+    let limits = Limits {
+        requests_per_second: 0.001,
+        burst: 2,
+        ..Limits::default()
+    };
+    let app = App::with(pool, FeedConfig::default(), true, |_| ApiConfig {
+        authentication: Authentication::Open,
+        limits,
+        handout: None,
+    })
+    .await;
+    let id = app.start("beta").await.0.to_string();
+    let path = format!("/api/v1/workflows/{id}");
+    for request in 1..=10 {
+        let status = call(&app, &Method::GET, &path, None).await.status();
+        assert_eq!(
+            status, 200,
+            "request {request} of the open node's one caller"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
+async fn the_default_limit_lets_one_caller_make_a_thousand_requests_at_once(pool: PgPool) {
+    let app = App::with(
+        pool,
+        FeedConfig::default(),
+        true,
+        secured(Limits::default()),
+    )
+    .await;
+    let key = ApiKeys::new(app.engine.store().clone())
+        .create(Role::Operator, "busy", &SystemClock::default())
+        .await
+        .unwrap()
+        .key;
+    let id = app.start("beta").await.0.to_string();
+    let url = format!("{}/api/v1/workflows/{id}", app.url);
+    let client = reqwest::Client::new();
+    // Fifty at a time, as a client that keeps a node busy does.
+    let mut lanes = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let (client, url, key) = (client.clone(), url.clone(), key.clone());
+        lanes.spawn(async move {
+            let mut refused = 0;
+            for _ in 0..20 {
+                let response = client.get(&url).bearer_auth(&key).send().await.unwrap();
+                refused += usize::from(response.status() == StatusCode::TOO_MANY_REQUESTS);
+            }
+            refused
+        });
+    }
+    let refused: usize = lanes.join_all().await.into_iter().sum();
+    assert_eq!(refused, 0, "of 1,000 requests by one caller, refused");
+}

@@ -80,10 +80,10 @@ pub struct ServeArguments {
     #[arg(long, env = "DISTORCH_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
     /// Requests per second each caller may sustain.
-    #[arg(long, env = "DISTORCH_RATE_LIMIT", default_value_t = 100.0)]
+    #[arg(long, env = "DISTORCH_RATE_LIMIT", default_value_t = api::DEFAULT_REQUESTS_PER_SECOND)]
     rate_limit: f64,
     /// Requests a caller may make at once after being idle.
-    #[arg(long, env = "DISTORCH_RATE_BURST", default_value_t = 200)]
+    #[arg(long, env = "DISTORCH_RATE_BURST", default_value_t = api::DEFAULT_BURST)]
     rate_burst: u32,
     /// The largest request body, in bytes.
     #[arg(long, env = "DISTORCH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]

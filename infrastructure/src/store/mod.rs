@@ -7,6 +7,8 @@ mod postgres;
 mod postgres_api_keys;
 mod postgres_listener;
 mod postgres_log_head;
+#[cfg(test)]
+mod postgres_log_plans;
 mod postgres_probe;
 mod postgres_queues;
 mod postgres_read_models;

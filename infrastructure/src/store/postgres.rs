@@ -56,7 +56,7 @@ fn record(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, Error> {
     })?;
     Ok(RecordedEvent {
         position,
-        transaction: row.try_get::<i64, _>("tx").map_err(database)? as u64,
+        transaction: row.try_get::<i64, _>("tx_number").map_err(database)? as u64,
         stream_id: InstanceId(row.try_get("stream_id").map_err(database)?),
         version: row.try_get::<i32, _>("version").map_err(database)? as u64,
         event_type: row.try_get("type").map_err(database)?,
@@ -86,15 +86,34 @@ fn outbox_ids(row: &sqlx::postgres::PgRow, expected: usize) -> Result<Vec<i64>, 
     Ok(ids.filter(|ids| ids.len() == expected).unwrap_or_default())
 }
 
-/// `select ... from events` followed by the given clauses.
+/// `select ... from events` followed by the given clauses. The transaction
+/// comes out as `tx_number`, never `as tx`: a name in `order by` means the
+/// output column first, so `order by tx` would sort by the cast, which no
+/// index holds (a sequential scan and a sort of the whole log, per read).
 macro_rules! select_events {
     ($clauses:literal) => {
         concat!(
-            "select global_position, tx::text::bigint as tx, stream_id, version, type, schema_version, data, metadata, recorded_at from events",
+            "select global_position, tx::text::bigint as tx_number, stream_id, version, type, schema_version, data, metadata, recorded_at from events",
             $clauses
         )
     };
 }
+
+/// A stream's events after a version, through `events_stream_version`.
+pub(super) const LOAD: &str =
+    select_events!(" where stream_id = $1 and version > $2 order by version");
+
+/// The global log in commit-safe order (see migration `commit_order`):
+/// after the event at `$1` (or the last one before it, for a position that
+/// names none) in (tx, position) order, and only below every transaction
+/// still running; in the order `events_commit_order` holds.
+pub(super) const READ_ALL: &str = select_events!(
+    " where (tx, global_position) > (
+          coalesce((select tx from events where global_position <= $1
+                    order by global_position desc limit 1), '0'::xid8), $1)
+        and tx < pg_snapshot_xmin(pg_current_snapshot())
+      order by tx, global_position limit $2"
+);
 
 impl EventStore for PgEventStore {
     /// One statement, so one round trip and its own transaction (see
@@ -156,11 +175,9 @@ impl EventStore for PgEventStore {
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, Error> {
         self.events(
-            sqlx::query(select_events!(
-                " where stream_id = $1 and version > $2 order by version"
-            ))
-            .bind(stream_id.0)
-            .bind(after_version as i32),
+            sqlx::query(LOAD)
+                .bind(stream_id.0)
+                .bind(after_version as i32),
         )
         .await
     }
@@ -170,20 +187,10 @@ impl EventStore for PgEventStore {
         after_position: i64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, Error> {
-        // In commit-safe order (see migration `commit_order`): after the
-        // event at `after_position` (or the last one before it, for a
-        // position that names none) in (tx, position) order, and only below
-        // every transaction still running.
         self.events(
-            sqlx::query(select_events!(
-                " where (tx, global_position) > (
-                      coalesce((select tx from events where global_position <= $1
-                                order by global_position desc limit 1), '0'::xid8), $1)
-                    and tx < pg_snapshot_xmin(pg_current_snapshot())
-                  order by tx, global_position limit $2"
-            ))
-            .bind(after_position)
-            .bind(limit as i64),
+            sqlx::query(READ_ALL)
+                .bind(after_position)
+                .bind(limit as i64),
         )
         .await
     }

@@ -11,6 +11,11 @@ mod insights;
 mod queries;
 mod writer;
 
+/// When the first event the projection has not written was recorded.
+pub(super) const OLDEST_UNPROJECTED: &str = "select recorded_at from events
+    where global_position > (select position from projection_checkpoints where name = $1)
+    order by global_position limit 1";
+
 #[derive(Clone, Debug)]
 pub struct PgReadModels {
     pool: PgPool,

@@ -27,15 +27,11 @@ impl ProjectionWriter for PgReadModels {
     }
 
     async fn oldest_unprojected(&self) -> Result<Option<DateTime<Utc>>, Error> {
-        sqlx::query_scalar(
-            "select recorded_at from events
-             where global_position > (select position from projection_checkpoints where name = $1)
-             order by global_position limit 1",
-        )
-        .bind(PROJECTION)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database)
+        sqlx::query_scalar(super::OLDEST_UNPROJECTED)
+            .bind(PROJECTION)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)
     }
 
     async fn log_head(&self) -> Result<i64, Error> {
