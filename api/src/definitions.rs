@@ -27,6 +27,26 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
         .route("/{name}/versions/{version}", get(version::<S, R>))
 }
 
+/// As REST and GraphQL answer a refused deployment: every problem with its
+/// position, or a conflict with a version deployed with other content.
+impl From<DeployError> for ApiError {
+    fn from(error: DeployError) -> Self {
+        match error {
+            DeployError::Invalid(problems) => ApiError::Unprocessable {
+                detail: format!("the definition has {} problems", problems.len()),
+                problems: problems
+                    .iter()
+                    .map(|problem| serde_json::to_value(problem).unwrap_or(Value::Null))
+                    .collect(),
+            },
+            DeployError::Refused(application::Error::Invalid { reason }) => {
+                ApiError::Conflict(reason)
+            }
+            DeployError::Refused(error) => error.into(),
+        }
+    }
+}
+
 /// A deployed definition.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Deployed {
@@ -60,21 +80,7 @@ pub(crate) async fn deploy<S: Store, R: ReadModels>(
     source: Result<String, StringRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let source = text(source)?;
-    let definition = catalog::deploy(app.engine.definitions(), &app.read_models, &source)
-        .await
-        .map_err(|error| match error {
-            DeployError::Invalid(problems) => ApiError::Unprocessable {
-                detail: format!("the definition has {} problems", problems.len()),
-                problems: problems
-                    .iter()
-                    .map(|problem| serde_json::to_value(problem).unwrap_or(Value::Null))
-                    .collect(),
-            },
-            DeployError::Refused(application::Error::Invalid { reason }) => {
-                ApiError::Conflict(reason)
-            }
-            DeployError::Refused(error) => error.into(),
-        })?;
+    let definition = catalog::deploy(app.engine.definitions(), &app.read_models, &source).await?;
     let location = format!(
         "/api/v1/definitions/{}/versions/{}",
         definition.name, definition.version

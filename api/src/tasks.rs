@@ -7,14 +7,13 @@
 
 use std::sync::Arc;
 
-use application::messages::{TaskOutcome, TaskResult};
+use application::messages::TaskOutcome;
+use application::tasks::{self, TaskError, TaskRef};
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::instance::effects::TaskKind;
-use domain::instance::{Command, StepError};
-use domain::{InstanceId, StepId};
+use domain::instance::{Command, Event, StepError};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -22,7 +21,7 @@ use utoipa::ToSchema;
 use crate::error::Problem;
 use crate::extract::{PathParams, optional};
 use crate::views::{HeartbeatAccepted, ReportAccepted, Step, Task, Workflow};
-use crate::workflows::{body, instance_id, operate};
+use crate::workflows::{body, operate};
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store};
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
@@ -37,43 +36,20 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
         .route("/{task_id}/heartbeat", post(heartbeat::<S, R>))
 }
 
-/// A parsed task id: the step, and the attempt when given in full.
-pub(crate) struct TaskRef {
-    pub(crate) instance: InstanceId,
-    pub(crate) step: StepId,
-    pub(crate) attempt: Option<(TaskKind, u32)>,
-    pub(crate) text: String,
+/// As REST and GraphQL answer a refused task id or report.
+impl From<TaskError> for ApiError {
+    fn from(error: TaskError) -> Self {
+        match error {
+            TaskError::NotRunning(_) => ApiError::Conflict(error.to_string()),
+            TaskError::Failed(error) => error.into(),
+            _ => ApiError::BadRequest(error.to_string()),
+        }
+    }
 }
 
-pub(crate) fn task_ref(text: &str) -> Result<TaskRef, ApiError> {
-    let bad = || {
-        ApiError::BadRequest(format!(
-            "`{text}` is not a task id (`<workflow id>:<step>[:<kind>:<attempt>]`)"
-        ))
-    };
-    let parts: Vec<&str> = text.split(':').collect();
-    let (instance, step) = match parts.as_slice() {
-        [instance, step, ..] if !step.is_empty() => (instance_id(instance)?, StepId::from(*step)),
-        _ => return Err(bad()),
-    };
-    let attempt = match parts.as_slice() {
-        [_, _] => None,
-        [_, _, kind, attempt] => {
-            let kind = match *kind {
-                "forward" => TaskKind::Forward,
-                "compensation" => TaskKind::Compensation,
-                _ => return Err(bad()),
-            };
-            Some((kind, attempt.parse().map_err(|_| bad())?))
-        }
-        _ => return Err(bad()),
-    };
-    Ok(TaskRef {
-        instance,
-        step,
-        attempt,
-        text: text.to_owned(),
-    })
+/// The events a report caused, by type.
+pub(crate) fn event_names(events: &[Event]) -> Vec<String> {
+    events.iter().map(|event| event.name().to_owned()).collect()
 }
 
 /// How the routes describe a task id.
@@ -94,7 +70,7 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     PathParams(task_id): PathParams<String>,
 ) -> Result<Json<Task>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let steps = app.read_models.steps(task.instance).await?;
     let step = steps
         .iter()
@@ -123,7 +99,7 @@ pub(crate) async fn retry<S: Store, R: ReadModels>(
     caller: Caller,
     PathParams(task_id): PathParams<String>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let command = Command::RetryStep { step: task.step };
     operate(&app.engine, task.instance, command, &caller).await
 }
@@ -156,7 +132,7 @@ pub(crate) async fn skip<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Json<SkipRequest>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let output = body(payload)?.output;
     let command = Command::SkipStep {
         step: task.step,
@@ -192,7 +168,7 @@ pub(crate) async fn approve<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let comment = optional(payload)?.and_then(|request| request.comment);
     let command = Command::Approve {
         step: task.step,
@@ -222,7 +198,7 @@ pub(crate) async fn reject<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let comment = optional(payload)?.and_then(|request| request.comment);
     let command = Command::Reject {
         step: task.step,
@@ -230,40 +206,6 @@ pub(crate) async fn reject<S: Store, R: ReadModels>(
         comment,
     };
     operate(&app.engine, task.instance, command, &caller).await
-}
-
-/// A worker's report on the attempt the task id names.
-async fn report<S: Store, R: ReadModels>(
-    app: &App<S, R>,
-    task: TaskRef,
-    outcome: TaskOutcome,
-) -> Result<Json<ReportAccepted>, ApiError> {
-    let Some((kind, attempt)) = task.attempt else {
-        return Err(ApiError::BadRequest(format!(
-            "`{}` names a step, not an attempt: workers report with the task id of their task message",
-            task.text
-        )));
-    };
-    let result = TaskResult {
-        task_id: task.text.clone(),
-        instance_id: task.instance,
-        step: task.step,
-        attempt,
-        kind,
-        started_by: None,
-        outcome,
-    };
-    let events = app.engine.handle_result(result).await?;
-    if events.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "task {} is not running (a duplicate or stale report): nothing changed",
-            task.text
-        )));
-    }
-    Ok(Json(ReportAccepted {
-        task_id: task.text,
-        events: events.iter().map(|event| event.name().to_owned()).collect(),
-    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -293,9 +235,13 @@ pub(crate) async fn complete<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Json<CompleteRequest>, JsonRejection>,
 ) -> Result<Json<ReportAccepted>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let output = body(payload)?.output;
-    report(&app, task, TaskOutcome::Completed { output }).await
+    let events = tasks::report(&app.engine, &task, TaskOutcome::Completed { output }).await?;
+    Ok(Json(ReportAccepted {
+        task_id,
+        events: event_names(&events),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -331,13 +277,17 @@ pub(crate) async fn fail<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Json<FailRequest>, JsonRejection>,
 ) -> Result<Json<ReportAccepted>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let request = body(payload)?;
     let error = StepError {
         message: request.message,
         retryable: request.retryable,
     };
-    report(&app, task, TaskOutcome::Failed { error }).await
+    let events = tasks::report(&app.engine, &task, TaskOutcome::Failed { error }).await?;
+    Ok(Json(ReportAccepted {
+        task_id,
+        events: event_names(&events),
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -366,35 +316,8 @@ pub(crate) async fn heartbeat<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<HeartbeatRequest>>>, JsonRejection>,
 ) -> Result<Json<HeartbeatAccepted>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let progress = optional(payload)?.and_then(|request| request.progress);
-    if progress.is_some_and(|progress| progress > 100) {
-        return Err(ApiError::BadRequest("`progress` is 0 to 100".to_owned()));
-    }
-    let Some((kind, attempt)) = task.attempt else {
-        return Err(ApiError::BadRequest(format!(
-            "`{}` names a step, not an attempt",
-            task.text
-        )));
-    };
-    let step = task.step.clone();
-    let result = TaskResult {
-        task_id: task.text.clone(),
-        instance_id: task.instance,
-        step: task.step,
-        attempt,
-        kind,
-        started_by: None,
-        outcome: TaskOutcome::Heartbeat { progress },
-    };
-    app.engine.handle_result(result).await?;
-    if let Some(progress) = progress {
-        app.read_models
-            .record_progress(task.instance, step.as_str(), progress)
-            .await?;
-    }
-    Ok(Json(HeartbeatAccepted {
-        task_id: task.text,
-        progress,
-    }))
+    tasks::heartbeat(&app.engine, &app.read_models, &task, progress).await?;
+    Ok(Json(HeartbeatAccepted { task_id, progress }))
 }

@@ -9,7 +9,7 @@ use domain::WorkflowDefinition;
 use domain::definition::Problems;
 
 use crate::Error;
-use crate::definitions::DefinitionRegistry;
+use crate::definitions::{DefinitionRegistry, unchanged};
 use crate::ports::{DefinitionStore, StoredDefinition};
 
 /// Why a deployment was refused.
@@ -29,12 +29,10 @@ pub async fn deploy(
     source: &str,
 ) -> Result<Arc<WorkflowDefinition>, DeployError> {
     let definition = domain::parse_workflow(source).map_err(DeployError::Invalid)?;
-    if let Ok(existing) = registry.get(&definition.name, Some(definition.version))
-        && existing.hash != definition.hash
-    {
-        return Err(DeployError::Refused(clash(&definition)));
+    if let Ok(existing) = registry.get(&definition.name, Some(definition.version)) {
+        unchanged(&definition, &existing.hash)?;
     }
-    store
+    let stored = store
         .save_definition(&StoredDefinition {
             name: definition.name.clone(),
             version: definition.version,
@@ -44,6 +42,7 @@ pub async fn deploy(
             created_at: Utc::now(),
         })
         .await?;
+    unchanged(&definition, &stored)?;
     Ok(registry.register(definition)?)
 }
 
@@ -87,13 +86,4 @@ fn parse_stored(stored: &StoredDefinition) -> Result<WorkflowDefinition, Error> 
             problems.render("definition").trim_end()
         ),
     })
-}
-
-pub(crate) fn clash(definition: &WorkflowDefinition) -> Error {
-    Error::Invalid {
-        reason: format!(
-            "{} version {} is already deployed with other content; give the changed definition a new version",
-            definition.name, definition.version
-        ),
-    }
 }

@@ -16,7 +16,11 @@ pub mod metrics;
 pub mod ports;
 pub mod projection;
 pub mod secrets;
+pub mod starts;
+pub mod stats;
+pub mod tasks;
 pub mod trace;
+pub mod workflows;
 
 pub use engine::{Engine, Origin, Submission};
 pub use error::Error;
