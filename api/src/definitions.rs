@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::error::Problem;
 use crate::extract::{PathParams, text};
+use crate::problems::{BodyLimit, NoSuchVersion};
 use crate::{ApiError, App, ReadModels, Shared, Store};
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
@@ -71,8 +72,8 @@ pub(crate) struct Deployed {
             headers(("location" = String, description = "The deployed version"))),
         (status = 400, description = "The body is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "This name and version were deployed with other content", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The definition is invalid: every problem with its line and column", body = Problem, content_type = "application/problem+json"),
+        BodyLimit,
     ),
 )]
 pub(crate) async fn deploy<S: Store, R: ReadModels>(
@@ -224,7 +225,7 @@ pub(crate) struct DefinitionVersion {
     responses(
         (status = 200, description = "The version", body = DefinitionVersion),
         (status = 400, description = "The version is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such definition or version", body = Problem, content_type = "application/problem+json"),
+        NoSuchVersion,
     ),
 )]
 pub(crate) async fn version<S: Store, R: ReadModels>(

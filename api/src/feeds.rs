@@ -31,6 +31,7 @@ use uuid::Uuid;
 use crate::ApiError;
 use crate::error::Problem;
 use crate::extract::PathParams;
+use crate::problems::NoSuchWorkflow;
 
 /// How often an idle SSE connection gets a comment, so proxies keep it.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -184,7 +185,7 @@ pub(crate) async fn stream_all<S: EventStore + LogHead + 'static>(
     responses(
         (status = 200, description = "An endless stream of `FeedEvent`s", content_type = "text/event-stream", body = String),
         (status = 400, description = "Not a workflow id; a malformed filter, `after` or `Last-Event-ID`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        NoSuchWorkflow,
     ),
     security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
 )]

@@ -15,6 +15,7 @@ mod limits;
 pub mod openapi;
 mod operations;
 mod poll;
+mod problems;
 mod starts;
 mod stats;
 mod tasks;

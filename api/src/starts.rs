@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::error::Problem;
+use crate::problems::{JsonBody, NoSuchVersion};
 use crate::views::{Started, StartedBatch};
 use crate::workflows::body;
 use crate::{ApiError, Caller, ReadModels, Shared, Store};
@@ -107,10 +108,8 @@ impl From<StartError> for ApiError {
     responses(
         (status = 201, description = "Started", body = Started),
         (status = 400, description = "A malformed body or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such definition or version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The input schema refuses the input; the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
+        NoSuchVersion, JsonBody,
     ),
 )]
 pub(crate) async fn start<S: Store, R: ReadModels>(
@@ -137,9 +136,8 @@ pub(crate) async fn start<S: Store, R: ReadModels>(
     responses(
         (status = 201, description = "Every workflow started", body = StartedBatch),
         (status = 400, description = "A malformed body or Idempotency-Key; not 1 to 100 starts", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Some starts were refused (each by its `index`): none started", body = Problem, content_type = "application/problem+json"),
+        JsonBody,
     ),
 )]
 pub(crate) async fn batch<S: Store, R: ReadModels>(

@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 
 use crate::error::Problem;
 use crate::extract::{PathParams, optional};
+use crate::problems::{BodyLimit, Decision, JsonBody, StaleReport, TaskCommand, TaskRoute};
 use crate::views::{HeartbeatAccepted, ReportAccepted, Step, Task, Workflow};
 use crate::workflows::{body, operate};
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store};
@@ -62,8 +63,7 @@ const TASK_ID: &str =
     params(("task_id" = String, Path, description = TASK_ID)),
     responses(
         (status = 200, description = "The step", body = Task),
-        (status = 400, description = "Not a task id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
+        TaskRoute,
     ),
 )]
 pub(crate) async fn show<S: Store, R: ReadModels>(
@@ -89,9 +89,8 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     params(("task_id" = String, Path, description = TASK_ID)),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step is not failed, or compensation started", body = Problem, content_type = "application/problem+json"),
+        TaskRoute,
     ),
 )]
 pub(crate) async fn retry<S: Store, R: ReadModels>(
@@ -119,11 +118,8 @@ pub(crate) struct SkipRequest {
     request_body(content = SkipRequest),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step cannot be skipped now", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, JsonBody,
     ),
 )]
 pub(crate) async fn skip<S: Store, R: ReadModels>(
@@ -155,11 +151,7 @@ pub(crate) struct DecisionRequest {
     request_body(content = Option<DecisionRequest>, description = "Optional"),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not one of the step's approvers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The step is not waiting for a decision", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, Decision, BodyLimit,
     ),
 )]
 pub(crate) async fn approve<S: Store, R: ReadModels>(
@@ -185,11 +177,7 @@ pub(crate) async fn approve<S: Store, R: ReadModels>(
     request_body(content = Option<DecisionRequest>, description = "Optional"),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not one of the step's approvers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The step is not waiting for a decision", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, Decision, BodyLimit,
     ),
 )]
 pub(crate) async fn reject<S: Store, R: ReadModels>(
@@ -223,11 +211,7 @@ pub(crate) struct CompleteRequest {
     request_body(content = CompleteRequest),
     responses(
         (status = 200, description = "Recorded", body = ReportAccepted),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The attempt is not running (a duplicate or stale report): nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, StaleReport, JsonBody,
     ),
 )]
 pub(crate) async fn complete<S: Store, R: ReadModels>(
@@ -265,11 +249,7 @@ fn retryable_by_default() -> bool {
     request_body(content = FailRequest),
     responses(
         (status = 200, description = "Recorded", body = ReportAccepted),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The attempt is not running (a duplicate or stale report): nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, StaleReport, JsonBody,
     ),
 )]
 pub(crate) async fn fail<S: Store, R: ReadModels>(
@@ -306,9 +286,7 @@ pub(crate) struct HeartbeatRequest {
     request_body(content = Option<HeartbeatRequest>, description = "Optional"),
     responses(
         (status = 200, description = "Recorded (a heartbeat for an attempt that is not running changes nothing)", body = HeartbeatAccepted),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, BodyLimit,
     ),
 )]
 pub(crate) async fn heartbeat<S: Store, R: ReadModels>(

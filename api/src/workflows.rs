@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::error::Problem;
 use crate::extract::{PathParams, QueryParams, optional};
+use crate::problems::{BodyLimit, NoSuchWorkflow, WorkflowRoute};
 use crate::views::{HistoryEvent, HistoryPage, Workflow, WorkflowPage};
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store, starts};
 
@@ -129,8 +130,7 @@ pub(crate) async fn list<S: Store, R: ReadModels>(
     params(("id" = Uuid, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The instance and its steps", body = Workflow),
-        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        WorkflowRoute,
     ),
 )]
 pub(crate) async fn show<S: Store, R: ReadModels>(
@@ -165,7 +165,7 @@ pub(crate) struct HistoryQuery {
     responses(
         (status = 200, description = "A page of its events, oldest first", body = HistoryPage),
         (status = 400, description = "Not a workflow id; a malformed `after` or `limit`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        NoSuchWorkflow,
     ),
 )]
 pub(crate) async fn events<S: Store, R: ReadModels>(
@@ -205,9 +205,8 @@ pub(crate) async fn operate<S: EventStore>(
     params(("id" = Uuid, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow is not running", body = Problem, content_type = "application/problem+json"),
+        WorkflowRoute,
     ),
 )]
 pub(crate) async fn pause<S: Store, R: ReadModels>(
@@ -224,9 +223,8 @@ pub(crate) async fn pause<S: Store, R: ReadModels>(
     params(("id" = Uuid, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow is not paused", body = Problem, content_type = "application/problem+json"),
+        WorkflowRoute,
     ),
 )]
 pub(crate) async fn resume<S: Store, R: ReadModels>(
@@ -258,9 +256,8 @@ fn yes() -> bool {
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
         (status = 400, description = "Not a workflow id; a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        NoSuchWorkflow, BodyLimit,
     ),
 )]
 pub(crate) async fn cancel<S: Store, R: ReadModels>(

@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::ApiSchema;
 use super::access::Identity;
 use crate::auth::Guard;
+use crate::problems::BodyLimit;
 use crate::{ApiError, Caller};
 
 /// GraphiQL loads its scripts from unpkg.com: the page needs the internet.
@@ -114,7 +115,7 @@ async fn execute(
                 (GraphQlResponse = "application/graphql-response+json"),
             )),
         (status = 400, description = "Not one GraphQL request", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = crate::error::Problem, content_type = "application/problem+json"),
+        BodyLimit,
     ),
 )]
 pub(crate) async fn post(
