@@ -173,17 +173,8 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<DefinitionVersions>, ApiError> {
-    let versions: Vec<VersionSummary> = app
-        .read_models
-        .definitions()
-        .await?
-        .iter()
-        .filter(|definition| definition.name == name)
-        .map(VersionSummary::from)
-        .collect();
-    if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("definition {name}")));
-    }
+    let stored = catalog::versions(&app.read_models, &name).await?;
+    let versions = stored.iter().map(VersionSummary::from).collect();
     Ok(Json(DefinitionVersions { name, versions }))
 }
 
@@ -196,6 +187,17 @@ pub(crate) struct GraphStep {
     needs: Vec<String>,
     /// Whether it has a `compensate`.
     compensated: bool,
+}
+
+impl From<catalog::GraphStep> for GraphStep {
+    fn from(step: catalog::GraphStep) -> Self {
+        Self {
+            id: step.id,
+            kind: step.kind.to_owned(),
+            needs: step.needs,
+            compensated: step.compensated,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -235,33 +237,17 @@ pub(crate) async fn version<S: Store, R: ReadModels>(
     let number: u32 = version
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("`{version}` is not a version number")))?;
-    let stored = app
-        .read_models
-        .definition(&name, number)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("definition {name} version {number}")))?;
-    let definition =
-        catalog::resolve(app.engine.definitions(), &app.read_models, &name, number).await?;
-    let steps = definition
-        .steps
-        .iter()
-        .map(|step| GraphStep {
-            id: step.id.as_str().to_owned(),
-            kind: step.kind.name().to_owned(),
-            needs: step
-                .needs
-                .iter()
-                .map(|&need| definition.steps[need].id.as_str().to_owned())
-                .collect(),
-            compensated: step.compensate.is_some(),
-        })
-        .collect();
+    let registry = app.engine.definitions();
+    let (stored, definition) = catalog::version(registry, &app.read_models, &name, number).await?;
     Ok(Json(DefinitionVersion {
         summary: VersionSummary::from(&stored),
         name,
         source: stored.source,
         graph: Graph {
-            steps,
+            steps: catalog::graph(&definition)
+                .into_iter()
+                .map(GraphStep::from)
+                .collect(),
             mermaid: domain::definition::diagram::mermaid(&definition),
         },
     }))

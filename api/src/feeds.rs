@@ -12,6 +12,7 @@ use application::feed::{
     EventFeed, FeedFilter, FeedItem, FeedStart, FeedSubscription, SharedEvent,
 };
 use application::ports::{EventStore, LogHead, RecordedEvent};
+use application::workflows;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -202,12 +203,7 @@ pub(crate) async fn stream_workflow<S: EventStore + LogHead + 'static>(
             "the workflow is in the path; `workflow` is not a filter here".into(),
         ));
     }
-    if feed.store().load(id, 0).await?.is_empty() {
-        return Err(application::Error::NotFound {
-            what: format!("workflow {id}"),
-        }
-        .into());
-    }
+    workflows::started(feed.store(), id).await?;
     let start = query.start(&headers, FeedStart::After(0))?;
     let filter = FeedFilter {
         workflow: Some(id),

@@ -150,21 +150,11 @@ pub(crate) async fn batch<S: Store, R: ReadModels>(
     let requests: Vec<Start> = body(payload)?
         .workflows
         .into_iter()
-        .map(Start::from)
+        .map(Into::into)
         .collect();
     let origin = origin(&caller, &headers);
-    let ids = starts::start_batch(
-        &app.engine,
-        &app.read_models,
-        &requests,
-        key.as_ref(),
-        &origin,
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(StartedBatch {
-            ids: ids.into_iter().map(|id| id.0).collect(),
-        }),
-    ))
+    let (engine, reads) = (&app.engine, &app.read_models);
+    let ids = starts::start_batch(engine, reads, &requests, key.as_ref(), &origin).await?;
+    let ids = ids.into_iter().map(|id| id.0).collect();
+    Ok((StatusCode::CREATED, Json(StartedBatch { ids })))
 }

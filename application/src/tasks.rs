@@ -6,13 +6,16 @@
 //! ([`TaskMessage`](crate::messages::TaskMessage)); operators may name a
 //! step by `<workflow id>:<step>`.
 
+use std::time::Duration;
+
+use domain::definition::HTTP_QUEUE;
 use domain::instance::Event;
 use domain::instance::effects::TaskKind;
 use domain::{InstanceId, StepId};
 use uuid::Uuid;
 
-use crate::messages::{TaskOutcome, TaskResult};
-use crate::ports::{EventStore, ProjectionWriter, TimerQueue};
+use crate::messages::{TaskMessage, TaskOutcome, TaskResult};
+use crate::ports::{EventStore, ProjectionWriter, TaskHandout, TimerQueue};
 use crate::{Engine, Error};
 
 /// A parsed task id: the step, and the attempt when given in full.
@@ -38,6 +41,12 @@ pub enum TaskError {
     NotAnAttempt(String),
     #[error("`progress` is 0 to 100")]
     ProgressOutOfRange,
+    #[error(
+        "`{0}` is not a queue name (a letter or digit, then letters, digits, `.`, `_` or `-`; at most 200)"
+    )]
+    NotAQueue(String),
+    #[error("queue `{HTTP_QUEUE}` is the built-in HTTP executor's")]
+    ExecutorsQueue,
     /// A duplicate or stale report: it changed nothing.
     #[error("task {0} is not running (a duplicate or stale report): nothing changed")]
     NotRunning(String),
@@ -131,6 +140,47 @@ pub async fn heartbeat<S: EventStore + TimerQueue>(
     Ok(())
 }
 
+/// Hands one task of `queue` to a worker that polls over HTTP, waiting up
+/// to `wait` for one. The task leaves its queue: it is the worker's from
+/// then on, and its start is recorded with `worker` (a compensation's
+/// start is no event). A node without a `handout` hands out none.
+pub async fn take<S: EventStore + TimerQueue>(
+    engine: &Engine<S>,
+    handout: Option<&dyn TaskHandout>,
+    queue: &str,
+    wait: Duration,
+    worker: String,
+) -> Result<Option<TaskMessage>, TaskError> {
+    pollable(queue)?;
+    let Some(handout) = handout else {
+        return Err(Error::Unavailable("this node hands out no tasks".into()).into());
+    };
+    let Some(task) = handout.take(queue, wait).await? else {
+        return Ok(None);
+    };
+    let started = TaskResult::for_task(&task, TaskOutcome::Started { worker });
+    // The task is handed out whatever happens here: it left the queue.
+    if let Err(error) = engine.handle_result(started).await {
+        tracing::warn!(task = %task.task_id, %error, "recording the start of a polled task failed");
+    }
+    Ok(Some(task))
+}
+
+/// A queue whose tasks workers may poll: any a definition may name.
+fn pollable(queue: &str) -> Result<(), TaskError> {
+    let mut chars = queue.chars();
+    let valid = queue.len() <= 200
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !valid {
+        return Err(TaskError::NotAQueue(queue.to_owned()));
+    }
+    if queue == HTTP_QUEUE {
+        return Err(TaskError::ExecutorsQueue);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +214,19 @@ mod tests {
             TaskRef::parse("order-7:charge"),
             Err(TaskError::NotAWorkflowId(id)) if id == "order-7"
         ));
+    }
+
+    #[test]
+    fn workers_poll_the_queues_definitions_may_name() {
+        assert!(pollable("payments.eu-1").is_ok());
+        assert!(matches!(
+            pollable("_internal"),
+            Err(TaskError::NotAQueue(_))
+        ));
+        assert!(matches!(
+            pollable(&"q".repeat(201)),
+            Err(TaskError::NotAQueue(_))
+        ));
+        assert!(matches!(pollable("http"), Err(TaskError::ExecutorsQueue)));
     }
 }

@@ -88,10 +88,8 @@ pub async fn history<S: EventStore>(
     limit: u32,
 ) -> Result<(Vec<RecordedEvent>, Option<u64>), Error> {
     let mut records = store.load(id, after).await?;
-    if records.is_empty() && store.load(id, 0).await?.is_empty() {
-        return Err(Error::NotFound {
-            what: format!("workflow {id}"),
-        });
+    if records.is_empty() {
+        started(store, id).await?;
     }
     let limit = limit as usize;
     let next = (records.len() > limit).then(|| {
@@ -99,6 +97,16 @@ pub async fn history<S: EventStore>(
         records.last().map(|record| record.version)
     });
     Ok((records, next.flatten()))
+}
+
+/// [`Error::NotFound`] unless the workflow was started.
+pub async fn started<S: EventStore>(store: &S, id: InstanceId) -> Result<(), Error> {
+    if store.load(id, 0).await?.is_empty() {
+        return Err(Error::NotFound {
+            what: format!("workflow {id}"),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub(crate) trait Backend: Send + Sync {
     /// A workflow's events after a stream version, at most `limit`;
     /// NOT_FOUND for a workflow that does not exist.
     fn history(&self, id: InstanceId, after: u64, limit: u32) -> Reply<'_, HistoryPage>;
+    /// NOT_FOUND unless the workflow was started.
+    fn started(&self, id: InstanceId) -> Reply<'_, ()>;
     fn start(
         &self,
         origin: Origin,
@@ -112,6 +114,11 @@ impl<S: Store, R: ReadModels> Backend for Node<S, R> {
     fn history(&self, id: InstanceId, after: u64, limit: u32) -> Reply<'_, HistoryPage> {
         let store = self.app.engine.store();
         Box::pin(async move { Ok(workflows::history(store, id, after, limit).await?) })
+    }
+
+    fn started(&self, id: InstanceId) -> Reply<'_, ()> {
+        let store = self.app.engine.store();
+        Box::pin(async move { Ok(workflows::started(store, id).await?) })
     }
 
     fn start(

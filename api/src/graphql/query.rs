@@ -6,6 +6,7 @@ use application::ports::WorkflowFilter;
 use application::workflows::WorkflowView;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use domain::InstanceId;
 
 use super::types::{Bottleneck, Definition, Stats, Workflow, WorkflowPage};
 use super::{backend, errors, instance_id, page_size, page_weight};
@@ -23,8 +24,22 @@ pub(crate) struct WorkflowFilterInput {
     created_before: Option<DateTime<Utc>>,
 }
 
+impl WorkflowFilterInput {
+    /// The list's filter, a page of `limit` before `before_id`.
+    fn narrowing(self, before_id: Option<InstanceId>, limit: u32) -> WorkflowFilter {
+        WorkflowFilter {
+            status: self.status,
+            definition: self.definition,
+            created_after: self.created_after,
+            created_before: self.created_before,
+            before_id,
+            limit,
+        }
+    }
+}
+
 /// A page's `after` as the id it stands for.
-fn cursor_id(cursor: &ID) -> Result<domain::InstanceId> {
+fn cursor_id(cursor: &ID) -> Result<InstanceId> {
     instance_id(cursor)
         .map_err(|_| errors::graphql(ApiError::BadRequest("`after` is not a cursor".into())))
 }
@@ -56,17 +71,10 @@ impl QueryRoot {
         after: Option<ID>,
     ) -> Result<WorkflowPage> {
         let limit = page_size(first)?;
-        let filter = filter.unwrap_or_default();
         let before_id = after.map(|cursor| cursor_id(&cursor)).transpose()?;
+        let filter = filter.unwrap_or_default().narrowing(before_id, limit);
         let (rows, next) = backend(ctx)?
-            .workflows(WorkflowFilter {
-                status: filter.status,
-                definition: filter.definition,
-                created_after: filter.created_after,
-                created_before: filter.created_before,
-                before_id,
-                limit,
-            })
+            .workflows(filter)
             .await
             .map_err(errors::graphql)?;
         Ok(WorkflowPage {
