@@ -14,6 +14,7 @@ mod projections;
 mod run;
 mod serve;
 mod start;
+mod stores;
 mod validate;
 mod worker;
 

@@ -3,6 +3,7 @@
 
 mod postgres;
 mod postgres_api_keys;
+pub mod postgres_bench;
 mod postgres_listener;
 mod postgres_log_head;
 mod postgres_probe;
