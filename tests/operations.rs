@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Process, Services, distorch, rabbitmqctl, serve, spawn, start, workflows_folder};
+use support::{Node, Process, Services, distorch, rabbitmqctl, spawn, start, workflows_folder};
 
 /// Every path a workflow can take, chosen by `input.mode`: `ok` completes;
 /// `fail` fails `charge` twice (one retry) and compensates; `slow` times
@@ -262,7 +262,7 @@ async fn dashboards_and_alerts_read_metrics_that_nodes_and_workers_export_with_d
     let folder = workflows_folder("operations", "ops-tour", TOUR);
     let script = folder.join("tour-worker.sh");
     std::fs::write(&script, TOUR_WORKER).unwrap();
-    let node = serve(&folder, &services.env());
+    let node = Node::new(&folder).env(&services.env()).spawn();
     let url = node.url.clone().unwrap();
     let exec = format!("sh {}", script.display());
     let worker = spawn(
@@ -416,7 +416,7 @@ async fn ready_becomes(client: &reqwest::Client, url: &str, status: u16) -> Valu
 async fn readiness_goes_false_while_the_database_or_the_broker_is_unreachable() {
     let services = Services::new().await;
     let folder = workflows_folder("readiness", "ops-tour", TOUR);
-    let node = serve(&folder, &services.env());
+    let node = Node::new(&folder).env(&services.env()).spawn();
     let url = node.url.clone().unwrap();
     let client = reqwest::Client::new();
     let body = ready_becomes(&client, &url, 200).await;
