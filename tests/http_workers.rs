@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Node, Services, start, wait_until_final, workflows_folder};
+use support::{Node, Services, get_json, start, wait_until_final, workflows_folder};
 
 const POLLED: &str = r#"
 name: polled
@@ -61,14 +61,7 @@ async fn work_through_http(url: &str) {
     assert_eq!(task["idempotency_key"], format!("{id}:charge"));
     assert!(task["deadline"].is_string(), "{task}");
 
-    let history: Value = client
-        .get(format!("{url}/api/v1/workflows/{id}/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}/events")).await;
     let started = history["items"]
         .as_array()
         .unwrap()
@@ -91,14 +84,7 @@ async fn work_through_http(url: &str) {
     )
     .await;
     assert_eq!(statuses, ["completed"]);
-    let done: Value = client
-        .get(format!("{url}/api/v1/workflows/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let done: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}")).await;
     assert_eq!(done["output"], json!({ "charged": 42 }));
 
     let empty = poll(&client, url, 1).await;

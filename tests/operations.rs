@@ -17,7 +17,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Node, Process, Services, distorch, rabbitmqctl, spawn, start, workflows_folder};
+use support::{
+    Node, Process, Services, distorch, get_json, rabbitmqctl, spawn, start, workflows_folder,
+};
 
 /// Every path a workflow can take, chosen by `input.mode`: `ok` completes;
 /// `fail` fails `charge` twice (one retry) and compensates; `slow` times
@@ -154,14 +156,7 @@ async fn text(client: &reqwest::Client, url: &str) -> String {
 }
 
 async fn status_of(client: &reqwest::Client, url: &str, id: &str) -> String {
-    let state: Value = client
-        .get(format!("{url}/api/v1/workflows/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}")).await;
     state["status"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -353,17 +348,11 @@ async fn dashboards_and_alerts_read_metrics_that_nodes_and_workers_export_with_d
     while !empty.is_empty() && Instant::now() < deadline {
         let mut still_empty = Vec::new();
         for query in empty {
-            let answer: Value = client
-                .get(format!(
-                    "{prometheus_url}/api/v1/query?query={}",
-                    percent_encoded(&query)
-                ))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let asked = format!(
+                "{prometheus_url}/api/v1/query?query={}",
+                percent_encoded(&query)
+            );
+            let answer = get_json(&client, &asked).await;
             assert_eq!(answer["status"], "success", "{query}: {answer}");
             if answer["data"]["result"]
                 .as_array()

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{CHAIN, Node, distorch, start, wait_until_final, workflows_folder};
+use support::{CHAIN, Node, distorch, get_json, start, wait_until_final, workflows_folder};
 
 fn node(folder: &std::path::Path) -> support::Process {
     Node::new(folder).exec("work=echo '{\"ok\": true}'").spawn()
@@ -14,25 +14,11 @@ fn node(folder: &std::path::Path) -> support::Process {
 
 /// The list and every workflow with its steps, as the API serves them.
 async fn snapshot(client: &reqwest::Client, url: &str) -> Vec<Value> {
-    let list: Value = client
-        .get(format!("{url}/api/v1/workflows?limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&client, &format!("{url}/api/v1/workflows?limit=100")).await;
     let mut all = vec![list.clone()];
     for item in list["items"].as_array().unwrap() {
         let id = item["id"].as_str().unwrap();
-        let workflow: Value = client
-            .get(format!("{url}/api/v1/workflows/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let workflow: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}")).await;
         all.push(workflow);
     }
     all

@@ -13,7 +13,8 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::instance::{Command, Event, StepError};
+use domain::StepId;
+use domain::instance::{Actor, Command, Event, StepError};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -144,6 +145,39 @@ pub(crate) struct DecisionRequest {
     comment: Option<String>,
 }
 
+/// An approver's decision on a step: [`approval`] or [`rejection`].
+pub(crate) type Decide = fn(StepId, Actor, Option<String>) -> Command;
+
+pub(crate) fn approval(step: StepId, actor: Actor, comment: Option<String>) -> Command {
+    Command::Approve {
+        step,
+        actor,
+        comment,
+    }
+}
+
+pub(crate) fn rejection(step: StepId, actor: Actor, comment: Option<String>) -> Command {
+    Command::Reject {
+        step,
+        actor,
+        comment,
+    }
+}
+
+/// An approver's decision on the step `task_id` names.
+async fn decision<S: Store, R: ReadModels>(
+    app: &App<S, R>,
+    caller: &Caller,
+    task_id: &str,
+    payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
+    decide: Decide,
+) -> Result<Json<Workflow>, ApiError> {
+    let task = TaskRef::parse(task_id)?;
+    let comment = optional(payload)?.and_then(|request| request.comment);
+    let command = decide(task.step, caller.actor(), comment);
+    operate(&app.engine, task.instance, command, caller).await
+}
+
 /// Grants an approval.
 #[utoipa::path(
     post, path = "/api/v1/tasks/{task_id}/approve", tag = "tasks",
@@ -160,14 +194,7 @@ pub(crate) async fn approve<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = TaskRef::parse(&task_id)?;
-    let comment = optional(payload)?.and_then(|request| request.comment);
-    let command = Command::Approve {
-        step: task.step,
-        actor: caller.actor(),
-        comment,
-    };
-    operate(&app.engine, task.instance, command, &caller).await
+    decision(&app, &caller, &task_id, payload, approval).await
 }
 
 /// Rejects an approval.
@@ -186,14 +213,7 @@ pub(crate) async fn reject<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = TaskRef::parse(&task_id)?;
-    let comment = optional(payload)?.and_then(|request| request.comment);
-    let command = Command::Reject {
-        step: task.step,
-        actor: caller.actor(),
-        comment,
-    };
-    operate(&app.engine, task.instance, command, &caller).await
+    decision(&app, &caller, &task_id, payload, rejection).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! Subcommands of `distorch`.
 
+mod answer;
 mod apikey;
 mod bench;
 mod bench_feeds;

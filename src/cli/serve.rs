@@ -275,7 +275,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 spawn_projector(&engine, &read_models),
             ));
             let feed = spawn_feed(&engine, signal, true);
-            match &arguments.amqp_url {
+            let telemetry = match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {
                         url: amqp.clone(),
@@ -287,16 +287,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     tracing::info!("PostgreSQL + RabbitMQ mode");
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
-                    let telemetry = telemetry.with_broker(Arc::new(bus));
-                    serve_http(
-                        engine,
-                        read_models,
-                        feed,
-                        api_config,
-                        telemetry,
-                        arguments.addr,
-                    )
-                    .await
+                    telemetry.with_broker(Arc::new(bus))
                 }
                 None => {
                     tracing::info!(
@@ -305,17 +296,11 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     let bus = LocalBus::default();
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
-                    serve_http(
-                        engine,
-                        read_models,
-                        feed,
-                        api_config,
-                        telemetry,
-                        arguments.addr,
-                    )
-                    .await
+                    telemetry
                 }
-            }
+            };
+            let addr = arguments.addr;
+            serve_http(engine, read_models, feed, api_config, telemetry, addr).await
         }
     }
 }

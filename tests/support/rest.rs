@@ -82,3 +82,9 @@ pub async fn wait_until_final(
         .map(|state| state["status"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// GETs `url`; the JSON it answers.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let response = client.get(url).send().await.unwrap();
+    response.json().await.unwrap()
+}

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::types::{DeployedDefinition, Heartbeat, TaskReport, Workflow};
 use super::{backend, errors, identity, instance_id};
 use crate::ApiError;
-use crate::tasks::event_names;
+use crate::tasks::{Decide, approval, event_names, rejection};
 
 #[derive(Debug)]
 pub struct MutationRoot;
@@ -112,13 +112,7 @@ impl MutationRoot {
         task_id: String,
         comment: Option<String>,
     ) -> Result<Workflow> {
-        let task = task(&task_id)?;
-        let command = Command::Approve {
-            step: task.step,
-            actor: identity(ctx)?.caller.actor(),
-            comment,
-        };
-        execute(ctx, task.instance, command).await
+        decision(ctx, &task_id, comment, approval).await
     }
 
     async fn reject_task(
@@ -127,13 +121,7 @@ impl MutationRoot {
         task_id: String,
         comment: Option<String>,
     ) -> Result<Workflow> {
-        let task = task(&task_id)?;
-        let command = Command::Reject {
-            step: task.step,
-            actor: identity(ctx)?.caller.actor(),
-            comment,
-        };
-        execute(ctx, task.instance, command).await
+        decision(ctx, &task_id, comment, rejection).await
     }
 
     /// A worker's report: `taskId` is the full id of its task message
@@ -186,6 +174,18 @@ fn key(text: &str) -> Result<IdempotencyKey> {
             IdempotencyKey::MAX_LEN
         )))
     })
+}
+
+/// The caller's decision on the step `task_id` names.
+async fn decision(
+    ctx: &Context<'_>,
+    task_id: &str,
+    comment: Option<String>,
+    decide: Decide,
+) -> Result<Workflow> {
+    let task = task(task_id)?;
+    let command = decide(task.step, identity(ctx)?.caller.actor(), comment);
+    execute(ctx, task.instance, command).await
 }
 
 async fn execute(ctx: &Context<'_>, id: domain::InstanceId, command: Command) -> Result<Workflow> {

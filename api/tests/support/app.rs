@@ -13,22 +13,7 @@ use infrastructure::store::{PgEventStore, forward_notifications};
 use serde_json::json;
 use sqlx::PgPool;
 
-/// Workflows that run to their end in the engine itself (noop steps).
-pub const DEFINITIONS: [&str; 2] = [
-    r#"
-name: alpha
-version: 1
-steps:
-  one: { type: noop }
-  two: { type: noop, needs: [one] }
-"#,
-    r#"
-name: beta
-version: 1
-steps:
-  only: { type: noop }
-"#,
-];
+use super::DEFINITIONS;
 
 pub struct App {
     pub engine: Arc<Engine<PgEventStore>>,

@@ -6,7 +6,9 @@
 #![allow(dead_code, unused_imports)]
 
 mod app;
+mod definitions;
 mod sse;
 
-pub use app::{App, DEFINITIONS};
+pub use app::App;
+pub use definitions::{DEFINITIONS, EXPENSE};
 pub use sse::{Received, SseClient};
