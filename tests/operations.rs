@@ -156,7 +156,7 @@ async fn text(client: &reqwest::Client, url: &str) -> String {
 }
 
 async fn status_of(client: &reqwest::Client, url: &str, id: &str) -> String {
-    let state: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}")).await;
+    let state: Value = get_json(client, &format!("{url}/api/v1/workflows/{id}")).await;
     state["status"].as_str().unwrap_or_default().to_owned()
 }
 

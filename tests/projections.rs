@@ -14,11 +14,11 @@ fn node(folder: &std::path::Path) -> support::Process {
 
 /// The list and every workflow with its steps, as the API serves them.
 async fn snapshot(client: &reqwest::Client, url: &str) -> Vec<Value> {
-    let list: Value = get_json(&client, &format!("{url}/api/v1/workflows?limit=100")).await;
+    let list: Value = get_json(client, &format!("{url}/api/v1/workflows?limit=100")).await;
     let mut all = vec![list.clone()];
     for item in list["items"].as_array().unwrap() {
         let id = item["id"].as_str().unwrap();
-        let workflow: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}")).await;
+        let workflow: Value = get_json(client, &format!("{url}/api/v1/workflows/{id}")).await;
         all.push(workflow);
     }
     all
