@@ -147,24 +147,22 @@ async fn check<S: EventStore>(
     Ok(())
 }
 
-async fn start_one<S, R>(
+/// Starts a workflow checked before; under a key, the workflow the key's
+/// first request started.
+async fn start_one<S: EventStore>(
     engine: &Engine<S>,
-    read_models: &R,
+    keys: &impl IdempotencyKeys,
     start: &Start,
     key: Option<&IdempotencyKey>,
     origin: &Origin,
-) -> Result<InstanceId, StartError>
-where
-    S: EventStore,
-    R: IdempotencyKeys,
-{
+) -> Result<InstanceId, StartError> {
     let (definition, version, input) = (&start.definition, start.version, start.input.clone());
     let Some(IdempotencyKey(key)) = key else {
         return Ok(engine.start(definition, version, input, origin).await?);
     };
     let fingerprint = fingerprint(start);
     let fresh = InstanceId(Uuid::now_v7());
-    let (id, recorded) = read_models.claim_key(key, fresh, &fingerprint).await?;
+    let (id, recorded) = keys.claim_key(key, fresh, &fingerprint).await?;
     if recorded != fingerprint {
         return Err(StartError::KeyReused);
     }
@@ -176,7 +174,7 @@ where
         Ok(()) | Err(Error::Conflict { .. }) => Ok(id),
         Err(error) => {
             if id == fresh {
-                read_models.release_key(key).await?;
+                keys.release_key(key).await?;
             }
             Err(error.into())
         }
