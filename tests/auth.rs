@@ -2,13 +2,12 @@
 //! that turns authentication on because a key exists, revocation that takes
 //! effect on the running node, and a refusal to serve a public address open.
 
-#[allow(dead_code)]
 mod support;
 
 use std::process::Output;
 
 use serde_json::json;
-use support::{distorch, spawn, workflows_folder};
+use support::{Node, distorch, workflows_folder};
 
 const NOOP: &str = "name: noop\nversion: 1\nsteps:\n  only: { type: noop }\n";
 
@@ -36,19 +35,7 @@ async fn a_node_with_a_key_refuses_callers_without_it_and_forgets_it_once_revoke
     let created = apikey(data, &["create", "--role", "operator", "--name", "e2e"]);
     let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     let id = key.split('_').nth(1).unwrap().to_owned();
-    let node = spawn(
-        distorch(&[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--workflows",
-            folder.to_str().unwrap(),
-            "--data",
-            data,
-        ]),
-        &[],
-        true,
-    );
+    let node = Node::new(&folder).spawn();
     assert!(
         node.log().contains("authentication: 1 active API keys"),
         "{}",
@@ -78,19 +65,8 @@ async fn a_node_with_a_key_refuses_callers_without_it_and_forgets_it_once_revoke
 async fn a_public_address_without_authentication_is_refused_unless_insecure() {
     let folder = workflows_folder("auth-refuse", "noop", NOOP);
     let data = folder.join("open.db");
-    let refused = distorch(&[
-        "serve",
-        "--addr",
-        "0.0.0.0:0",
-        "--workflows",
-        folder.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ])
-    .env_remove("DATABASE_URL")
-    .env_remove("AMQP_URL")
-    .output()
-    .unwrap();
+    let public = || Node::new(&folder).data(&data).addr("0.0.0.0:0");
+    let refused = public().refused();
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -98,17 +74,7 @@ async fn a_public_address_without_authentication_is_refused_unless_insecure() {
         "{stderr}"
     );
 
-    let args = [
-        "serve",
-        "--addr",
-        "0.0.0.0:0",
-        "--insecure",
-        "--workflows",
-        folder.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ];
-    let node = spawn(distorch(&args), &[], true);
+    let node = public().args(&["--insecure"]).spawn();
     assert!(
         node.log().contains("the API is open to anyone"),
         "{}",

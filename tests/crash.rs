@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use support::{Services, distorch, serve, spawn, start, wait_until_final, workflows_folder};
+use support::{Node, Services, distorch, spawn, start, wait_until_final, workflows_folder};
 
 /// Requests seen per idempotency key.
 type Effects = Arc<Mutex<HashMap<String, u32>>>;
@@ -76,8 +76,8 @@ steps:
     );
     let folder = workflows_folder("crash", "effects", &definition);
     let env = services.env();
-    let first = serve(&folder, &env);
-    let second = serve(&folder, &env);
+    let first = Node::new(&folder).env(&env).spawn();
+    let second = Node::new(&folder).env(&env).spawn();
     let doomed_worker = http_worker(&env);
     let _worker = http_worker(&env);
     let client = reqwest::Client::new();
@@ -104,7 +104,7 @@ steps:
         }
     }
     // The killed node comes back on the same database and broker.
-    let restarted = serve(&folder, &env);
+    let restarted = Node::new(&folder).env(&env).spawn();
 
     let statuses = wait_until_final(&client, &second_url, &ids, Duration::from_secs(120)).await;
     let completed = statuses.iter().filter(|s| *s == "completed").count();

@@ -17,7 +17,7 @@ use application::ports::Bus;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use serde_json::json;
 use support::{
-    CHAIN, Process, Services, TempFolder, rabbitmqctl, request_start, serve, started_id,
+    CHAIN, Node, Process, Services, TempFolder, rabbitmqctl, request_start, started_id,
     wait_until_final, worker, workflows_folder,
 };
 
@@ -69,7 +69,7 @@ impl Cluster {
         let services = Services::new().await;
         let folder = workflows_folder(&format!("faults-{name}"), "chain", CHAIN);
         let env = services.env();
-        let node = serve(&folder, &env);
+        let node = Node::new(&folder).env(&env).spawn();
         let worker = worker("work", "sleep 0.02; echo '{}'", &env);
         let options: sqlx::postgres::PgConnectOptions = services.database_url.parse().unwrap();
         let pool = sqlx::postgres::PgPoolOptions::new()

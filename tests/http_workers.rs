@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Services, distorch, serve, spawn, start, wait_until_final, workflows_folder};
+use support::{Node, Services, get_json, start, wait_until_final, workflows_folder};
 
 const POLLED: &str = r#"
 name: polled
@@ -61,14 +61,7 @@ async fn work_through_http(url: &str) {
     assert_eq!(task["idempotency_key"], format!("{id}:charge"));
     assert!(task["deadline"].is_string(), "{task}");
 
-    let history: Value = client
-        .get(format!("{url}/api/v1/workflows/{id}/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}/events")).await;
     let started = history["items"]
         .as_array()
         .unwrap()
@@ -91,14 +84,7 @@ async fn work_through_http(url: &str) {
     )
     .await;
     assert_eq!(statuses, ["completed"]);
-    let done: Value = client
-        .get(format!("{url}/api/v1/workflows/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let done: Value = get_json(&client, &format!("{url}/api/v1/workflows/{id}")).await;
     assert_eq!(done["output"], json!({ "charged": 42 }));
 
     let empty = poll(&client, url, 1).await;
@@ -127,20 +113,7 @@ async fn work_through_http(url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_worker_polls_and_completes_tasks_on_an_embedded_node() {
     let folder = workflows_folder("http-workers-embedded", "polled", POLLED);
-    let data = folder.join("node.db");
-    let node = spawn(
-        distorch(&[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--workflows",
-            folder.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ]),
-        &[],
-        true,
-    );
+    let node = Node::new(&folder).spawn();
     work_through_http(node.url.as_deref().unwrap()).await;
     drop(node);
     std::fs::remove_dir_all(folder).ok();
@@ -150,7 +123,7 @@ async fn an_http_worker_polls_and_completes_tasks_on_an_embedded_node() {
 async fn an_http_worker_polls_and_completes_tasks_on_postgres_and_rabbitmq() {
     let services = Services::new().await;
     let folder = workflows_folder("http-workers-cluster", "polled", POLLED);
-    let node = serve(&folder, &services.env());
+    let node = Node::new(&folder).env(&services.env()).spawn();
     work_through_http(node.url.as_deref().unwrap()).await;
     drop(node);
     services.remove().await;

@@ -14,7 +14,7 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::{CHAIN, distorch, spawn, workflows_folder};
+use support::{CHAIN, Node, workflows_folder};
 
 /// The routes not fuzzed (see the module's documentation).
 const STREAMS: [&str; 4] = [
@@ -32,26 +32,12 @@ const RUN_LIMIT: Duration = Duration::from_secs(300);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
     let folder = workflows_folder("schemathesis", "chain", CHAIN);
-    let data = folder.join("node.db");
     // A 3 s request limit caps a poll's wait at 2 s: the fuzzer asks for
     // waits of up to 30 s.
-    let node = spawn(
-        distorch(&[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--workflows",
-            folder.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--exec",
-            "work=echo '{}'",
-            "--request-timeout",
-            "3",
-        ]),
-        &[],
-        true,
-    );
+    let node = Node::new(&folder)
+        .exec("work=echo '{}'")
+        .args(&["--request-timeout", "3"])
+        .spawn();
     let url = node.url.clone().unwrap();
     let seed = std::env::var("SCHEMATHESIS_SEED").unwrap_or_else(|_| "20261201".into());
     let mut command = tokio::process::Command::new("python3");

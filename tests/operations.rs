@@ -17,7 +17,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Process, Services, distorch, rabbitmqctl, serve, spawn, start, workflows_folder};
+use support::{
+    Node, Process, Services, distorch, get_json, rabbitmqctl, spawn, start, workflows_folder,
+};
 
 /// Every path a workflow can take, chosen by `input.mode`: `ok` completes;
 /// `fail` fails `charge` twice (one retry) and compensates; `slow` times
@@ -154,14 +156,7 @@ async fn text(client: &reqwest::Client, url: &str) -> String {
 }
 
 async fn status_of(client: &reqwest::Client, url: &str, id: &str) -> String {
-    let state: Value = client
-        .get(format!("{url}/api/v1/workflows/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = get_json(client, &format!("{url}/api/v1/workflows/{id}")).await;
     state["status"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -262,7 +257,7 @@ async fn dashboards_and_alerts_read_metrics_that_nodes_and_workers_export_with_d
     let folder = workflows_folder("operations", "ops-tour", TOUR);
     let script = folder.join("tour-worker.sh");
     std::fs::write(&script, TOUR_WORKER).unwrap();
-    let node = serve(&folder, &services.env());
+    let node = Node::new(&folder).env(&services.env()).spawn();
     let url = node.url.clone().unwrap();
     let exec = format!("sh {}", script.display());
     let worker = spawn(
@@ -353,17 +348,11 @@ async fn dashboards_and_alerts_read_metrics_that_nodes_and_workers_export_with_d
     while !empty.is_empty() && Instant::now() < deadline {
         let mut still_empty = Vec::new();
         for query in empty {
-            let answer: Value = client
-                .get(format!(
-                    "{prometheus_url}/api/v1/query?query={}",
-                    percent_encoded(&query)
-                ))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let asked = format!(
+                "{prometheus_url}/api/v1/query?query={}",
+                percent_encoded(&query)
+            );
+            let answer = get_json(&client, &asked).await;
             assert_eq!(answer["status"], "success", "{query}: {answer}");
             if answer["data"]["result"]
                 .as_array()
@@ -416,7 +405,7 @@ async fn ready_becomes(client: &reqwest::Client, url: &str, status: u16) -> Valu
 async fn readiness_goes_false_while_the_database_or_the_broker_is_unreachable() {
     let services = Services::new().await;
     let folder = workflows_folder("readiness", "ops-tour", TOUR);
-    let node = serve(&folder, &services.env());
+    let node = Node::new(&folder).env(&services.env()).spawn();
     let url = node.url.clone().unwrap();
     let client = reqwest::Client::new();
     let body = ready_becomes(&client, &url, 200).await;

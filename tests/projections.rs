@@ -1,53 +1,24 @@
 //! `distorch projections rebuild` on the embedded node's file: after
 //! workflows ran, the rebuilt read models serve the same JSON as before.
 
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{CHAIN, distorch, spawn, start, wait_until_final, workflows_folder};
+use support::{CHAIN, Node, distorch, get_json, start, wait_until_final, workflows_folder};
 
-fn node(folder: &std::path::Path, data: &std::path::Path) -> support::Process {
-    spawn(
-        distorch(&[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--workflows",
-            folder.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--exec",
-            "work=echo '{\"ok\": true}'",
-        ]),
-        &[],
-        true,
-    )
+fn node(folder: &std::path::Path) -> support::Process {
+    Node::new(folder).exec("work=echo '{\"ok\": true}'").spawn()
 }
 
 /// The list and every workflow with its steps, as the API serves them.
 async fn snapshot(client: &reqwest::Client, url: &str) -> Vec<Value> {
-    let list: Value = client
-        .get(format!("{url}/api/v1/workflows?limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(client, &format!("{url}/api/v1/workflows?limit=100")).await;
     let mut all = vec![list.clone()];
     for item in list["items"].as_array().unwrap() {
         let id = item["id"].as_str().unwrap();
-        let workflow: Value = client
-            .get(format!("{url}/api/v1/workflows/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let workflow: Value = get_json(client, &format!("{url}/api/v1/workflows/{id}")).await;
         all.push(workflow);
     }
     all
@@ -58,7 +29,7 @@ async fn a_rebuild_serves_the_same_workflows_as_before() {
     let folder = workflows_folder("projections-rebuild", "chain", CHAIN);
     let data = folder.join("node.db");
     let client = reqwest::Client::new();
-    let first = node(&folder, &data);
+    let first = node(&folder);
     let url = first.url.clone().unwrap();
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -90,7 +61,7 @@ async fn a_rebuild_serves_the_same_workflows_as_before() {
     assert_eq!(rebuilt.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("rebuilt the read models from"), "{stderr}");
 
-    let second = node(&folder, &data);
+    let second = node(&folder);
     let url = second.url.clone().unwrap();
     assert_eq!(snapshot(&client, &url).await, before);
     drop(second);

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Services, serve, spawn, start, wait_until_final_states, worker, workflows_folder};
+use support::{Node, Services, spawn, start, wait_until_final_states, worker, workflows_folder};
 
 const WORKFLOW: &str = r#"
 name: checkout
@@ -92,7 +92,7 @@ async fn python_worker_completes_fails_for_good_and_retries() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let node = serve(&folder, &env);
+    let node = Node::new(&folder).env(&env).spawn();
     let _undo = worker("undo", "echo '{}'", &env);
     let url = node.url.clone().unwrap();
     let client = reqwest::Client::new();

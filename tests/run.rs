@@ -40,6 +40,17 @@ fn distorch(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("the distorch binary runs")
 }
 
+/// `distorch run` of the saga file with the input `{"item": "book"}` and
+/// these exec workers (`QUEUE=COMMAND`); its final state in JSON on stdout.
+fn run_saga(file: &Path, workers: &[&str]) -> Output {
+    let mut args = vec!["run", file.to_str().unwrap()];
+    args.extend(["--input", r#"{"item": "book"}"#, "--output", "json"]);
+    for worker in workers {
+        args.extend(["--exec", worker]);
+    }
+    distorch(&args, &[])
+}
+
 fn final_state(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
         panic!(
@@ -90,24 +101,14 @@ output:
 fn runs_a_workflow_to_completion_with_exec_workers() {
     let scratch = Scratch::new("complete");
     let file = scratch.file("saga.yaml", SAGA);
-    let output = distorch(
+    let output = run_saga(
+        &file,
         &[
-            "run",
-            file.to_str().unwrap(),
-            "--input",
-            r#"{"item": "book"}"#,
-            "--output",
-            "json",
-            "--exec",
             r#"stock=cat > /dev/null; echo '{"id": "r-1"}'"#,
-            "--exec",
             "pay=echo '{}'",
-            "--exec",
             "ship=cat",
-            "--exec",
             "undo=echo '{}'",
         ],
-        &[],
     );
     assert_eq!(
         output.status.code(),
@@ -132,24 +133,14 @@ fn runs_a_workflow_to_completion_with_exec_workers() {
 fn retries_then_compensates_in_reverse_order() {
     let scratch = Scratch::new("compensate");
     let file = scratch.file("saga.yaml", SAGA);
-    let output = distorch(
+    let output = run_saga(
+        &file,
         &[
-            "run",
-            file.to_str().unwrap(),
-            "--input",
-            r#"{"item": "book"}"#,
-            "--output",
-            "json",
-            "--exec",
             r#"stock=echo '{"id": "r-1"}'"#,
-            "--exec",
             "pay=echo '{}'",
-            "--exec",
             "ship=echo 'carrier down' >&2; exit 1",
-            "--exec",
             "undo=cat",
         ],
-        &[],
     );
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(final_state(&output)["status"], "compensated");
@@ -180,20 +171,9 @@ fn retries_then_compensates_in_reverse_order() {
 fn exit_code_2_fails_a_task_without_retrying() {
     let scratch = Scratch::new("permanent");
     let file = scratch.file("saga.yaml", SAGA);
-    let output = distorch(
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--input",
-            r#"{"item": "book"}"#,
-            "--output",
-            "json",
-            "--exec",
-            "stock=echo 'no such item' >&2; exit 2",
-            "--exec",
-            "undo=echo '{}'",
-        ],
-        &[],
+    let output = run_saga(
+        &file,
+        &["stock=echo 'no such item' >&2; exit 2", "undo=echo '{}'"],
     );
     assert_eq!(output.status.code(), Some(1));
     let events = events(&output);

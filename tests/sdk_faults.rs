@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use sdk_support::{Implementation, sdk_script};
 use serde_json::{Value, json};
 use support::{
-    Process, Services, rabbitmqctl, serve, start, wait_until_final_states, workflows_folder,
+    Node, Process, Services, rabbitmqctl, start, wait_until_final_states, workflows_folder,
 };
 
 const SLOW: &str = r#"
@@ -51,7 +51,7 @@ impl Cluster {
         let services = Services::new().await;
         let folder = workflows_folder(name, "slow", SLOW);
         std::fs::write(folder.join("hung.yaml"), HUNG).unwrap();
-        let node = serve(&folder, &services.env());
+        let node = Node::new(&folder).env(&services.env()).spawn();
         let url = node.url.clone().unwrap();
         Self {
             services,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use sdk_support::{Implementation, root, sdk_script};
 use serde_json::{Value, json};
 use support::{
-    Services, TempFolder, distorch, serve, spawn, start, wait_until_final_states, workflows_folder,
+    Node, Services, TempFolder, distorch, spawn, start, wait_until_final_states, workflows_folder,
 };
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -87,7 +87,7 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
         Some(services) => {
             let mut env = services.env();
             env.push(secret);
-            serve(&folder, &env)
+            Node::new(&folder).env(&env).spawn()
         }
         None => {
             let data = folder.join("node.db");

@@ -7,29 +7,12 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{
-    CHAIN, Services, distorch, serve, spawn, start, wait_until_final, worker, workflows_folder,
-};
+use support::{CHAIN, Node, Services, distorch, start, wait_until_final, worker, workflows_folder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_node_runs_workflows_started_over_http() {
     let folder = workflows_folder("serve-embedded", "chain", CHAIN);
-    let data = folder.join("node.db");
-    let node = spawn(
-        distorch(&[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--workflows",
-            folder.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--exec",
-            "work=echo '{}'",
-        ]),
-        &[],
-        true,
-    );
+    let node = Node::new(&folder).exec("work=echo '{}'").spawn();
     let url = node.url.clone().unwrap();
     let client = reqwest::Client::new();
     let ids = vec![
@@ -91,8 +74,8 @@ async fn nodes_on_postgres_and_rabbitmq_survive_one_of_them_being_killed() {
     let services = Services::new().await;
     let folder = workflows_folder("serve-cluster", "chain", CHAIN);
     let env = services.env();
-    let first = serve(&folder, &env);
-    let second = serve(&folder, &env);
+    let first = Node::new(&folder).env(&env).spawn();
+    let second = Node::new(&folder).env(&env).spawn();
     let _worker = worker("work", "sleep 0.05; echo '{}'", &env);
     let client = reqwest::Client::new();
     let (first_url, second_url) = (first.url.clone().unwrap(), second.url.clone().unwrap());
@@ -117,22 +100,7 @@ async fn nodes_on_postgres_and_rabbitmq_survive_one_of_them_being_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn definitions_deployed_with_the_cli_can_be_started() {
     let folder = workflows_folder("serve-deploy", "chain", CHAIN);
-    let data = folder.join("node.db");
-    let node = spawn(
-        distorch(&[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--workflows",
-            folder.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--exec",
-            "work=echo '{}'",
-        ]),
-        &[],
-        true,
-    );
+    let node = Node::new(&folder).exec("work=echo '{}'").spawn();
     let url = node.url.clone().unwrap();
     let fresh = folder.join("fresh.yaml");
     std::fs::write(

@@ -7,9 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{
-    CHAIN, Process, TempFolder, distorch, spawn, started_id, wait_until_final, workflows_folder,
-};
+use support::{CHAIN, Node, Process, TempFolder, started_id, wait_until_final, workflows_folder};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -20,23 +18,14 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// An embedded node running the `chain` definition with an echo worker.
 /// The folder goes with the node: it holds the node's SQLite file.
-fn node(name: &str, args: &[&str], env: &[(&str, String)]) -> (TempFolder, Process) {
+fn node(name: &str, args: &[&str], env: &[(&'static str, String)]) -> (TempFolder, Process) {
     let folder = workflows_folder(name, "chain", CHAIN);
-    let data = folder.join("node.db");
-    let mut all = vec![
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--workflows",
-        folder.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--exec",
-        "work=echo '{}'",
-    ];
-    all.extend_from_slice(args);
-    let _ = std::fs::remove_file(&data);
-    let node = spawn(distorch(&all), env, true);
+    let _ = std::fs::remove_file(folder.join("node.db"));
+    let node = Node::new(&folder)
+        .exec("work=echo '{}'")
+        .args(args)
+        .env(env)
+        .spawn();
     (folder, node)
 }
 

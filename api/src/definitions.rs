@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use crate::definition_graph::{self, GraphStep};
 use crate::error::Problem;
 use crate::extract::{PathParams, text};
+use crate::problems::{BodyLimit, NoSuchVersion};
 use crate::{ApiError, App, ReadModels, Shared, Store};
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
@@ -26,6 +27,26 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
         .route("/", get(list::<S, R>).post(deploy::<S, R>))
         .route("/{name}", get(show::<S, R>))
         .route("/{name}/versions/{version}", get(version::<S, R>))
+}
+
+/// As REST and GraphQL answer a refused deployment: every problem with its
+/// position, or a conflict with a version deployed with other content.
+impl From<DeployError> for ApiError {
+    fn from(error: DeployError) -> Self {
+        match error {
+            DeployError::Invalid(problems) => ApiError::Unprocessable {
+                detail: format!("the definition has {} problems", problems.len()),
+                problems: problems
+                    .iter()
+                    .map(|problem| serde_json::to_value(problem).unwrap_or(Value::Null))
+                    .collect(),
+            },
+            DeployError::Refused(application::Error::Invalid { reason }) => {
+                ApiError::Conflict(reason)
+            }
+            DeployError::Refused(error) => error.into(),
+        }
+    }
 }
 
 /// A deployed definition.
@@ -52,8 +73,8 @@ pub(crate) struct Deployed {
             headers(("location" = String, description = "The deployed version"))),
         (status = 400, description = "The body is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "This name and version were deployed with other content", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The definition is invalid: every problem with its line and column", body = Problem, content_type = "application/problem+json"),
+        BodyLimit,
     ),
 )]
 pub(crate) async fn deploy<S: Store, R: ReadModels>(
@@ -61,21 +82,7 @@ pub(crate) async fn deploy<S: Store, R: ReadModels>(
     source: Result<String, StringRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let source = text(source)?;
-    let definition = catalog::deploy(app.engine.definitions(), &app.read_models, &source)
-        .await
-        .map_err(|error| match error {
-            DeployError::Invalid(problems) => ApiError::Unprocessable {
-                detail: format!("the definition has {} problems", problems.len()),
-                problems: problems
-                    .iter()
-                    .map(|problem| serde_json::to_value(problem).unwrap_or(Value::Null))
-                    .collect(),
-            },
-            DeployError::Refused(application::Error::Invalid { reason }) => {
-                ApiError::Conflict(reason)
-            }
-            DeployError::Refused(error) => error.into(),
-        })?;
+    let definition = catalog::deploy(app.engine.definitions(), &app.read_models, &source).await?;
     let location = format!(
         "/api/v1/definitions/{}/versions/{}",
         definition.name, definition.version
@@ -167,17 +174,8 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<DefinitionVersions>, ApiError> {
-    let versions: Vec<VersionSummary> = app
-        .read_models
-        .definitions()
-        .await?
-        .iter()
-        .filter(|definition| definition.name == name)
-        .map(VersionSummary::from)
-        .collect();
-    if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("definition {name}")));
-    }
+    let stored = catalog::versions(&app.read_models, &name).await?;
+    let versions = stored.iter().map(VersionSummary::from).collect();
     Ok(Json(DefinitionVersions { name, versions }))
 }
 
@@ -210,7 +208,7 @@ pub(crate) struct DefinitionVersion {
     responses(
         (status = 200, description = "The version", body = DefinitionVersion),
         (status = 400, description = "The version is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such definition or version", body = Problem, content_type = "application/problem+json"),
+        NoSuchVersion,
     ),
 )]
 pub(crate) async fn version<S: Store, R: ReadModels>(
@@ -220,13 +218,8 @@ pub(crate) async fn version<S: Store, R: ReadModels>(
     let number: u32 = version
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("`{version}` is not a version number")))?;
-    let stored = app
-        .read_models
-        .definition(&name, number)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("definition {name} version {number}")))?;
-    let definition =
-        catalog::resolve(app.engine.definitions(), &app.read_models, &name, number).await?;
+    let registry = app.engine.definitions();
+    let (stored, definition) = catalog::version(registry, &app.read_models, &name, number).await?;
     let steps = definition_graph::steps(&definition);
     Ok(Json(DefinitionVersion {
         summary: VersionSummary::from(&stored),

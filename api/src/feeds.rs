@@ -12,6 +12,7 @@ use application::feed::{
     EventFeed, FeedFilter, FeedItem, FeedStart, FeedSubscription, SharedEvent,
 };
 use application::ports::{EventStore, LogHead, RecordedEvent};
+use application::workflows;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -31,6 +32,7 @@ use uuid::Uuid;
 use crate::ApiError;
 use crate::error::Problem;
 use crate::extract::PathParams;
+use crate::problems::NoSuchWorkflow;
 
 /// How often an idle SSE connection gets a comment, so proxies keep it.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -184,7 +186,7 @@ pub(crate) async fn stream_all<S: EventStore + LogHead + 'static>(
     responses(
         (status = 200, description = "An endless stream of `FeedEvent`s", content_type = "text/event-stream", body = String),
         (status = 400, description = "Not a workflow id; a malformed filter, `after` or `Last-Event-ID`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        NoSuchWorkflow,
     ),
     security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
 )]
@@ -201,12 +203,7 @@ pub(crate) async fn stream_workflow<S: EventStore + LogHead + 'static>(
             "the workflow is in the path; `workflow` is not a filter here".into(),
         ));
     }
-    if feed.store().load(id, 0).await?.is_empty() {
-        return Err(application::Error::NotFound {
-            what: format!("workflow {id}"),
-        }
-        .into());
-    }
+    workflows::started(feed.store(), id).await?;
     let start = query.start(&headers, FeedStart::After(0))?;
     let filter = FeedFilter {
         workflow: Some(id),

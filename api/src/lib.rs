@@ -20,6 +20,7 @@ pub mod openapi;
 mod operations;
 mod overview;
 mod poll;
+mod problems;
 mod starts;
 mod stats;
 mod step_figures;

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use application::metrics::Telemetry;
+use application::metrics::{self, Telemetry};
+use application::ports::Check;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -85,29 +86,33 @@ pub(crate) struct Readiness {
 )]
 pub(crate) async fn ready(State(telemetry): State<Arc<Telemetry>>) -> Response {
     let readiness = telemetry.readiness().await;
-    let checks = readiness
-        .checks
-        .iter()
-        .map(|check| {
-            let outcome = CheckOutcome {
-                status: if check.problem.is_none() {
-                    "up"
-                } else {
-                    "down"
-                },
-                problem: check.problem.clone(),
-            };
-            (check.name.to_owned(), outcome)
-        })
-        .collect();
-    let (status, word) = if readiness.is_ready() {
-        (StatusCode::OK, "ready")
+    let status = if readiness.is_ready() {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = Readiness {
-        status: word,
-        checks,
-    };
-    (status, Json(body)).into_response()
+    (status, Json(Readiness::from(&readiness))).into_response()
+}
+
+impl From<&metrics::Readiness> for Readiness {
+    fn from(readiness: &metrics::Readiness) -> Self {
+        let outcome = |check: &Check| CheckOutcome {
+            status: if check.problem.is_none() {
+                "up"
+            } else {
+                "down"
+            },
+            problem: check.problem.clone(),
+        };
+        Self {
+            status: if readiness.is_ready() {
+                "ready"
+            } else {
+                "not_ready"
+            },
+            checks: (readiness.checks.iter())
+                .map(|check| (check.name.to_owned(), outcome(check)))
+                .collect(),
+        }
+    }
 }

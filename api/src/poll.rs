@@ -12,15 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::Engine;
-use application::messages::{TaskMessage, TaskOutcome, TaskResult};
+use application::messages::TaskMessage;
 use application::ports::{EventStore, TaskHandout, TimerQueue};
+use application::tasks;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use domain::definition::HTTP_QUEUE;
 use domain::instance::effects::TaskKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -86,25 +86,9 @@ pub(crate) struct PollQuery {
 
 impl PollQuery {
     fn queue(&self) -> Result<&str, ApiError> {
-        let queue = self
-            .queue
+        self.queue
             .as_deref()
-            .ok_or_else(|| ApiError::BadRequest("`queue` is required".into()))?;
-        let mut chars = queue.chars();
-        let valid = queue.len() <= 200
-            && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && chars.all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !valid {
-            return Err(ApiError::BadRequest(format!(
-                "`{queue}` is not a queue name (a letter or digit, then letters, digits, `.`, `_` or `-`; at most 200)"
-            )));
-        }
-        if queue == HTTP_QUEUE {
-            return Err(ApiError::BadRequest(format!(
-                "queue `{HTTP_QUEUE}` is the built-in HTTP executor's"
-            )));
-        }
-        Ok(queue)
+            .ok_or_else(|| ApiError::BadRequest("`queue` is required".into()))
     }
 
     fn wait(&self) -> Result<Duration, ApiError> {
@@ -193,26 +177,15 @@ pub(crate) async fn poll<S: EventStore + TimerQueue + 'static>(
 ) -> Result<Response, ApiError> {
     let queue = query.queue()?;
     let wait = query.wait()?.min(poll.max_wait);
-    let Some(Handout(handout)) = &poll.handout else {
-        return Err(application::Error::unavailable("this node hands out no tasks").into());
-    };
-    let Some(task) = handout.take(queue, wait).await? else {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    };
-    if task.kind == TaskKind::Forward {
-        let started = TaskOutcome::Started {
-            worker: format!("http:{}", caller.id),
-        };
-        // The task is handed out whatever happens here: it left the queue.
-        if let Err(error) = poll
-            .engine
-            .handle_result(TaskResult::for_task(&task, started))
-            .await
-        {
-            tracing::warn!(task = %task.task_id, error = %error.report(), "recording the start of a polled task failed");
-        }
+    let handout = poll
+        .handout
+        .as_ref()
+        .map(|Handout(handout)| handout.as_ref());
+    let worker = format!("http:{}", caller.id);
+    match tasks::take(&poll.engine, handout, queue, wait, worker).await? {
+        Some(task) => Ok(axum::Json(Task::from(task)).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
-    Ok(axum::Json(Task::from(task)).into_response())
 }
 
 #[cfg(test)]

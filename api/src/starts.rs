@@ -1,32 +1,25 @@
 //! `POST /api/v1/workflows` and `/workflows/batch`: starting workflows, with
-//! an optional `Idempotency-Key`: a repeated request with the same key
-//! returns the workflow the first one started (and a different request
-//! under the same key is refused).
+//! an optional `Idempotency-Key` ([`application::starts`]).
 
-use application::catalog;
+use application::Origin;
+use application::starts::{self, IdempotencyKey, Start, StartError};
 use application::trace::{TRACEPARENT, TraceParent};
-use application::{Engine, Error, Origin};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
-use domain::InstanceId;
-use domain::instance::DomainError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::error::Problem;
+use crate::problems::{JsonBody, NoSuchVersion};
 use crate::views::{Started, StartedBatch};
 use crate::workflows::body;
-use crate::{ApiError, App, Caller, ReadModels, Shared, Store};
-
-/// The most workflows one batch starts.
-pub(crate) const MAX_BATCH: usize = 100;
+use crate::{ApiError, Caller, ReadModels, Shared, Store};
 
 /// A workflow to start.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StartRequest {
     /// The definition's name.
@@ -38,6 +31,16 @@ pub(crate) struct StartRequest {
     input: Value,
 }
 
+impl From<StartRequest> for Start {
+    fn from(request: StartRequest) -> Self {
+        Start {
+            definition: request.definition,
+            version: request.version,
+            input: request.input,
+        }
+    }
+}
+
 /// Workflows to start together: all or none.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -47,16 +50,21 @@ pub(crate) struct BatchRequest {
     workflows: Vec<StartRequest>,
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(value) => match value.to_str() {
-            Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_owned())),
-            _ => Err(ApiError::BadRequest(
-                "`Idempotency-Key` must be 1 to 255 visible ASCII characters".to_owned(),
-            )),
-        },
-    }
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(IdempotencyKey::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`Idempotency-Key` must be 1 to {} visible ASCII characters",
+                IdempotencyKey::MAX_LEN
+            ))
+        })
 }
 
 /// The trace a start continues: a valid W3C `traceparent` header (an
@@ -71,6 +79,27 @@ fn origin(caller: &Caller, headers: &HeaderMap) -> Origin {
     }
 }
 
+/// As REST and GraphQL answer a refused start.
+impl From<StartError> for ApiError {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::BatchSize(_) => ApiError::BadRequest(error.to_string()),
+            StartError::Refused(ref refused) => ApiError::Unprocessable {
+                problems: refused
+                    .iter()
+                    .map(|(index, error)| json!({ "index": index, "message": error.to_string() }))
+                    .collect(),
+                detail: error.to_string(),
+            },
+            StartError::KeyReused => ApiError::Unprocessable {
+                detail: error.to_string(),
+                problems: Vec::new(),
+            },
+            StartError::Failed(error) => error.into(),
+        }
+    }
+}
+
 /// Starts a workflow.
 #[utoipa::path(
     post, path = "/api/v1/workflows", tag = "workflows",
@@ -79,10 +108,8 @@ fn origin(caller: &Caller, headers: &HeaderMap) -> Origin {
     responses(
         (status = 201, description = "Started", body = Started),
         (status = 400, description = "A malformed body or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such definition or version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The input schema refuses the input; the Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
+        NoSuchVersion, JsonBody,
     ),
 )]
 pub(crate) async fn start<S: Store, R: ReadModels>(
@@ -92,10 +119,9 @@ pub(crate) async fn start<S: Store, R: ReadModels>(
     payload: Result<Json<StartRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let key = idempotency_key(&headers)?;
-    let request = body(payload)?;
-    check(&app, &request).await?;
+    let start = Start::from(body(payload)?);
     let origin = origin(&caller, &headers);
-    let id = start_one(&app, &origin, &request, key.as_deref()).await?;
+    let id = starts::start(&app.engine, &app.read_models, &start, key.as_ref(), &origin).await?;
     Ok((StatusCode::CREATED, Json(Started { id: id.0 })))
 }
 
@@ -110,9 +136,8 @@ pub(crate) async fn start<S: Store, R: ReadModels>(
     responses(
         (status = 201, description = "Every workflow started", body = StartedBatch),
         (status = 400, description = "A malformed body or Idempotency-Key; not 1 to 100 starts", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Some starts were refused (each by its `index`): none started", body = Problem, content_type = "application/problem+json"),
+        JsonBody,
     ),
 )]
 pub(crate) async fn batch<S: Store, R: ReadModels>(
@@ -122,118 +147,14 @@ pub(crate) async fn batch<S: Store, R: ReadModels>(
     payload: Result<Json<BatchRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StartedBatch>), ApiError> {
     let key = idempotency_key(&headers)?;
-    let requests = body(payload)?.workflows;
-    if requests.is_empty() || requests.len() > MAX_BATCH {
-        return Err(ApiError::BadRequest(format!(
-            "a batch starts 1 to {MAX_BATCH} workflows, not {}",
-            requests.len()
-        )));
-    }
-    let mut problems = Vec::new();
-    for (index, request) in requests.iter().enumerate() {
-        if let Err(error) = check(&app, request).await {
-            problems.push(json!({ "index": index, "message": error.to_string() }));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::Unprocessable {
-            detail: format!(
-                "{} of the batch's workflows were refused; none started",
-                problems.len()
-            ),
-            problems,
-        });
-    }
+    let requests: Vec<Start> = body(payload)?
+        .workflows
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let origin = origin(&caller, &headers);
-    let mut ids = Vec::with_capacity(requests.len());
-    for (index, request) in requests.iter().enumerate() {
-        let item_key = key.as_ref().map(|key| format!("{key}#{index}"));
-        ids.push(
-            start_one(&app, &origin, request, item_key.as_deref())
-                .await?
-                .0,
-        );
-    }
+    let (engine, reads) = (&app.engine, &app.read_models);
+    let ids = starts::start_batch(engine, reads, &requests, key.as_ref(), &origin).await?;
+    let ids = ids.into_iter().map(|id| id.0).collect();
     Ok((StatusCode::CREATED, Json(StartedBatch { ids })))
-}
-
-impl StartRequest {
-    pub(crate) fn new(definition: String, version: Option<u32>, input: Value) -> Self {
-        Self {
-            definition,
-            version,
-            input,
-        }
-    }
-}
-
-/// Refuses a start that cannot succeed: an unknown definition or an input
-/// its schema rejects.
-pub(crate) async fn check<S: Store, R: ReadModels>(
-    app: &App<S, R>,
-    request: &StartRequest,
-) -> Result<(), Error> {
-    let registry = app.engine.definitions();
-    // Deployed on another node since this one started: load it here first.
-    if registry.get(&request.definition, request.version).is_err() {
-        catalog::load_stored(registry, &app.read_models).await?;
-    }
-    let definition = registry.get(&request.definition, request.version)?;
-    if let Some(schema) = &definition.input_schema {
-        let problems = schema.problems(&request.input);
-        if !problems.is_empty() {
-            return Err(DomainError::InputRejected { problems }.into());
-        }
-    }
-    Ok(())
-}
-
-pub(crate) async fn start_one<S: Store, R: ReadModels>(
-    app: &App<S, R>,
-    origin: &Origin,
-    request: &StartRequest,
-    key: Option<&str>,
-) -> Result<InstanceId, ApiError> {
-    let engine: &Engine<S> = &app.engine;
-    let input = request.input.clone();
-    let Some(key) = key else {
-        let id = engine
-            .start(&request.definition, request.version, input, origin)
-            .await?;
-        return Ok(id);
-    };
-    let fingerprint = fingerprint(request);
-    let fresh = InstanceId(Uuid::now_v7());
-    let (id, recorded) = app.read_models.claim_key(key, fresh, &fingerprint).await?;
-    if recorded != fingerprint {
-        return Err(ApiError::Unprocessable {
-            detail: "this Idempotency-Key was used before with a different request".to_owned(),
-            problems: Vec::new(),
-        });
-    }
-    match engine
-        .start_as(id, &request.definition, request.version, input, origin)
-        .await
-    {
-        Ok(()) => Ok(id),
-        // Started by the first request with this key.
-        Err(Error::Conflict { .. }) => Ok(id),
-        Err(error) => {
-            if id == fresh {
-                app.read_models.release_key(key).await?;
-            }
-            Err(error.into())
-        }
-    }
-}
-
-/// FNV-1a of the request's JSON: the same request gives the same fingerprint.
-fn fingerprint(request: &StartRequest) -> String {
-    let text = serde_json::to_string(request).unwrap_or_default();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use application::ports::{Bottleneck, DurationStats};
+use application::stats::{DefinitionStatistics, Statistics, statistics};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,16 +12,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{ApiError, App, ReadModels, Shared, Store};
-
-/// Statuses that count as a success, and as a finished instance.
-pub(crate) const SUCCEEDED: &[&str] = &["completed"];
-pub(crate) const FINISHED: &[&str] = &[
-    "completed",
-    "failed",
-    "compensated",
-    "compensation_failed",
-    "cancelled",
-];
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
     Router::new()
@@ -47,7 +38,7 @@ impl From<&DurationStats> for Durations {
 }
 
 /// One definition's instances.
-#[derive(Debug, Default, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DefinitionStats {
     /// Instances by status.
     counts: BTreeMap<String, u64>,
@@ -60,6 +51,24 @@ pub(crate) struct DefinitionStats {
     steps: BTreeMap<String, Durations>,
 }
 
+impl From<&DefinitionStatistics> for DefinitionStats {
+    fn from(statistics: &DefinitionStatistics) -> Self {
+        Self {
+            counts: statistics.counts.clone(),
+            success_rate: statistics.success_rate,
+            durations: statistics.durations.as_ref().map(Durations::from),
+            steps: durations(&statistics.steps),
+        }
+    }
+}
+
+fn durations(by_step: &BTreeMap<String, DurationStats>) -> BTreeMap<String, Durations> {
+    by_step
+        .iter()
+        .map(|(step, durations)| (step.clone(), Durations::from(durations)))
+        .collect()
+}
+
 /// Counts by status (overall and per definition), success rates, durations.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Stats {
@@ -67,6 +76,18 @@ pub(crate) struct Stats {
     /// Completed over finished; null before any finished.
     success_rate: Option<f64>,
     definitions: BTreeMap<String, DefinitionStats>,
+}
+
+impl From<Statistics> for Stats {
+    fn from(statistics: Statistics) -> Self {
+        Self {
+            counts: statistics.counts,
+            success_rate: statistics.success_rate,
+            definitions: (statistics.definitions.iter())
+                .map(|(name, of)| (name.clone(), DefinitionStats::from(of)))
+                .collect(),
+        }
+    }
 }
 
 /// Counts, success rates and durations, from the read models.
@@ -77,57 +98,7 @@ pub(crate) struct Stats {
 pub(crate) async fn stats<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
 ) -> Result<Json<Stats>, ApiError> {
-    let reads = &app.read_models;
-    let (counts, durations, steps) = tokio::try_join!(
-        reads.status_counts(),
-        reads.definition_durations(),
-        reads.step_durations()
-    )?;
-    let mut by_definition: BTreeMap<String, DefinitionStats> = BTreeMap::new();
-    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
-    for count in &counts {
-        let entry = by_definition.entry(count.definition.clone()).or_default();
-        entry.counts.insert(count.status.clone(), count.count);
-        *totals.entry(count.status.clone()).or_default() += count.count;
-    }
-    for (definition, entry) in by_definition.iter_mut() {
-        let of = |statuses: &[&str]| -> u64 {
-            counts
-                .iter()
-                .filter(|c| c.definition == *definition && statuses.contains(&c.status.as_str()))
-                .map(|c| c.count)
-                .sum()
-        };
-        entry.success_rate = success_rate(of(SUCCEEDED), of(FINISHED));
-    }
-    for duration in &durations {
-        if let Some(entry) = by_definition.get_mut(&duration.definition) {
-            entry.durations = Some(Durations::from(&duration.durations));
-        }
-    }
-    for step in &steps {
-        if let Some(entry) = by_definition.get_mut(&step.definition) {
-            entry
-                .steps
-                .insert(step.step.clone(), Durations::from(&step.durations));
-        }
-    }
-    let of = |statuses: &[&str]| -> u64 {
-        statuses
-            .iter()
-            .map(|s| totals.get(*s).copied().unwrap_or(0))
-            .sum()
-    };
-    Ok(Json(Stats {
-        success_rate: success_rate(of(SUCCEEDED), of(FINISHED)),
-        counts: totals,
-        definitions: by_definition,
-    }))
-}
-
-/// Succeeded over finished, or none before anything finished.
-fn success_rate(succeeded: u64, finished: u64) -> Option<f64> {
-    (finished > 0).then(|| succeeded as f64 / finished as f64)
+    Ok(Json(Stats::from(statistics(&app.read_models).await?)))
 }
 
 /// A step by its mean time from scheduled to finished.

@@ -7,22 +7,23 @@
 
 use std::sync::Arc;
 
-use application::messages::{TaskOutcome, TaskResult};
+use application::messages::TaskOutcome;
+use application::tasks::{self, TaskError, TaskRef};
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::instance::effects::TaskKind;
-use domain::instance::{Command, StepError};
-use domain::{InstanceId, StepId};
+use domain::StepId;
+use domain::instance::{Actor, Command, Event, StepError};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::Problem;
 use crate::extract::{PathParams, optional};
+use crate::problems::{BodyLimit, Decision, JsonBody, StaleReport, TaskCommand, TaskRoute};
 use crate::views::{HeartbeatAccepted, ReportAccepted, Step, Task, Workflow};
-use crate::workflows::{body, instance_id, operate};
+use crate::workflows::{body, operate};
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store};
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
@@ -37,43 +38,20 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
         .route("/{task_id}/heartbeat", post(heartbeat::<S, R>))
 }
 
-/// A parsed task id: the step, and the attempt when given in full.
-pub(crate) struct TaskRef {
-    pub(crate) instance: InstanceId,
-    pub(crate) step: StepId,
-    pub(crate) attempt: Option<(TaskKind, u32)>,
-    pub(crate) text: String,
+/// As REST and GraphQL answer a refused task id or report.
+impl From<TaskError> for ApiError {
+    fn from(error: TaskError) -> Self {
+        match error {
+            TaskError::NotRunning(_) => ApiError::Conflict(error.to_string()),
+            TaskError::Failed(error) => error.into(),
+            _ => ApiError::BadRequest(error.to_string()),
+        }
+    }
 }
 
-pub(crate) fn task_ref(text: &str) -> Result<TaskRef, ApiError> {
-    let bad = || {
-        ApiError::BadRequest(format!(
-            "`{text}` is not a task id (`<workflow id>:<step>[:<kind>:<attempt>]`)"
-        ))
-    };
-    let parts: Vec<&str> = text.split(':').collect();
-    let (instance, step) = match parts.as_slice() {
-        [instance, step, ..] if !step.is_empty() => (instance_id(instance)?, StepId::from(*step)),
-        _ => return Err(bad()),
-    };
-    let attempt = match parts.as_slice() {
-        [_, _] => None,
-        [_, _, kind, attempt] => {
-            let kind = match *kind {
-                "forward" => TaskKind::Forward,
-                "compensation" => TaskKind::Compensation,
-                _ => return Err(bad()),
-            };
-            Some((kind, attempt.parse().map_err(|_| bad())?))
-        }
-        _ => return Err(bad()),
-    };
-    Ok(TaskRef {
-        instance,
-        step,
-        attempt,
-        text: text.to_owned(),
-    })
+/// The events a report caused, by type.
+pub(crate) fn event_names(events: &[Event]) -> Vec<String> {
+    events.iter().map(|event| event.name().to_owned()).collect()
 }
 
 /// How the routes describe a task id.
@@ -86,15 +64,14 @@ const TASK_ID: &str =
     params(("task_id" = String, Path, description = TASK_ID)),
     responses(
         (status = 200, description = "The step", body = Task),
-        (status = 400, description = "Not a task id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
+        TaskRoute,
     ),
 )]
 pub(crate) async fn show<S: Store, R: ReadModels>(
     State(app): Shared<S, R>,
     PathParams(task_id): PathParams<String>,
 ) -> Result<Json<Task>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let steps = app.read_models.steps(task.instance).await?;
     let step = steps
         .iter()
@@ -113,9 +90,8 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     params(("task_id" = String, Path, description = TASK_ID)),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step is not failed, or compensation started", body = Problem, content_type = "application/problem+json"),
+        TaskRoute,
     ),
 )]
 pub(crate) async fn retry<S: Store, R: ReadModels>(
@@ -123,7 +99,7 @@ pub(crate) async fn retry<S: Store, R: ReadModels>(
     caller: Caller,
     PathParams(task_id): PathParams<String>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let command = Command::RetryStep { step: task.step };
     operate(&app.engine, task.instance, command, &caller).await
 }
@@ -143,11 +119,8 @@ pub(crate) struct SkipRequest {
     request_body(content = SkipRequest),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step cannot be skipped now", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, JsonBody,
     ),
 )]
 pub(crate) async fn skip<S: Store, R: ReadModels>(
@@ -156,7 +129,7 @@ pub(crate) async fn skip<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Json<SkipRequest>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let output = body(payload)?.output;
     let command = Command::SkipStep {
         step: task.step,
@@ -172,6 +145,39 @@ pub(crate) struct DecisionRequest {
     comment: Option<String>,
 }
 
+/// An approver's decision on a step: [`approval`] or [`rejection`].
+pub(crate) type Decide = fn(StepId, Actor, Option<String>) -> Command;
+
+pub(crate) fn approval(step: StepId, actor: Actor, comment: Option<String>) -> Command {
+    Command::Approve {
+        step,
+        actor,
+        comment,
+    }
+}
+
+pub(crate) fn rejection(step: StepId, actor: Actor, comment: Option<String>) -> Command {
+    Command::Reject {
+        step,
+        actor,
+        comment,
+    }
+}
+
+/// An approver's decision on the step `task_id` names.
+async fn decision<S: Store, R: ReadModels>(
+    app: &App<S, R>,
+    caller: &Caller,
+    task_id: &str,
+    payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
+    decide: Decide,
+) -> Result<Json<Workflow>, ApiError> {
+    let task = TaskRef::parse(task_id)?;
+    let comment = optional(payload)?.and_then(|request| request.comment);
+    let command = decide(task.step, caller.actor(), comment);
+    operate(&app.engine, task.instance, command, caller).await
+}
+
 /// Grants an approval.
 #[utoipa::path(
     post, path = "/api/v1/tasks/{task_id}/approve", tag = "tasks",
@@ -179,11 +185,7 @@ pub(crate) struct DecisionRequest {
     request_body(content = Option<DecisionRequest>, description = "Optional"),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not one of the step's approvers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The step is not waiting for a decision", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, Decision, BodyLimit,
     ),
 )]
 pub(crate) async fn approve<S: Store, R: ReadModels>(
@@ -192,14 +194,7 @@ pub(crate) async fn approve<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
-    let comment = optional(payload)?.and_then(|request| request.comment);
-    let command = Command::Approve {
-        step: task.step,
-        actor: caller.actor(),
-        comment,
-    };
-    operate(&app.engine, task.instance, command, &caller).await
+    decision(&app, &caller, &task_id, payload, approval).await
 }
 
 /// Rejects an approval.
@@ -209,11 +204,7 @@ pub(crate) async fn approve<S: Store, R: ReadModels>(
     request_body(content = Option<DecisionRequest>, description = "Optional"),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not one of the step's approvers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The step is not waiting for a decision", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, Decision, BodyLimit,
     ),
 )]
 pub(crate) async fn reject<S: Store, R: ReadModels>(
@@ -222,48 +213,7 @@ pub(crate) async fn reject<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<DecisionRequest>>>, JsonRejection>,
 ) -> Result<Json<Workflow>, ApiError> {
-    let task = task_ref(&task_id)?;
-    let comment = optional(payload)?.and_then(|request| request.comment);
-    let command = Command::Reject {
-        step: task.step,
-        actor: caller.actor(),
-        comment,
-    };
-    operate(&app.engine, task.instance, command, &caller).await
-}
-
-/// A worker's report on the attempt the task id names.
-async fn report<S: Store, R: ReadModels>(
-    app: &App<S, R>,
-    task: TaskRef,
-    outcome: TaskOutcome,
-) -> Result<Json<ReportAccepted>, ApiError> {
-    let Some((kind, attempt)) = task.attempt else {
-        return Err(ApiError::BadRequest(format!(
-            "`{}` names a step, not an attempt: workers report with the task id of their task message",
-            task.text
-        )));
-    };
-    let result = TaskResult {
-        task_id: task.text.clone(),
-        instance_id: task.instance,
-        step: task.step,
-        attempt,
-        kind,
-        started_by: None,
-        outcome,
-    };
-    let events = app.engine.handle_result(result).await?;
-    if events.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "task {} is not running (a duplicate or stale report): nothing changed",
-            task.text
-        )));
-    }
-    Ok(Json(ReportAccepted {
-        task_id: task.text,
-        events: events.iter().map(|event| event.name().to_owned()).collect(),
-    }))
+    decision(&app, &caller, &task_id, payload, rejection).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -281,11 +231,7 @@ pub(crate) struct CompleteRequest {
     request_body(content = CompleteRequest),
     responses(
         (status = 200, description = "Recorded", body = ReportAccepted),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The attempt is not running (a duplicate or stale report): nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, StaleReport, JsonBody,
     ),
 )]
 pub(crate) async fn complete<S: Store, R: ReadModels>(
@@ -293,9 +239,13 @@ pub(crate) async fn complete<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Json<CompleteRequest>, JsonRejection>,
 ) -> Result<Json<ReportAccepted>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let output = body(payload)?.output;
-    report(&app, task, TaskOutcome::Completed { output }).await
+    let events = tasks::report(&app.engine, &task, TaskOutcome::Completed { output }).await?;
+    Ok(Json(ReportAccepted {
+        task_id,
+        events: event_names(&events),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -319,11 +269,7 @@ fn retryable_by_default() -> bool {
     request_body(content = FailRequest),
     responses(
         (status = 200, description = "Recorded", body = ReportAccepted),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The attempt is not running (a duplicate or stale report): nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, StaleReport, JsonBody,
     ),
 )]
 pub(crate) async fn fail<S: Store, R: ReadModels>(
@@ -331,13 +277,17 @@ pub(crate) async fn fail<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Json<FailRequest>, JsonRejection>,
 ) -> Result<Json<ReportAccepted>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let request = body(payload)?;
     let error = StepError {
         message: request.message,
         retryable: request.retryable,
     };
-    report(&app, task, TaskOutcome::Failed { error }).await
+    let events = tasks::report(&app.engine, &task, TaskOutcome::Failed { error }).await?;
+    Ok(Json(ReportAccepted {
+        task_id,
+        events: event_names(&events),
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -356,9 +306,7 @@ pub(crate) struct HeartbeatRequest {
     request_body(content = Option<HeartbeatRequest>, description = "Optional"),
     responses(
         (status = 200, description = "Recorded (a heartbeat for an attempt that is not running changes nothing)", body = HeartbeatAccepted),
-        (status = 400, description = "Not a task id, or a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow or step", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        TaskCommand, BodyLimit,
     ),
 )]
 pub(crate) async fn heartbeat<S: Store, R: ReadModels>(
@@ -366,35 +314,8 @@ pub(crate) async fn heartbeat<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
     payload: Result<Option<Json<Option<HeartbeatRequest>>>, JsonRejection>,
 ) -> Result<Json<HeartbeatAccepted>, ApiError> {
-    let task = task_ref(&task_id)?;
+    let task = TaskRef::parse(&task_id)?;
     let progress = optional(payload)?.and_then(|request| request.progress);
-    if progress.is_some_and(|progress| progress > 100) {
-        return Err(ApiError::BadRequest("`progress` is 0 to 100".to_owned()));
-    }
-    let Some((kind, attempt)) = task.attempt else {
-        return Err(ApiError::BadRequest(format!(
-            "`{}` names a step, not an attempt",
-            task.text
-        )));
-    };
-    let step = task.step.clone();
-    let result = TaskResult {
-        task_id: task.text.clone(),
-        instance_id: task.instance,
-        step: task.step,
-        attempt,
-        kind,
-        started_by: None,
-        outcome: TaskOutcome::Heartbeat { progress },
-    };
-    app.engine.handle_result(result).await?;
-    if let Some(progress) = progress {
-        app.read_models
-            .record_progress(task.instance, step.as_str(), progress)
-            .await?;
-    }
-    Ok(Json(HeartbeatAccepted {
-        task_id: task.text,
-        progress,
-    }))
+    tasks::heartbeat(&app.engine, &app.read_models, &task, progress).await?;
+    Ok(Json(HeartbeatAccepted { task_id, progress }))
 }

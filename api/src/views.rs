@@ -139,11 +139,7 @@ impl Step {
             status: step.status.clone(),
             attempt: step.attempt,
             output: step.output.clone(),
-            error: if step.status == "failed" {
-                step.last_error.clone()
-            } else {
-                None
-            },
+            error: step.error().map(str::to_owned),
             last_error: step.last_error.clone(),
             worker: step.worker.clone(),
             progress: step.progress,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use application::Engine;
 use application::ports::{EventStore, WorkflowFilter};
+use application::workflows::{self, MAX_PAGE, WorkflowView};
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::routing::{get, post};
@@ -18,11 +19,9 @@ use uuid::Uuid;
 
 use crate::error::Problem;
 use crate::extract::{PathParams, QueryParams, optional};
+use crate::problems::{BodyLimit, NoSuchWorkflow, WorkflowRoute};
 use crate::views::{HistoryEvent, HistoryPage, Workflow, WorkflowPage};
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store, starts};
-
-/// The most items one page holds.
-pub(crate) const MAX_PAGE: u32 = 500;
 
 pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
     Router::new()
@@ -45,23 +44,30 @@ pub(crate) fn instance_id(id: &str) -> Result<InstanceId, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("`{id}` is not a workflow id")))
 }
 
-fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|at| at.to_utc())
-        .map_err(|_| ApiError::BadRequest(format!("`{name}` must be an RFC 3339 time")))
+/// An optional RFC 3339 time parameter.
+fn time(name: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|value| {
+            DateTime::parse_from_rfc3339(&value)
+                .map(|at| at.to_utc())
+                .map_err(|_| ApiError::BadRequest(format!("`{name}` must be an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+fn cursor_id(cursor: &str) -> Result<InstanceId, ApiError> {
+    instance_id(cursor).map_err(|_| ApiError::BadRequest("`cursor` is not a cursor".to_owned()))
 }
 
 /// `limit`: 1 to [`MAX_PAGE`], 50 when absent.
 pub(crate) fn page_size(limit: Option<&str>) -> Result<u32, ApiError> {
-    match limit {
-        None => Ok(50),
-        Some(text) => match text.parse::<u32>() {
-            Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
-            _ => Err(ApiError::BadRequest(format!(
-                "`limit` must be a number from 1 to {MAX_PAGE}"
-            ))),
-        },
-    }
+    let Some(text) = limit else { return Ok(50) };
+    text.parse()
+        .ok()
+        .and_then(workflows::page_size)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("`limit` must be a number from 1 to {MAX_PAGE}"))
+        })
 }
 
 /// Filters and paging of the workflow list; every filter narrows it.
@@ -103,36 +109,18 @@ pub(crate) async fn list<S: Store, R: ReadModels>(
     let filter = WorkflowFilter {
         status: query.status,
         definition: query.definition,
-        created_after: query
-            .created_after
-            .map(|at| parse_time("created_after", &at))
-            .transpose()?,
-        created_before: query
-            .created_before
-            .map(|at| parse_time("created_before", &at))
-            .transpose()?,
-        before_id: query
-            .cursor
-            .map(|cursor| {
-                instance_id(&cursor)
-                    .map_err(|_| ApiError::BadRequest("`cursor` is not a cursor".to_owned()))
-            })
-            .transpose()?,
-        limit: limit + 1,
+        created_after: time("created_after", query.created_after)?,
+        created_before: time("created_before", query.created_before)?,
+        before_id: query.cursor.map(|cursor| cursor_id(&cursor)).transpose()?,
+        limit,
     };
-    let mut rows = app.read_models.workflows(&filter).await?;
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|row| row.id.to_string())
-    } else {
-        None
-    };
+    let (rows, next) = workflows::list(&app.read_models, filter).await?;
     Ok(Json(WorkflowPage {
         items: rows
             .iter()
             .map(|row| Workflow::projected(row, None))
             .collect(),
-        next_cursor,
+        next_cursor: next.map(|id| id.to_string()),
     }))
 }
 
@@ -142,8 +130,7 @@ pub(crate) async fn list<S: Store, R: ReadModels>(
     params(("id" = Uuid, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The instance and its steps", body = Workflow),
-        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        WorkflowRoute,
     ),
 )]
 pub(crate) async fn show<S: Store, R: ReadModels>(
@@ -151,20 +138,12 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Workflow>, ApiError> {
     let id = instance_id(&id)?;
-    let reads = &app.read_models;
-    let (row, steps) = tokio::try_join!(reads.workflow(id), reads.steps(id))?;
-    match row {
-        Some(row) => Ok(Json(Workflow::projected(&row, Some(&steps)))),
-        // Not projected yet (a read straight after the start): read your
-        // own write from the log rather than answer 404.
-        None => match app.engine.state(id).await {
-            Ok(state) => Ok(Json(Workflow::current(&state))),
-            Err(application::Error::NotFound { .. }) => {
-                Err(ApiError::NotFound(format!("workflow {id}")))
-            }
-            Err(error) => Err(error.into()),
+    Ok(Json(
+        match workflows::show(&app.engine, &app.read_models, id).await? {
+            WorkflowView::Projected { row, steps } => Workflow::projected(&row, Some(&steps)),
+            WorkflowView::Current(state) => Workflow::current(&state),
         },
-    }
+    ))
 }
 
 /// Paging of a workflow's history.
@@ -186,7 +165,7 @@ pub(crate) struct HistoryQuery {
     responses(
         (status = 200, description = "A page of its events, oldest first", body = HistoryPage),
         (status = 400, description = "Not a workflow id; a malformed `after` or `limit`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        NoSuchWorkflow,
     ),
 )]
 pub(crate) async fn events<S: Store, R: ReadModels>(
@@ -195,23 +174,15 @@ pub(crate) async fn events<S: Store, R: ReadModels>(
     QueryParams(query): QueryParams<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
     let id = instance_id(&id)?;
-    let limit = page_size(query.limit.as_deref())? as usize;
+    let limit = page_size(query.limit.as_deref())?;
     let after = match query.after {
         None => 0,
         Some(text) => text.parse::<u64>().map_err(|_| {
             ApiError::BadRequest("`after` must be a stream version (a number)".to_owned())
         })?,
     };
-    let mut records = app.engine.store().load(id, after).await?;
-    if records.is_empty() && app.engine.store().load(id, 0).await?.is_empty() {
-        return Err(ApiError::NotFound(format!("workflow {id}")));
-    }
-    let next_after = if records.len() > limit {
-        records.truncate(limit);
-        records.last().map(|record| record.version)
-    } else {
-        None
-    };
+    let store = app.engine.store();
+    let (records, next_after) = workflows::history(store, id, after, limit).await?;
     Ok(Json(HistoryPage {
         items: records.iter().map(HistoryEvent::from).collect(),
         next_after,
@@ -224,8 +195,8 @@ pub(crate) async fn operate<S: EventStore>(
     command: Command,
     caller: &Caller,
 ) -> Result<Json<Workflow>, ApiError> {
-    engine.execute(id, command, &caller.origin()).await?;
-    Ok(Json(Workflow::current(&engine.state(id).await?)))
+    let state = workflows::command(engine, id, command, &caller.origin()).await?;
+    Ok(Json(Workflow::current(&state)))
 }
 
 /// Pauses a running workflow: no step is scheduled until it resumes.
@@ -234,9 +205,8 @@ pub(crate) async fn operate<S: EventStore>(
     params(("id" = Uuid, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow is not running", body = Problem, content_type = "application/problem+json"),
+        WorkflowRoute,
     ),
 )]
 pub(crate) async fn pause<S: Store, R: ReadModels>(
@@ -253,9 +223,8 @@ pub(crate) async fn pause<S: Store, R: ReadModels>(
     params(("id" = Uuid, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
-        (status = 400, description = "Not a workflow id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow is not paused", body = Problem, content_type = "application/problem+json"),
+        WorkflowRoute,
     ),
 )]
 pub(crate) async fn resume<S: Store, R: ReadModels>(
@@ -287,9 +256,8 @@ fn yes() -> bool {
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
         (status = 400, description = "Not a workflow id; a malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = Problem, content_type = "application/problem+json"),
+        NoSuchWorkflow, BodyLimit,
     ),
 )]
 pub(crate) async fn cancel<S: Store, R: ReadModels>(

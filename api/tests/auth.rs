@@ -31,6 +31,19 @@ fn secured(limits: Limits) -> impl FnOnce(&infrastructure::store::PgEventStore) 
     }
 }
 
+/// A node that requires a credential (the default limits), and its keys.
+async fn secured_app(pool: PgPool) -> (App, ApiKeys<infrastructure::store::PgEventStore>) {
+    let app = App::with(
+        pool,
+        FeedConfig::default(),
+        true,
+        secured(Limits::default()),
+    )
+    .await;
+    let keys = ApiKeys::new(app.engine.store().clone());
+    (app, keys)
+}
+
 fn token(sub: &str, role: &str, expires_in: i64) -> String {
     let exp = chrono::Utc::now().timestamp() + expires_in;
     let claims = json!({ "sub": sub, "role": role, "exp": exp });
@@ -97,14 +110,7 @@ fn assert_problem(
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn every_route_refuses_no_credential_a_wrong_role_and_a_revoked_key(pool: PgPool) {
-    let app = App::with(
-        pool,
-        FeedConfig::default(),
-        true,
-        secured(Limits::default()),
-    )
-    .await;
-    let keys = ApiKeys::new(app.engine.store().clone());
+    let (app, keys) = secured_app(pool).await;
     let clock = SystemClock::default();
     let mut by_role = Vec::new();
     for role in Role::ALL {
@@ -160,14 +166,7 @@ async fn every_route_refuses_no_credential_a_wrong_role_and_a_revoked_key(pool: 
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn the_caller_is_the_actor_of_its_commands_in_the_log(pool: PgPool) {
-    let app = App::with(
-        pool,
-        FeedConfig::default(),
-        true,
-        secured(Limits::default()),
-    )
-    .await;
-    let keys = ApiKeys::new(app.engine.store().clone());
+    let (app, keys) = secured_app(pool).await;
     let operator = keys
         .create(Role::Operator, "ci", &SystemClock::default())
         .await

@@ -27,27 +27,7 @@ use infrastructure::store::{PgEventStore, PgReadModels};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use support::App;
-
-/// Charges, then waits for an approver; the input needs an amount.
-pub(crate) const EXPENSE: &str = r#"
-name: expense
-version: 1
-input:
-  schema:
-    type: object
-    required: [amount]
-    properties: { amount: { type: number } }
-steps:
-  charge:
-    type: task
-    queue: payments
-    on_error: fail
-    retry: { max_attempts: 1 }
-  review:
-    type: approval
-    needs: [charge]
-    approvers: [role:approver]
-"#;
+pub(crate) use support::EXPENSE;
 
 /// A node on its own port, its read models caught up on demand, and an API
 /// key per role when it requires authentication.
@@ -145,6 +125,13 @@ impl Node {
             "application/graphql-response+json"
         );
         response.json().await.unwrap()
+    }
+
+    /// Deploys a definition as the admin.
+    pub(crate) async fn deploy(&self, source: &str) {
+        let deploy = "mutation($source: String!) { deployDefinition(source: $source) { name } }";
+        let key = self.key(Role::Admin);
+        data(&self.run(key, deploy, json!({ "source": source })).await);
     }
 
     /// As the node's only caller (the anonymous admin of an open node).

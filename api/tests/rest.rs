@@ -2,6 +2,8 @@
 //! workflows from the read models, histories from the log, task commands,
 //! statistics, and the problems (400, 403, 404, 409, 422) that change nothing.
 
+mod support;
+
 use std::sync::Arc;
 
 use api::Caller;
@@ -15,27 +17,8 @@ use axum::http::{Method, Request, StatusCode};
 use infrastructure::store::{PgEventStore, PgReadModels};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use support::EXPENSE;
 use tower::ServiceExt;
-
-const EXPENSE: &str = r#"
-name: expense
-version: 1
-input:
-  schema:
-    type: object
-    required: [amount]
-    properties: { amount: { type: number } }
-steps:
-  charge:
-    type: task
-    queue: payments
-    on_error: fail
-    retry: { max_attempts: 1 }
-  review:
-    type: approval
-    needs: [charge]
-    approvers: [role:manager]
-"#;
 
 struct Api {
     router: Router,
@@ -268,9 +251,11 @@ async fn a_workflow_runs_through_task_reports_and_an_approval(pool: PgPool) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{forbidden}");
     let (_, workflow) = api.get(&format!("/api/v1/workflows/{id}")).await;
     assert_eq!(workflow["status"], "running");
-    let manager = api.as_caller("alice", &["manager"]);
+    let approver = api.as_caller("alice", &["approver"]);
     let body = json!({"comment": "fine"}).to_string();
-    let (status, approved) = api.send(&manager, Method::POST, &approve, Some(body)).await;
+    let (status, approved) = api
+        .send(&approver, Method::POST, &approve, Some(body))
+        .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     let (_, workflow) = api.get(&format!("/api/v1/workflows/{id}")).await;
     assert_eq!(workflow["status"], "completed");
@@ -356,8 +341,8 @@ async fn failed_steps_are_retried_or_skipped_by_operators(pool: PgPool) {
     assert_eq!(workflow["current_steps"], json!(["review"]));
     let reject = format!("/api/v1/tasks/{id}:review/reject");
     let body = json!({"comment": "no"}).to_string();
-    let manager = api.as_caller("bob", &["manager"]);
-    let (status, rejected) = api.send(&manager, Method::POST, &reject, Some(body)).await;
+    let approver = api.as_caller("bob", &["approver"]);
+    let (status, rejected) = api.send(&approver, Method::POST, &reject, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{rejected}");
 
     let nil = uuid::Uuid::nil();

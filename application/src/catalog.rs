@@ -9,7 +9,7 @@ use domain::WorkflowDefinition;
 use domain::definition::Problems;
 
 use crate::Error;
-use crate::definitions::DefinitionRegistry;
+use crate::definitions::{DefinitionRegistry, unchanged};
 use crate::ports::{DefinitionStore, StoredDefinition};
 
 /// Why a deployment was refused.
@@ -29,12 +29,10 @@ pub async fn deploy(
     source: &str,
 ) -> Result<Arc<WorkflowDefinition>, DeployError> {
     let definition = domain::parse_workflow(source).map_err(DeployError::Invalid)?;
-    if let Ok(existing) = registry.get(&definition.name, Some(definition.version))
-        && existing.hash != definition.hash
-    {
-        return Err(DeployError::Refused(clash(&definition)));
+    if let Ok(existing) = registry.get(&definition.name, Some(definition.version)) {
+        unchanged(&definition, &existing.hash)?;
     }
-    store
+    let stored = store
         .save_definition(&StoredDefinition {
             name: definition.name.clone(),
             version: definition.version,
@@ -44,6 +42,7 @@ pub async fn deploy(
             created_at: Utc::now(),
         })
         .await?;
+    unchanged(&definition, &stored)?;
     Ok(registry.register(definition)?)
 }
 
@@ -78,6 +77,67 @@ pub async fn resolve(
     }
 }
 
+/// Every stored version of a definition, oldest first; [`Error::NotFound`]
+/// when none has this name.
+pub async fn versions(
+    store: &impl DefinitionStore,
+    name: &str,
+) -> Result<Vec<StoredDefinition>, Error> {
+    let versions: Vec<StoredDefinition> = store
+        .definitions()
+        .await?
+        .into_iter()
+        .filter(|definition| definition.name == name)
+        .collect();
+    if versions.is_empty() {
+        return Err(Error::NotFound {
+            what: format!("definition {name}"),
+        });
+    }
+    Ok(versions)
+}
+
+/// One version as stored (its source) and as this node runs it.
+pub async fn version(
+    registry: &DefinitionRegistry,
+    store: &impl DefinitionStore,
+    name: &str,
+    version: u32,
+) -> Result<(StoredDefinition, Arc<WorkflowDefinition>), Error> {
+    let stored = store
+        .definition(name, version)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: format!("definition {name} version {version}"),
+        })?;
+    Ok((stored, resolve(registry, store, name, version).await?))
+}
+
+/// A step of a definition's graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphStep {
+    pub id: String,
+    /// Its type (`task`, `http`, ...).
+    pub kind: &'static str,
+    /// The ids of the steps it needs.
+    pub needs: Vec<String>,
+    /// Whether it has a `compensate`.
+    pub compensated: bool,
+}
+
+/// The steps of a definition and what each needs, in the definition's order.
+pub fn graph(definition: &WorkflowDefinition) -> Vec<GraphStep> {
+    let id = |index: usize| definition.steps[index].id.as_str().to_owned();
+    (definition.steps.iter())
+        .map(|step| GraphStep {
+            id: step.id.as_str().to_owned(),
+            kind: step.kind.name(),
+            needs: step.needs.iter().map(|&need| id(need)).collect(),
+            compensated: step.compensate.is_some(),
+        })
+        .collect()
+}
+
 fn parse_stored(stored: &StoredDefinition) -> Result<WorkflowDefinition, Error> {
     domain::parse_workflow(&stored.source).map_err(|problems| Error::Invalid {
         reason: format!(
@@ -87,13 +147,4 @@ fn parse_stored(stored: &StoredDefinition) -> Result<WorkflowDefinition, Error> 
             problems.render("definition").trim_end()
         ),
     })
-}
-
-pub(crate) fn clash(definition: &WorkflowDefinition) -> Error {
-    Error::Invalid {
-        reason: format!(
-            "{} version {} is already deployed with other content; give the changed definition a new version",
-            definition.name, definition.version
-        ),
-    }
 }

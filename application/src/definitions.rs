@@ -12,6 +12,21 @@ pub struct DefinitionRegistry {
     by_name: RwLock<BTreeMap<String, BTreeMap<u32, Arc<WorkflowDefinition>>>>,
 }
 
+/// The rule that a changed definition needs a new version: what is deployed
+/// under a name and version (its hash) never changes. [`Error::Invalid`]
+/// when `deployed` is not `definition`'s hash.
+pub fn unchanged(definition: &WorkflowDefinition, deployed: &str) -> Result<(), Error> {
+    if definition.hash == deployed {
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        reason: format!(
+            "{} version {} is already deployed with other content; give the changed definition a new version",
+            definition.name, definition.version
+        ),
+    })
+}
+
 impl DefinitionRegistry {
     /// Adds a definition. The same name and version with other content is
     /// refused: a changed definition needs a new version.
@@ -25,15 +40,8 @@ impl DefinitionRegistry {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let versions = by_name.entry(definition.name.clone()).or_default();
         if let Some(existing) = versions.get(&definition.version) {
-            if existing.hash == definition.hash {
-                return Ok(existing.clone());
-            }
-            return Err(Error::Invalid {
-                reason: format!(
-                    "{} version {} is already deployed with other content; give the changed definition a new version",
-                    definition.name, definition.version
-                ),
-            });
+            unchanged(&definition, &existing.hash)?;
+            return Ok(existing.clone());
         }
         let definition = Arc::new(definition);
         versions.insert(definition.version, definition.clone());

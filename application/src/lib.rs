@@ -20,8 +20,12 @@ pub mod overview;
 pub mod ports;
 pub mod projection;
 pub mod secrets;
+pub mod starts;
+pub mod stats;
 pub mod step_figures;
+pub mod tasks;
 pub mod trace;
+pub mod workflows;
 
 pub use engine::{Engine, Origin, Submission};
 pub use error::{Error, Report, Source};

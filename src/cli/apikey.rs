@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use application::auth::{ApiKeys, Role};
 use application::clock::SystemClock;
 use application::ports::ApiKeyStore;
-use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, SqliteEventStore};
+use infrastructure::store::PgEventStore;
+
+use super::stores::{self, Stores};
 
 #[derive(Debug, clap::Args)]
 pub struct ApiKeyArguments {
@@ -44,24 +45,10 @@ pub fn run(arguments: ApiKeyArguments) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match &arguments.database_url {
-            Some(url) => {
-                let pool = sqlx::PgPool::connect_with(infrastructure::store::pg_options(url)?)
-                    .await
-                    .context("connecting to PostgreSQL (DATABASE_URL)")?;
-                POSTGRES_MIGRATIONS
-                    .run(&pool)
-                    .await
-                    .context("migrating PostgreSQL")?;
-                execute(PgEventStore::new(pool), arguments.command).await
-            }
-            None => {
-                execute(
-                    SqliteEventStore::open(&arguments.data).await?,
-                    arguments.command,
-                )
-                .await
-            }
+        let command = arguments.command;
+        match stores::open(arguments.database_url.as_deref(), &arguments.data, 10).await? {
+            Stores::Postgres(pool) => execute(PgEventStore::new(pool), command).await,
+            Stores::Sqlite(store) => execute(store, command).await,
         }
     })
 }

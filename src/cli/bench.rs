@@ -18,11 +18,13 @@ use domain::InstanceId;
 use domain::instance::InstanceStatus;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
-use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, PgStoreProbe, SqliteEventStore};
+use infrastructure::store::postgres_bench::{self, ScratchDatabase};
+use infrastructure::store::{PgEventStore, PgStoreProbe, SqliteEventStore};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::node::{spawn_echo_worker, spawn_loops};
+use super::stores;
 
 const SAGA: &str = r#"
 name: bench-order
@@ -130,26 +132,18 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
         }
         Mode::Cluster => {
             let suffix = format!("{}", std::process::id());
-            let database = format!("distorch_bench_{suffix}");
-            let admin = sqlx::PgPool::connect_with(infrastructure::store::pg_options(
-                &arguments.database_url,
-            )?)
-            .await
-            .context("PostgreSQL")?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-                .execute(&admin)
-                .await?;
-            let database_url = replace_last_segment(&arguments.database_url, &database)?;
+            let name = format!("distorch_bench_{suffix}");
+            let database = ScratchDatabase::create(&arguments.database_url, &name)
+                .await
+                .context("PostgreSQL")?;
             let vhost = format!("distorch-bench-{suffix}");
             rabbitmqctl(&["add_vhost", &vhost])?;
             rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
             let amqp_url = replace_last_segment(&arguments.amqp_url, &vhost)?;
             let outcome = async {
-                let pool = infrastructure::store::pg_pool_options(16)
-                    .connect_with(infrastructure::store::pg_options(&database_url)?)
-                    .await?;
-                POSTGRES_MIGRATIONS.run(&pool).await?;
-                let (rate, raw_commits) = commit_rate(&pool).await?;
+                let pool = stores::postgres(database.options(), 16).await?;
+                let (rate, raw_commits) =
+                    postgres_bench::raw_commit_rate(&pool, Duration::from_secs(2)).await?;
                 println!("raw single-row commits: {rate:.0}/s");
                 let bus = RabbitBus::connect(RabbitConfig {
                     url: amqp_url.clone(),
@@ -179,17 +173,14 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
                 drop(bus);
                 if result.is_ok() {
                     let workflows = arguments.workflows + WARM_UP;
-                    report_transactions(&stats_pool, &database, raw_commits, workflows).await?;
+                    report_transactions(&stats_pool, database.name(), raw_commits, workflows)
+                        .await?;
                 }
                 result
             }
             .await;
             rabbitmqctl(&["delete_vhost", &vhost]).ok();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "drop database if exists {database} with (force)"
-            )))
-            .execute(&admin)
-            .await?;
+            database.drop().await?;
             outcome?;
         }
     }
@@ -317,12 +308,7 @@ async fn report_transactions(
 ) -> anyhow::Result<()> {
     // The statistics collector publishes with a delay of up to a second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (commits, rollbacks): (i64, i64) = sqlx::query_as(
-        "select xact_commit, xact_rollback from pg_stat_database where datname = $1",
-    )
-    .bind(database)
-    .fetch_one(pool)
-    .await?;
+    let (commits, rollbacks) = postgres_bench::transaction_counts(pool, database).await?;
     println!(
         "PostgreSQL transactions per workflow: {:.2} commits, {:.3} rollbacks",
         (commits - i64::from(raw_commits)) as f64 / workflows as f64,
@@ -380,28 +366,6 @@ fn report_latency(label: &str, latencies: &mut [Duration]) {
         at(0.99).as_secs_f64() * 1000.0,
         at(1.0).as_secs_f64() * 1000.0
     );
-}
-
-/// Single-row inserts, each its own commit, for two seconds: `(per second, how many)`.
-async fn commit_rate(pool: &sqlx::PgPool) -> anyhow::Result<(f64, u32)> {
-    sqlx::query("create table if not exists bench_commits (id bigint generated always as identity, at timestamptz default now())")
-        .execute(pool)
-        .await?;
-    let started = Instant::now();
-    let mut commits = 0u32;
-    while started.elapsed() < Duration::from_secs(2) {
-        sqlx::query("insert into bench_commits default values")
-            .execute(pool)
-            .await?;
-        commits += 1;
-    }
-    sqlx::query("drop table bench_commits")
-        .execute(pool)
-        .await?;
-    Ok((
-        f64::from(commits) / started.elapsed().as_secs_f64(),
-        commits,
-    ))
 }
 
 #[derive(Debug, Default)]
@@ -487,7 +451,7 @@ fn resident_megabytes() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-pub(super) fn replace_last_segment(url: &str, segment: &str) -> anyhow::Result<String> {
+fn replace_last_segment(url: &str, segment: &str) -> anyhow::Result<String> {
     let (base, _) = url
         .rsplit_once('/')
         .with_context(|| format!("{url} has no path"))?;

@@ -13,14 +13,18 @@ use api::{ApiConfig, Limits};
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
 use application::feed::FeedSignal;
+use application::ports::ProjectionWriter;
 use application::{Engine, Origin};
 use chrono::{DateTime, Utc};
 use infrastructure::local_bus::LocalBus;
-use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, forward_notifications};
+use infrastructure::store::postgres_bench::ScratchDatabase;
+use infrastructure::store::{PgEventStore, forward_notifications};
 use serde_json::json;
+use sqlx::postgres::PgConnectOptions;
 use tokio::sync::watch;
 
 use super::node::{spawn_echo_worker, spawn_feed, spawn_loops};
+use super::stores;
 
 #[derive(Debug)]
 pub struct FeedBench {
@@ -37,32 +41,21 @@ pub struct FeedBench {
 type Seen = Vec<f32>;
 
 pub async fn run(bench: FeedBench, registry: Arc<DefinitionRegistry>) -> anyhow::Result<()> {
-    let database = format!("distorch_bench_feeds_{}", std::process::id());
-    let admin = sqlx::PgPool::connect_with(infrastructure::store::pg_options(&bench.database_url)?)
+    let name = format!("distorch_bench_feeds_{}", std::process::id());
+    let database = ScratchDatabase::create(&bench.database_url, &name)
         .await
         .context("PostgreSQL")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-        .execute(&admin)
-        .await?;
-    let url = super::bench::replace_last_segment(&bench.database_url, &database)?;
-    let outcome = measure(&bench, registry, &url).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database {database} with (force)"
-    )))
-    .execute(&admin)
-    .await?;
+    let outcome = measure(&bench, registry, database.options()).await;
+    database.drop().await?;
     outcome
 }
 
 async fn measure(
     bench: &FeedBench,
     registry: Arc<DefinitionRegistry>,
-    database_url: &str,
+    database: PgConnectOptions,
 ) -> anyhow::Result<()> {
-    let pool = infrastructure::store::pg_pool_options(16)
-        .connect_with(infrastructure::store::pg_options(database_url)?)
-        .await?;
-    POSTGRES_MIGRATIONS.run(&pool).await?;
+    let pool = stores::postgres(database, 16).await?;
     let clock = Arc::new(SystemClock::default());
     let engine = Arc::new(Engine::new(
         PgEventStore::new(pool.clone()),
@@ -89,6 +82,7 @@ async fn measure(
         },
         ..ApiConfig::default()
     };
+    let log = read_models.clone();
     let router = api::router(engine.clone(), read_models, feed.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!(
@@ -136,9 +130,7 @@ async fn measure(
     // Let the last workflows finish, then wait until every subscriber has
     // the log's last event (at most a minute).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let last: i64 = sqlx::query_scalar("select coalesce(max(global_position), 0) from events")
-        .fetch_one(engine.store().pool())
-        .await?;
+    let last = log.log_head().await?;
     stop.send(Some(last))?;
     let mut delays = Vec::new();
     let mut per_subscriber = Vec::new();

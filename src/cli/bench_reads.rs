@@ -12,8 +12,11 @@ use anyhow::{Context, bail};
 use application::Engine;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
-use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, PgReadModels};
+use infrastructure::store::postgres_bench::{self, ScratchDatabase};
+use infrastructure::store::{PgEventStore, PgReadModels};
 use uuid::Uuid;
+
+use super::stores;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchReadsArguments {
@@ -40,40 +43,21 @@ pub fn run(arguments: BenchReadsArguments) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let database = format!("distorch_bench_reads_{}", std::process::id());
-        let admin =
-            sqlx::PgPool::connect_with(infrastructure::store::pg_options(&arguments.database_url)?)
-                .await
-                .context("PostgreSQL")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-            .execute(&admin)
-            .await?;
+        let name = format!("distorch_bench_reads_{}", std::process::id());
+        let database = ScratchDatabase::create(&arguments.database_url, &name)
+            .await
+            .context("PostgreSQL")?;
         let outcome = bench(&arguments, &database).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "drop database if exists {database} with (force)"
-        )))
-        .execute(&admin)
-        .await?;
+        database.drop().await?;
         outcome
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn bench(arguments: &BenchReadsArguments, database: &str) -> anyhow::Result<()> {
-    let Some((base, _)) = arguments.database_url.rsplit_once('/') else {
-        bail!("DATABASE_URL has no database name");
-    };
-    let pool = infrastructure::store::pg_pool_options(32)
-        .connect_with(infrastructure::store::pg_options(&format!(
-            "{base}/{database}"
-        ))?)
-        .await?;
-    POSTGRES_MIGRATIONS.run(&pool).await?;
+async fn bench(arguments: &BenchReadsArguments, database: &ScratchDatabase) -> anyhow::Result<()> {
+    let pool = stores::postgres(database.options(), 32).await?;
     let seeding = Instant::now();
-    seed(&pool, arguments.workflows).await?;
-    let ids: Vec<Uuid> = sqlx::query_scalar("select id from workflow_instances")
-        .fetch_all(&pool)
-        .await?;
+    let ids = postgres_bench::seed_finished_workflows(&pool, arguments.workflows).await?;
     println!(
         "seeded {} workflows (5 steps each) in {:.1} s",
         ids.len(),
@@ -143,33 +127,6 @@ async fn bench(arguments: &BenchReadsArguments, database: &str) -> anyhow::Resul
         at(0.99),
         at(1.0),
     );
-    Ok(())
-}
-
-/// Finished workflows with five completed steps each, written in bulk.
-async fn seed(pool: &sqlx::PgPool, workflows: u32) -> anyhow::Result<()> {
-    sqlx::query(
-        "insert into workflow_instances
-             (id, definition, definition_version, status, input, output, started_by,
-              created_at, updated_at, finished_at)
-         select gen_random_uuid(), 'bench-order', 1, 'completed', jsonb_build_object('n', n),
-                jsonb_build_object('receipt', n), 'bench', now(), now(), now()
-         from generate_series(1, $1) as n",
-    )
-    .bind(workflows as i32)
-    .execute(pool)
-    .await?;
-    sqlx::query(
-        "insert into workflow_steps
-             (instance_id, step, position, kind, status, attempt, scheduled_at, started_at,
-              finished_at, worker, output)
-         select i.id, s.step, s.position, 'task', 'completed', 1, now(), now(), now(), 'echo', '{}'
-         from workflow_instances i cross join (values ('reserve', 0), ('charge', 1), ('ship', 2),
-             ('confirm', 3), ('notify', 4)) as s(step, position)",
-    )
-    .execute(pool)
-    .await?;
-    sqlx::query("analyze").execute(pool).await?;
     Ok(())
 }
 

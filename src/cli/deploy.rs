@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use serde_json::Value;
+use super::answer::{answer, detail};
 
 #[derive(Debug, clap::Args)]
 pub struct DeployArguments {
@@ -48,12 +47,7 @@ pub fn run(arguments: DeployArguments) -> anyhow::Result<ExitCode> {
             if let Some(token) = &arguments.token {
                 request = request.bearer_auth(token);
             }
-            let response = request
-                .send()
-                .await
-                .with_context(|| format!("reaching {}", arguments.server))?;
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let (status, body) = answer(request, &arguments.server).await?;
             if status.is_success() {
                 println!(
                     "{shown}: deployed {} version {}",
@@ -74,12 +68,7 @@ pub fn run(arguments: DeployArguments) -> anyhow::Result<ExitCode> {
                         );
                     }
                 }
-                _ => {
-                    let detail = body["detail"]
-                        .as_str()
-                        .map_or_else(|| body.to_string(), str::to_owned);
-                    eprintln!("{shown}: {status}: {detail}");
-                }
+                _ => eprintln!("{shown}: {status}: {}", detail(&body)),
             }
         }
         Ok(if failed {

@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use infrastructure::store::{POSTGRES_MIGRATIONS, SqliteEventStore};
+use super::stores::{self, Stores};
 
 #[derive(Debug, clap::Args)]
 pub struct MigrateArguments {
@@ -23,21 +22,10 @@ pub fn run(arguments: MigrateArguments) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match &arguments.database_url {
-            Some(url) => {
-                let pool = sqlx::PgPool::connect_with(infrastructure::store::pg_options(url)?)
-                    .await
-                    .context("connecting to PostgreSQL (DATABASE_URL)")?;
-                POSTGRES_MIGRATIONS
-                    .run(&pool)
-                    .await
-                    .context("migrating PostgreSQL")?;
-                eprintln!("PostgreSQL is at the current schema");
-            }
-            None => {
-                SqliteEventStore::open(&arguments.data).await?;
-                eprintln!("{} is at the current schema", arguments.data.display());
-            }
+        let url = arguments.database_url.as_deref();
+        match stores::open(url, &arguments.data, 10).await? {
+            Stores::Postgres(_) => eprintln!("PostgreSQL is at the current schema"),
+            Stores::Sqlite(_) => eprintln!("{} is at the current schema", arguments.data.display()),
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -1,5 +1,6 @@
 //! Subcommands of `distorch`.
 
+mod answer;
 mod apikey;
 mod bench;
 mod bench_feeds;
@@ -14,6 +15,7 @@ mod projections;
 mod run;
 mod serve;
 mod start;
+mod stores;
 mod validate;
 mod worker;
 

@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use application::Engine;
 use application::catalog;
 use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
 use application::ports::{DefinitionStore, EventStore, ProjectionWriter};
 use application::projection::Projector;
-use infrastructure::store::{POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, SqliteEventStore};
+use infrastructure::store::{PgEventStore, PgReadModels};
+
+use super::stores::{self, Stores};
 
 #[derive(Debug, clap::Args)]
 pub struct ProjectionsArguments {
@@ -39,19 +40,12 @@ pub fn run(arguments: ProjectionsArguments) -> anyhow::Result<ExitCode> {
         .build()?;
     let ProjectionsCommand::Rebuild = arguments.command;
     let projected = runtime.block_on(async {
-        match &arguments.database_url {
-            Some(url) => {
-                let pool = sqlx::PgPool::connect_with(infrastructure::store::pg_options(url)?)
-                    .await
-                    .context("connecting to PostgreSQL (DATABASE_URL)")?;
-                POSTGRES_MIGRATIONS
-                    .run(&pool)
-                    .await
-                    .context("migrating PostgreSQL")?;
+        let url = arguments.database_url.as_deref();
+        match stores::open(url, &arguments.data, 10).await? {
+            Stores::Postgres(pool) => {
                 rebuild(PgEventStore::new(pool.clone()), PgReadModels::new(pool)).await
             }
-            None => {
-                let store = SqliteEventStore::open(&arguments.data).await?;
+            Stores::Sqlite(store) => {
                 let read_models = store.read_models();
                 rebuild(store, read_models).await
             }

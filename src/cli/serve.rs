@@ -23,8 +23,7 @@ use application::projection::{ProjectionProbe, ReadModelLag};
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 use infrastructure::local_bus::LocalBus;
 use infrastructure::store::{
-    POSTGRES_MIGRATIONS, PgEventStore, PgReadModels, PgStoreProbe, SqliteEventStore,
-    forward_notifications, wake_on_appends,
+    PgEventStore, PgReadModels, PgStoreProbe, forward_notifications, wake_on_appends,
 };
 
 use super::logging::{self, LogArguments};
@@ -32,6 +31,7 @@ use super::node::{
     deploy_definitions, parse_workers, read_definitions, serve_http, spawn_feed, spawn_loops,
     spawn_projector,
 };
+use super::stores::{self, Stores};
 
 /// A projection-lag probe and the lag readiness tolerates.
 type ProjectionLimit = (Arc<dyn ProjectionProbe>, Duration);
@@ -226,9 +226,8 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
     let clock = Arc::new(SystemClock::default());
     let metrics = Arc::new(Metrics::new());
     let telemetry = Telemetry::new(metrics.clone(), registry.clone(), clock.clone());
-    match &arguments.database_url {
-        None => {
-            let store = SqliteEventStore::open(&arguments.data).await?;
+    match stores::open(arguments.database_url.as_deref(), &arguments.data, 16).await? {
+        Stores::Sqlite(store) => {
             let read_models = store.read_models();
             announce(
                 deploy_definitions(&sources, &registry, &read_models).await?,
@@ -251,15 +250,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             spawn_projector(&engine, &read_models);
             serve_http(engine, read_models, feed, config, telemetry, arguments.addr).await
         }
-        Some(url) => {
-            let pool = infrastructure::store::pg_pool_options(16)
-                .connect_with(infrastructure::store::pg_options(url)?)
-                .await
-                .context("connecting to PostgreSQL (DATABASE_URL)")?;
-            POSTGRES_MIGRATIONS
-                .run(&pool)
-                .await
-                .context("migrating PostgreSQL")?;
+        Stores::Postgres(pool) => {
             let read_models = PgReadModels::new(pool.clone());
             announce(
                 deploy_definitions(&sources, &registry, &read_models).await?,
@@ -284,7 +275,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 spawn_projector(&engine, &read_models),
             ));
             let feed = spawn_feed(&engine, signal, true);
-            match &arguments.amqp_url {
+            let telemetry = match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {
                         url: amqp.clone(),
@@ -296,16 +287,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     tracing::info!("PostgreSQL + RabbitMQ mode");
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
-                    let telemetry = telemetry.with_broker(Arc::new(bus));
-                    serve_http(
-                        engine,
-                        read_models,
-                        feed,
-                        api_config,
-                        telemetry,
-                        arguments.addr,
-                    )
-                    .await
+                    telemetry.with_broker(Arc::new(bus))
                 }
                 None => {
                     tracing::info!(
@@ -314,17 +296,11 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     let bus = LocalBus::default();
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));
                     spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
-                    serve_http(
-                        engine,
-                        read_models,
-                        feed,
-                        api_config,
-                        telemetry,
-                        arguments.addr,
-                    )
-                    .await
+                    telemetry
                 }
-            }
+            };
+            let addr = arguments.addr;
+            serve_http(engine, read_models, feed, api_config, telemetry, addr).await
         }
     }
 }

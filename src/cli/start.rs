@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use super::answer::{answer, detail};
+
 #[derive(Debug, clap::Args)]
 pub struct StartArguments {
     /// The definition's name.
@@ -26,20 +28,19 @@ pub fn run(arguments: StartArguments) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{}/api/v1/workflows", arguments.server.trim_end_matches('/')))
-            .json(&json!({ "definition": arguments.definition, "version": arguments.version, "input": input }))
-            .send()
-            .await
-            .with_context(|| format!("reaching {}", arguments.server))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let url = format!(
+            "{}/api/v1/workflows",
+            arguments.server.trim_end_matches('/')
+        );
+        let request = reqwest::Client::new().post(url).json(&json!({
+            "definition": arguments.definition, "version": arguments.version, "input": input
+        }));
+        let (status, body) = answer(request, &arguments.server).await?;
         if status.is_success() {
             println!("{}", body["id"].as_str().unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         } else {
-            let detail = body["detail"].as_str().map_or_else(|| body.to_string(), str::to_owned);
-            eprintln!("error: {status}: {detail}");
+            eprintln!("error: {status}: {}", detail(&body));
             Ok(ExitCode::from(1))
         }
     })

@@ -2,7 +2,7 @@
 //! an API key or a JWT (`Authorization: Bearer ...`, or `X-API-Key`; on the
 //! SSE routes also `?access_token=`), the route's permission comes from
 //! [`routes::ROUTES`], then the caller's rate limit is taken. Handlers get
-//! the caller with the [`Caller`] extractor.
+//! the caller with the [`crate::Caller`] extractor.
 
 mod jwt;
 pub mod routes;
@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use application::auth::{KeyVerifier, Permission, Principal, is_api_key};
 use axum::extract::Query;
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -162,29 +161,4 @@ pub(crate) async fn guard(
         }
     }
     next.run(request).await
-}
-
-/// The authenticated caller of a request.
-#[derive(Clone, Debug)]
-pub struct Caller(pub Principal);
-
-impl Caller {
-    pub fn origin(&self) -> application::Origin {
-        self.0.origin()
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .map(Caller)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("an API key or a bearer token is required".into())
-            })
-    }
 }

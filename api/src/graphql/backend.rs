@@ -8,59 +8,61 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use application::catalog::{self, DeployError};
+use application::Origin;
+use application::catalog;
 use application::feed::{EventFeed, FeedFilter, FeedItem, FeedStart};
-use application::messages::TaskResult;
+use application::messages::TaskOutcome;
 use application::ports::{
-    Bottleneck, DefinitionDurations, RecordedEvent, StatusCount, StepDurations, StepRow,
-    StoredDefinition, WorkflowFilter, WorkflowRow,
+    Bottleneck, RecordedEvent, StepRow, StoredDefinition, WorkflowFilter, WorkflowRow,
 };
+use application::starts::{self, IdempotencyKey, Start};
+use application::stats::{self, Statistics};
+use application::tasks::{self, TaskRef};
+use application::workflows::{self, WorkflowView};
 use domain::instance::{Command, Event, WorkflowInstance};
 use domain::{InstanceId, WorkflowDefinition};
 use futures_lite::Stream;
-use serde_json::Value;
 
-use crate::starts::{self, StartRequest};
-use crate::{ApiError, App, Caller, ReadModels, Store};
+use crate::{ApiError, App, ReadModels, Store};
 
 pub(crate) type Reply<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
 pub(crate) type FeedStream = Pin<Box<dyn Stream<Item = Result<FeedItem, ApiError>> + Send>>;
 
-/// The read models' statistics, as read together.
-pub(crate) type Statistics = (
-    Vec<StatusCount>,
-    Vec<DefinitionDurations>,
-    Vec<StepDurations>,
-);
+/// A page of workflows and the cursor of the next.
+pub(crate) type WorkflowRows = (Vec<WorkflowRow>, Option<InstanceId>);
+/// A page of a history and the `after` of the next.
+pub(crate) type HistoryPage = (Vec<RecordedEvent>, Option<u64>);
 
 pub(crate) trait Backend: Send + Sync {
     /// Ordered by name, then version.
     fn definitions(&self) -> Reply<'_, Vec<StoredDefinition>>;
     fn resolve<'a>(&'a self, name: &'a str, version: u32) -> Reply<'a, Arc<WorkflowDefinition>>;
     fn deploy(&self, source: String) -> Reply<'_, Arc<WorkflowDefinition>>;
-    fn workflows(&self, filter: WorkflowFilter) -> Reply<'_, Vec<WorkflowRow>>;
-    fn workflow(&self, id: InstanceId) -> Reply<'_, Option<WorkflowRow>>;
+    fn workflows(&self, filter: WorkflowFilter) -> Reply<'_, WorkflowRows>;
+    fn workflow(&self, id: InstanceId) -> Reply<'_, WorkflowView>;
     fn steps(&self, id: InstanceId) -> Reply<'_, Vec<StepRow>>;
     /// The engine's state, from the log.
     fn state(&self, id: InstanceId) -> Reply<'_, WorkflowInstance>;
-    /// A workflow's events after a stream version; NOT_FOUND for a
-    /// workflow that does not exist.
-    fn history(&self, id: InstanceId, after: u64) -> Reply<'_, Vec<RecordedEvent>>;
+    /// A workflow's events after a stream version, at most `limit`;
+    /// NOT_FOUND for a workflow that does not exist.
+    fn history(&self, id: InstanceId, after: u64, limit: u32) -> Reply<'_, HistoryPage>;
+    /// NOT_FOUND unless the workflow was started.
+    fn started(&self, id: InstanceId) -> Reply<'_, ()>;
     fn start(
         &self,
-        caller: Caller,
-        request: StartRequest,
-        key: Option<String>,
+        origin: Origin,
+        start: Start,
+        key: Option<IdempotencyKey>,
     ) -> Reply<'_, InstanceId>;
-    /// Executes a command as the caller; the engine's state after it.
+    /// Executes a command; the engine's state after it.
     fn execute(
         &self,
         id: InstanceId,
         command: Command,
-        caller: Caller,
+        origin: Origin,
     ) -> Reply<'_, WorkflowInstance>;
-    fn report(&self, result: TaskResult) -> Reply<'_, Vec<Event>>;
-    fn record_progress(&self, id: InstanceId, step: String, progress: u8) -> Reply<'_, ()>;
+    fn report(&self, task: TaskRef, outcome: TaskOutcome) -> Reply<'_, Vec<Event>>;
+    fn heartbeat(&self, task: TaskRef, progress: Option<u8>) -> Reply<'_, ()>;
     fn statistics(&self) -> Reply<'_, Statistics>;
     fn bottlenecks(&self, limit: u32) -> Reply<'_, Vec<Bottleneck>>;
     /// The feed from a start; ends after a `Lagged` item or an error.
@@ -88,18 +90,17 @@ impl<S: Store, R: ReadModels> Backend for Node<S, R> {
     fn deploy(&self, source: String) -> Reply<'_, Arc<WorkflowDefinition>> {
         let app = &self.app;
         Box::pin(async move {
-            catalog::deploy(app.engine.definitions(), &app.read_models, &source)
-                .await
-                .map_err(deploy_error)
+            Ok(catalog::deploy(app.engine.definitions(), &app.read_models, &source).await?)
         })
     }
 
-    fn workflows(&self, filter: WorkflowFilter) -> Reply<'_, Vec<WorkflowRow>> {
-        Box::pin(async move { Ok(self.app.read_models.workflows(&filter).await?) })
+    fn workflows(&self, filter: WorkflowFilter) -> Reply<'_, WorkflowRows> {
+        Box::pin(async move { Ok(workflows::list(&self.app.read_models, filter).await?) })
     }
 
-    fn workflow(&self, id: InstanceId) -> Reply<'_, Option<WorkflowRow>> {
-        Box::pin(async move { Ok(self.app.read_models.workflow(id).await?) })
+    fn workflow(&self, id: InstanceId) -> Reply<'_, WorkflowView> {
+        let app = &self.app;
+        Box::pin(async move { Ok(workflows::show(&app.engine, &app.read_models, id).await?) })
     }
 
     fn steps(&self, id: InstanceId) -> Reply<'_, Vec<StepRow>> {
@@ -110,27 +111,26 @@ impl<S: Store, R: ReadModels> Backend for Node<S, R> {
         Box::pin(async move { Ok(self.app.engine.state(id).await?) })
     }
 
-    fn history(&self, id: InstanceId, after: u64) -> Reply<'_, Vec<RecordedEvent>> {
+    fn history(&self, id: InstanceId, after: u64, limit: u32) -> Reply<'_, HistoryPage> {
         let store = self.app.engine.store();
-        Box::pin(async move {
-            let records = store.load(id, after).await?;
-            if records.is_empty() && store.load(id, 0).await?.is_empty() {
-                return Err(ApiError::NotFound(format!("workflow {id}")));
-            }
-            Ok(records)
-        })
+        Box::pin(async move { Ok(workflows::history(store, id, after, limit).await?) })
+    }
+
+    fn started(&self, id: InstanceId) -> Reply<'_, ()> {
+        let store = self.app.engine.store();
+        Box::pin(async move { Ok(workflows::started(store, id).await?) })
     }
 
     fn start(
         &self,
-        caller: Caller,
-        request: StartRequest,
-        key: Option<String>,
+        origin: Origin,
+        start: Start,
+        key: Option<IdempotencyKey>,
     ) -> Reply<'_, InstanceId> {
         let app = &self.app;
         Box::pin(async move {
-            starts::check(app, &request).await?;
-            starts::start_one(app, &caller.origin(), &request, key.as_deref()).await
+            let (engine, reads) = (&app.engine, &app.read_models);
+            Ok(starts::start(engine, reads, &start, key.as_ref(), &origin).await?)
         })
     }
 
@@ -138,35 +138,25 @@ impl<S: Store, R: ReadModels> Backend for Node<S, R> {
         &self,
         id: InstanceId,
         command: Command,
-        caller: Caller,
+        origin: Origin,
     ) -> Reply<'_, WorkflowInstance> {
         let engine = &self.app.engine;
-        Box::pin(async move {
-            engine.execute(id, command, &caller.origin()).await?;
-            Ok(engine.state(id).await?)
-        })
+        Box::pin(async move { Ok(workflows::command(engine, id, command, &origin).await?) })
     }
 
-    fn report(&self, result: TaskResult) -> Reply<'_, Vec<Event>> {
-        Box::pin(async move { Ok(self.app.engine.handle_result(result).await?) })
+    fn report(&self, task: TaskRef, outcome: TaskOutcome) -> Reply<'_, Vec<Event>> {
+        Box::pin(async move { Ok(tasks::report(&self.app.engine, &task, outcome).await?) })
     }
 
-    fn record_progress(&self, id: InstanceId, step: String, progress: u8) -> Reply<'_, ()> {
+    fn heartbeat(&self, task: TaskRef, progress: Option<u8>) -> Reply<'_, ()> {
+        let app = &self.app;
         Box::pin(async move {
-            let reads = &self.app.read_models;
-            Ok(reads.record_progress(id, &step, progress).await?)
+            Ok(tasks::heartbeat(&app.engine, &app.read_models, &task, progress).await?)
         })
     }
 
     fn statistics(&self) -> Reply<'_, Statistics> {
-        let reads = &self.app.read_models;
-        Box::pin(async move {
-            Ok(tokio::try_join!(
-                reads.status_counts(),
-                reads.definition_durations(),
-                reads.step_durations()
-            )?)
-        })
+        Box::pin(async move { Ok(stats::statistics(&self.app.read_models).await?) })
     }
 
     fn bottlenecks(&self, limit: u32) -> Reply<'_, Vec<Bottleneck>> {
@@ -189,21 +179,5 @@ impl<S: Store, R: ReadModels> Backend for Node<S, R> {
                 }
             },
         ))
-    }
-}
-
-/// As REST answers a refused deployment: every problem with its position,
-/// or a conflict with a version deployed with other content.
-fn deploy_error(error: DeployError) -> ApiError {
-    match error {
-        DeployError::Invalid(problems) => ApiError::Unprocessable {
-            detail: format!("the definition has {} problems", problems.len()),
-            problems: problems
-                .iter()
-                .map(|problem| serde_json::to_value(problem).unwrap_or(Value::Null))
-                .collect(),
-        },
-        DeployError::Refused(application::Error::Invalid { reason }) => ApiError::Conflict(reason),
-        DeployError::Refused(error) => error.into(),
     }
 }

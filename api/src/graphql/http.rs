@@ -25,6 +25,7 @@ use serde_json::Value;
 use super::ApiSchema;
 use super::access::Identity;
 use crate::auth::Guard;
+use crate::problems::BodyLimit;
 use crate::{ApiError, Caller};
 
 /// One GraphQL request (as documented in OpenAPI; the server reads it with
@@ -106,7 +107,7 @@ async fn execute(
                 (GraphQlResponse = "application/graphql-response+json"),
             )),
         (status = 400, description = "Not one GraphQL request", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over the limit", body = crate::error::Problem, content_type = "application/problem+json"),
+        BodyLimit,
     ),
 )]
 pub(crate) async fn post(
@@ -115,24 +116,22 @@ pub(crate) async fn post(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::PayloadTooLarge(rejection.body_text()).into_response();
-        }
-        Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
-    };
-    // One operation per request: a batch would pass the rate limit as one.
-    let request: Request = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => {
-            return ApiError::BadRequest(format!(
-                "the body is not one GraphQL request (`{{\"query\": ...}}`): {error}"
-            ))
-            .into_response();
-        }
-    };
-    execute(&endpoint, principal.map(|Extension(p)| p), caller, request).await
+    match posted(body) {
+        Ok(request) => execute(&endpoint, principal.map(|Extension(p)| p), caller, request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The one GraphQL request of a POST body: a batch would pass the rate
+/// limit as one.
+fn posted(body: Result<Bytes, BytesRejection>) -> Result<Request, ApiError> {
+    let body =
+        body.map_err(|rejection| ApiError::rejected(rejection.status(), rejection.body_text()))?;
+    serde_json::from_slice(&body).map_err(|error| {
+        ApiError::BadRequest(format!(
+            "the body is not one GraphQL request (`{{\"query\": ...}}`): {error}"
+        ))
+    })
 }
 
 /// A query in the URL, or GraphiQL without one. Only queries travel by GET.
@@ -159,12 +158,16 @@ pub(crate) async fn query_or_page(
     let Some(query) = uri.query().filter(|query| !query.is_empty()) else {
         return crate::console::graphiql();
     };
-    let request = match parse_query_string(query) {
-        Ok(request) => request,
-        Err(error) => {
-            return ApiError::BadRequest(format!("not a GraphQL request: {error}")).into_response();
-        }
-    };
+    match queried(query) {
+        Ok(request) => execute(&endpoint, principal.map(|Extension(p)| p), caller, request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The request in `GET /graphql`'s query string: only queries travel by GET.
+fn queried(query: &str) -> Result<Request, ApiError> {
+    let request = parse_query_string(query)
+        .map_err(|error| ApiError::BadRequest(format!("not a GraphQL request: {error}")))?;
     let mutates = async_graphql::parser::parse_query(&request.query).is_ok_and(|document| {
         document
             .operations
@@ -172,10 +175,11 @@ pub(crate) async fn query_or_page(
             .any(|(_, operation)| operation.node.ty != OperationType::Query)
     });
     if mutates {
-        return ApiError::BadRequest("only queries travel by GET; POST the others".into())
-            .into_response();
+        return Err(ApiError::BadRequest(
+            "only queries travel by GET; POST the others".into(),
+        ));
     }
-    execute(&endpoint, principal.map(|Extension(p)| p), caller, request).await
+    Ok(request)
 }
 
 #[utoipa::path(
@@ -192,15 +196,9 @@ pub(crate) async fn websocket(
     protocol: Result<GraphQLProtocol, StatusCode>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
-    };
-    let Ok(protocol) = protocol else {
-        return ApiError::BadRequest(
-            "ask for the `graphql-transport-ws` protocol (Sec-WebSocket-Protocol)".into(),
-        )
-        .into_response();
+    let (upgrade, protocol) = match upgraded(upgrade, protocol) {
+        Ok(upgraded) => upgraded,
+        Err(refused) => return refused.into_response(),
     };
     let from_header = principal.map(|Extension(principal)| Identity { principal, caller });
     let Endpoint { schema, guard } = endpoint;
@@ -211,6 +209,20 @@ pub(crate) async fn websocket(
                 .on_connection_init(move |payload| authenticate(guard, payload, from_header))
                 .serve()
         })
+}
+
+/// A WebSocket upgrade that asks for the `graphql-transport-ws` protocol.
+fn upgraded(
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    protocol: Result<GraphQLProtocol, StatusCode>,
+) -> Result<(WebSocketUpgrade, GraphQLProtocol), ApiError> {
+    let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let protocol = protocol.map_err(|_| {
+        ApiError::BadRequest(
+            "ask for the `graphql-transport-ws` protocol (Sec-WebSocket-Protocol)".into(),
+        )
+    })?;
+    Ok((upgrade, protocol))
 }
 
 /// The caller of a WebSocket: a credential in `connection_init`'s payload

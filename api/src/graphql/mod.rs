@@ -37,7 +37,7 @@ pub const MAX_DEPTH: usize = 15;
 /// page of 500 workflows with ten fields 5,000; with their steps, too much.
 pub const MAX_COMPLEXITY: usize = 10_000;
 /// The most items a page holds, as in REST.
-const MAX_PAGE: i32 = crate::workflows::MAX_PAGE as i32;
+const MAX_PAGE: i32 = application::workflows::MAX_PAGE as i32;
 
 pub type ApiSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -83,14 +83,12 @@ fn instance_id(id: &str) -> Result<InstanceId> {
 }
 
 /// `first` as a page size: 1 to 500.
-fn page_size(first: i32) -> Result<usize> {
-    if (1..=MAX_PAGE).contains(&first) {
-        Ok(first as usize)
-    } else {
-        Err(errors::graphql(ApiError::BadRequest(format!(
+fn page_size(first: i32) -> Result<u32> {
+    application::workflows::page_size(first.into()).ok_or_else(|| {
+        errors::graphql(ApiError::BadRequest(format!(
             "`first` must be a number from 1 to {MAX_PAGE}"
-        ))))
-    }
+        )))
+    })
 }
 
 /// What `first` multiplies a list's cost by.

@@ -2,7 +2,9 @@
 //! functions, issued as the caller (the actor in the events' metadata).
 //! Commands on a workflow answer with the engine's state after them.
 
-use application::messages::{TaskOutcome, TaskResult};
+use application::messages::TaskOutcome;
+use application::starts::{IdempotencyKey, Start};
+use application::tasks::TaskRef;
 use async_graphql::{Context, ID, Json, Object, Result};
 use domain::instance::{Command, StepError};
 use serde_json::Value;
@@ -10,14 +12,10 @@ use serde_json::Value;
 use super::types::{DeployedDefinition, Heartbeat, TaskReport, Workflow};
 use super::{backend, errors, identity, instance_id};
 use crate::ApiError;
-use crate::starts::StartRequest;
-use crate::tasks::{TaskRef, task_ref};
+use crate::tasks::{Decide, approval, event_names, rejection};
 
 #[derive(Debug)]
 pub struct MutationRoot;
-
-/// The longest `idempotencyKey`, as for REST's `Idempotency-Key`.
-const MAX_KEY: usize = 255;
 
 #[Object(name = "Mutation")]
 impl MutationRoot {
@@ -49,19 +47,17 @@ impl MutationRoot {
         input: Option<Json<Value>>,
         idempotency_key: Option<String>,
     ) -> Result<Workflow> {
-        if idempotency_key
-            .as_ref()
-            .is_some_and(|key| key.is_empty() || key.len() > MAX_KEY)
-        {
-            let refused = format!("`idempotencyKey` must be 1 to {MAX_KEY} characters");
-            return Err(errors::graphql(ApiError::BadRequest(refused)));
-        }
+        let key = idempotency_key.as_deref().map(key).transpose()?;
         let input = input.map_or(Value::Null, |Json(input)| input);
-        let request = StartRequest::new(definition, version, input);
-        let caller = identity(ctx)?.caller.clone();
+        let start = Start {
+            definition,
+            version,
+            input,
+        };
+        let origin = identity(ctx)?.caller.origin();
         let backend = backend(ctx)?;
         let id = backend
-            .start(caller, request, idempotency_key)
+            .start(origin, start, key)
             .await
             .map_err(errors::graphql)?;
         let state = backend.state(id).await.map_err(errors::graphql)?;
@@ -116,13 +112,7 @@ impl MutationRoot {
         task_id: String,
         comment: Option<String>,
     ) -> Result<Workflow> {
-        let task = task(&task_id)?;
-        let command = Command::Approve {
-            step: task.step,
-            actor: identity(ctx)?.caller.actor(),
-            comment,
-        };
-        execute(ctx, task.instance, command).await
+        decision(ctx, &task_id, comment, approval).await
     }
 
     async fn reject_task(
@@ -131,13 +121,7 @@ impl MutationRoot {
         task_id: String,
         comment: Option<String>,
     ) -> Result<Workflow> {
-        let task = task(&task_id)?;
-        let command = Command::Reject {
-            step: task.step,
-            actor: identity(ctx)?.caller.actor(),
-            comment,
-        };
-        execute(ctx, task.instance, command).await
+        decision(ctx, &task_id, comment, rejection).await
     }
 
     /// A worker's report: `taskId` is the full id of its task message
@@ -149,7 +133,7 @@ impl MutationRoot {
         output: Option<Json<Value>>,
     ) -> Result<TaskReport> {
         let output = output.map_or(Value::Null, |Json(output)| output);
-        report(ctx, task(&task_id)?, TaskOutcome::Completed { output }).await
+        report(ctx, &task_id, TaskOutcome::Completed { output }).await
     }
 
     /// `retryable`: whether another attempt may succeed.
@@ -161,7 +145,7 @@ impl MutationRoot {
         #[graphql(default = true)] retryable: bool,
     ) -> Result<TaskReport> {
         let error = StepError { message, retryable };
-        report(ctx, task(&task_id)?, TaskOutcome::Failed { error }).await
+        report(ctx, &task_id, TaskOutcome::Failed { error }).await
     }
 
     /// Pushes the attempt's heartbeat deadline; records `progress` (0 to 100).
@@ -171,31 +155,43 @@ impl MutationRoot {
         task_id: String,
         progress: Option<u8>,
     ) -> Result<Heartbeat> {
-        if progress.is_some_and(|progress| progress > 100) {
-            let refused = "`progress` is 0 to 100".to_owned();
-            return Err(errors::graphql(ApiError::BadRequest(refused)));
-        }
-        let task = task(&task_id)?;
-        let (instance, step) = (task.instance, task.step.as_str().to_owned());
-        report(ctx, task, TaskOutcome::Heartbeat { progress }).await?;
-        if let Some(progress) = progress {
-            backend(ctx)?
-                .record_progress(instance, step, progress)
-                .await
-                .map_err(errors::graphql)?;
-        }
+        backend(ctx)?
+            .heartbeat(task(&task_id)?, progress)
+            .await
+            .map_err(errors::graphql)?;
         Ok(Heartbeat { task_id, progress })
     }
 }
 
 fn task(text: &str) -> Result<TaskRef> {
-    task_ref(text).map_err(errors::graphql)
+    TaskRef::parse(text).map_err(|error| errors::graphql(error.into()))
+}
+
+fn key(text: &str) -> Result<IdempotencyKey> {
+    IdempotencyKey::parse(text).ok_or_else(|| {
+        errors::graphql(ApiError::BadRequest(format!(
+            "`idempotencyKey` must be 1 to {} characters",
+            IdempotencyKey::MAX_LEN
+        )))
+    })
+}
+
+/// The caller's decision on the step `task_id` names.
+async fn decision(
+    ctx: &Context<'_>,
+    task_id: &str,
+    comment: Option<String>,
+    decide: Decide,
+) -> Result<Workflow> {
+    let task = task(task_id)?;
+    let command = decide(task.step, identity(ctx)?.caller.actor(), comment);
+    execute(ctx, task.instance, command).await
 }
 
 async fn execute(ctx: &Context<'_>, id: domain::InstanceId, command: Command) -> Result<Workflow> {
-    let caller = identity(ctx)?.caller.clone();
+    let origin = identity(ctx)?.caller.origin();
     let state = backend(ctx)?
-        .execute(id, command, caller)
+        .execute(id, command, origin)
         .await
         .map_err(errors::graphql)?;
     Ok(Workflow::from_state(&state))
@@ -203,35 +199,13 @@ async fn execute(ctx: &Context<'_>, id: domain::InstanceId, command: Command) ->
 
 /// A worker's report on the attempt the task id names; a report that
 /// changes nothing (a duplicate, a stale attempt) is a CONFLICT, as in REST.
-async fn report(ctx: &Context<'_>, task: TaskRef, outcome: TaskOutcome) -> Result<TaskReport> {
-    let heartbeat = matches!(outcome, TaskOutcome::Heartbeat { .. });
-    let Some((kind, attempt)) = task.attempt else {
-        return Err(errors::graphql(ApiError::BadRequest(format!(
-            "`{}` names a step, not an attempt: workers report with the task id of their task message",
-            task.text
-        ))));
-    };
-    let result = TaskResult {
-        task_id: task.text.clone(),
-        instance_id: task.instance,
-        step: task.step,
-        attempt,
-        kind,
-        started_by: None,
-        outcome,
-    };
+async fn report(ctx: &Context<'_>, task_id: &str, outcome: TaskOutcome) -> Result<TaskReport> {
     let events = backend(ctx)?
-        .report(result)
+        .report(task(task_id)?, outcome)
         .await
         .map_err(errors::graphql)?;
-    if events.is_empty() && !heartbeat {
-        return Err(errors::graphql(ApiError::Conflict(format!(
-            "task {} is not running (a duplicate or stale report): nothing changed",
-            task.text
-        ))));
-    }
     Ok(TaskReport {
-        task_id: task.text,
-        events: events.iter().map(|event| event.name().to_owned()).collect(),
+        task_id: task_id.to_owned(),
+        events: event_names(&events),
     })
 }

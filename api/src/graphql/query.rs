@@ -3,8 +3,10 @@
 //! history from the log, as in REST.
 
 use application::ports::WorkflowFilter;
+use application::workflows::WorkflowView;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use domain::InstanceId;
 
 use super::types::{Bottleneck, Definition, Stats, Workflow, WorkflowPage};
 use super::{backend, errors, instance_id, page_size, page_weight};
@@ -20,6 +22,26 @@ pub(crate) struct WorkflowFilterInput {
     definition: Option<String>,
     created_after: Option<DateTime<Utc>>,
     created_before: Option<DateTime<Utc>>,
+}
+
+impl WorkflowFilterInput {
+    /// The list's filter, a page of `limit` before `before_id`.
+    fn narrowing(self, before_id: Option<InstanceId>, limit: u32) -> WorkflowFilter {
+        WorkflowFilter {
+            status: self.status,
+            definition: self.definition,
+            created_after: self.created_after,
+            created_before: self.created_before,
+            before_id,
+            limit,
+        }
+    }
+}
+
+/// A page's `after` as the id it stands for.
+fn cursor_id(cursor: &ID) -> Result<InstanceId> {
+    instance_id(cursor)
+        .map_err(|_| errors::graphql(ApiError::BadRequest("`after` is not a cursor".into())))
 }
 
 #[Object(name = "Query")]
@@ -49,34 +71,15 @@ impl QueryRoot {
         after: Option<ID>,
     ) -> Result<WorkflowPage> {
         let limit = page_size(first)?;
-        let filter = filter.unwrap_or_default();
-        let before_id = after
-            .map(|cursor| {
-                instance_id(&cursor).map_err(|_| {
-                    errors::graphql(ApiError::BadRequest("`after` is not a cursor".into()))
-                })
-            })
-            .transpose()?;
-        let mut rows = backend(ctx)?
-            .workflows(WorkflowFilter {
-                status: filter.status,
-                definition: filter.definition,
-                created_after: filter.created_after,
-                created_before: filter.created_before,
-                before_id,
-                limit: limit as u32 + 1,
-            })
+        let before_id = after.map(|cursor| cursor_id(&cursor)).transpose()?;
+        let filter = filter.unwrap_or_default().narrowing(before_id, limit);
+        let (rows, next) = backend(ctx)?
+            .workflows(filter)
             .await
             .map_err(errors::graphql)?;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|row| row.id.to_string())
-        } else {
-            None
-        };
         Ok(WorkflowPage {
             items: rows.into_iter().map(Workflow::from_row).collect(),
-            next_cursor,
+            next_cursor: next.map(|id| id.to_string()),
         })
     }
 
@@ -84,23 +87,15 @@ impl QueryRoot {
     /// (a read straight after the start).
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
         let id = instance_id(&id)?;
-        let backend = backend(ctx)?;
-        match backend.workflow(id).await.map_err(errors::graphql)? {
-            Some(row) => Ok(Workflow::from_row(row)),
-            None => match backend.state(id).await {
-                Ok(state) => Ok(Workflow::from_state(&state)),
-                Err(ApiError::App(application::Error::NotFound { .. })) => Err(errors::graphql(
-                    ApiError::NotFound(format!("workflow {id}")),
-                )),
-                Err(error) => Err(errors::graphql(error)),
-            },
+        match backend(ctx)?.workflow(id).await.map_err(errors::graphql)? {
+            WorkflowView::Projected { row, steps } => Ok(Workflow::with_steps(row, &steps)),
+            WorkflowView::Current(state) => Ok(Workflow::from_state(&state)),
         }
     }
 
     async fn stats(&self, ctx: &Context<'_>) -> Result<Stats> {
-        let (counts, durations, steps) =
-            backend(ctx)?.statistics().await.map_err(errors::graphql)?;
-        Ok(Stats::new(&counts, &durations, &steps))
+        let statistics = backend(ctx)?.statistics().await.map_err(errors::graphql)?;
+        Ok(Stats::from(&statistics))
     }
 
     /// Steps by mean time from scheduled to finished, the slowest first.
@@ -111,7 +106,7 @@ impl QueryRoot {
     ) -> Result<Vec<Bottleneck>> {
         let limit = page_size(first)?;
         let found = backend(ctx)?
-            .bottlenecks(limit as u32)
+            .bottlenecks(limit)
             .await
             .map_err(errors::graphql)?;
         Ok(found.into_iter().map(Bottleneck::from).collect())

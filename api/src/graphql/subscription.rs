@@ -39,7 +39,7 @@ impl SubscriptionRoot {
         let id = instance_id(&workflow_id)?;
         let start = FeedStart::After(position(after)?.unwrap_or(0));
         let backend = backend(ctx)?;
-        backend.history(id, 0).await.map_err(errors::graphql)?;
+        backend.started(id).await.map_err(errors::graphql)?;
         let filter = FeedFilter {
             workflow: Some(id),
             ..FeedFilter::default()

@@ -33,12 +33,7 @@ async fn on_task(node: &Node, role: Role, field: &str, task: &str, arguments: &s
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn a_workflow_runs_through_worker_reports_and_an_approval_by_an_approver(pool: PgPool) {
     let node = Node::secured(pool, Limits::default()).await;
-    let deploy = "mutation($source: String!) { deployDefinition(source: $source) { name } }";
-    data(
-        &node
-            .run(node.key(Role::Admin), deploy, json!({ "source": EXPENSE }))
-            .await,
-    );
+    node.deploy(EXPENSE).await;
     let operator = node.key(Role::Operator);
     let refused = node
         .run(operator, START, json!({ "input": { "amount": "lots" } }))
@@ -121,12 +116,7 @@ async fn a_workflow_runs_through_worker_reports_and_an_approval_by_an_approver(p
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
 async fn failed_steps_are_retried_skipped_and_rejected(pool: PgPool) {
     let node = Node::secured(pool, Limits::default()).await;
-    let deploy = "mutation($source: String!) { deployDefinition(source: $source) { name } }";
-    data(
-        &node
-            .run(node.key(Role::Admin), deploy, json!({ "source": EXPENSE }))
-            .await,
-    );
+    node.deploy(EXPENSE).await;
     let operator = node.key(Role::Operator);
     let started = node
         .run(operator, START, json!({ "input": { "amount": 5 } }))

@@ -110,6 +110,16 @@ pub struct StepRow {
     pub compensation: Option<String>,
 }
 
+impl StepRow {
+    /// Why it failed, while it is failed: its last attempt's error (which
+    /// stays in `last_error` after a retry succeeded).
+    pub fn error(&self) -> Option<&str> {
+        (self.status == "failed")
+            .then_some(self.last_error.as_deref())
+            .flatten()
+    }
+}
+
 /// Which instances to list; every field narrows the list.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkflowFilter {
@@ -206,12 +216,14 @@ pub struct StoredDefinition {
 }
 
 pub trait DefinitionStore: Send + Sync {
-    /// Stores a definition; the same name and version with the same hash is
-    /// accepted again, with another hash refused ([`Error::Invalid`]).
+    /// Stores a definition unless one with its name and version is stored
+    /// already; returns the hash stored under them. Whether another hash
+    /// may stand there is the catalogue's rule
+    /// ([`crate::definitions::unchanged`]), not the store's.
     fn save_definition(
         &self,
         definition: &StoredDefinition,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+    ) -> impl Future<Output = Result<String, Error>> + Send;
 
     /// Every stored definition, by name then version.
     fn definitions(&self) -> impl Future<Output = Result<Vec<StoredDefinition>, Error>> + Send;

@@ -75,6 +75,32 @@ impl fmt::Display for InstanceStatus {
     }
 }
 
+/// A status from its name ([`InstanceStatus::as_str`]), as the read models
+/// store it.
+impl std::str::FromStr for InstanceStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(name: &str) -> Result<Self, UnknownStatus> {
+        Ok(match name {
+            "not_started" => Self::NotStarted,
+            "running" => Self::Running,
+            "paused" => Self::Paused,
+            "compensating" => Self::Compensating,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            "compensated" => Self::Compensated,
+            "compensation_failed" => Self::CompensationFailed,
+            "cancelled" => Self::Cancelled,
+            _ => return Err(UnknownStatus(name.to_owned())),
+        })
+    }
+}
+
+/// A name that is no [`InstanceStatus`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an instance status")]
+pub struct UnknownStatus(pub String);
+
 #[derive(Clone, Debug)]
 pub struct WorkflowInstance {
     pub id: InstanceId,

@@ -5,6 +5,7 @@ mod api_key_rows;
 mod error;
 mod postgres;
 mod postgres_api_keys;
+pub mod postgres_bench;
 mod postgres_listener;
 mod postgres_log_head;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Deployed definitions: their versions, sources and step graphs.
 
+use application::catalog;
 use application::ports::StoredDefinition;
 use async_graphql::{ComplexObject, Context, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -102,22 +103,16 @@ pub(crate) struct GraphStep {
 
 impl DefinitionGraph {
     fn of(definition: &WorkflowDefinition) -> Self {
-        let steps = definition
-            .steps
-            .iter()
+        let steps = catalog::graph(definition)
+            .into_iter()
             .map(|step| GraphStep {
-                id: step.id.as_str().to_owned(),
-                kind: step.kind.name().to_owned(),
-                needs: step
-                    .needs
-                    .iter()
-                    .map(|&need| definition.steps[need].id.as_str().to_owned())
-                    .collect(),
-                compensated: step.compensate.is_some(),
-            })
-            .collect();
+                id: step.id,
+                kind: step.kind.to_owned(),
+                needs: step.needs,
+                compensated: step.compensated,
+            });
         Self {
-            steps,
+            steps: steps.collect(),
             mermaid: domain::definition::diagram::mermaid(definition),
         }
     }

@@ -1,10 +1,11 @@
 //! Statistics from the read models: counts by status, success rates and
 //! durations, overall and per definition; where steps spend their time.
 
-use application::ports::{self, DefinitionDurations, StatusCount, StepDurations};
-use async_graphql::SimpleObject;
+use std::collections::BTreeMap;
 
-use crate::stats::{FINISHED, SUCCEEDED};
+use application::ports;
+use application::stats::{DefinitionStatistics, Statistics};
+use async_graphql::SimpleObject;
 
 #[derive(Debug, SimpleObject)]
 pub(crate) struct Stats {
@@ -55,76 +56,47 @@ impl From<&ports::DurationStats> for Durations {
     }
 }
 
-impl Stats {
-    pub(crate) fn new(
-        counts: &[StatusCount],
-        durations: &[DefinitionDurations],
-        steps: &[StepDurations],
-    ) -> Self {
-        let mut definitions: Vec<DefinitionStats> = Vec::new();
-        let mut totals: Vec<Count> = Vec::new();
-        for count in counts {
-            add(&mut totals, &count.status, count.count);
-            if definitions
-                .last()
-                .is_none_or(|last| last.name != count.definition)
-            {
-                definitions.push(DefinitionStats {
-                    name: count.definition.clone(),
-                    counts: Vec::new(),
-                    success_rate: None,
-                    durations: None,
-                    steps: Vec::new(),
-                });
-            }
-            if let Some(last) = definitions.last_mut() {
-                add(&mut last.counts, &count.status, count.count);
-            }
-        }
-        for definition in &mut definitions {
-            definition.success_rate = success_rate(&definition.counts);
-            definition.durations = durations
-                .iter()
-                .find(|of| of.definition == definition.name)
-                .map(|of| Durations::from(&of.durations));
-            definition.steps = steps
-                .iter()
-                .filter(|of| of.definition == definition.name)
-                .map(|of| StepStats {
-                    step: of.step.clone(),
-                    durations: Durations::from(&of.durations),
-                })
-                .collect();
-        }
-        totals.sort_by(|a, b| a.status.cmp(&b.status));
+impl From<&Statistics> for Stats {
+    fn from(statistics: &Statistics) -> Self {
         Self {
-            success_rate: success_rate(&totals),
-            counts: totals,
-            definitions,
+            counts: counts(&statistics.counts),
+            success_rate: statistics.success_rate,
+            definitions: statistics
+                .definitions
+                .iter()
+                .map(|(name, of)| DefinitionStats::of(name, of))
+                .collect(),
         }
     }
 }
 
-fn add(counts: &mut Vec<Count>, status: &str, count: u64) {
-    match counts.iter_mut().find(|known| known.status == status) {
-        Some(known) => known.count += count,
-        None => counts.push(Count {
-            status: status.to_owned(),
-            count,
-        }),
+impl DefinitionStats {
+    fn of(name: &str, statistics: &DefinitionStatistics) -> Self {
+        Self {
+            name: name.to_owned(),
+            counts: counts(&statistics.counts),
+            success_rate: statistics.success_rate,
+            durations: statistics.durations.as_ref().map(Durations::from),
+            steps: statistics
+                .steps
+                .iter()
+                .map(|(step, durations)| StepStats {
+                    step: step.clone(),
+                    durations: Durations::from(durations),
+                })
+                .collect(),
+        }
     }
 }
 
-fn success_rate(counts: &[Count]) -> Option<f64> {
-    let of = |statuses: &[&str]| -> u64 {
-        counts
-            .iter()
-            .filter(|count| statuses.contains(&count.status.as_str()))
-            .map(|count| count.count)
-            .sum()
-    };
-    let finished = of(FINISHED);
-    (finished > 0).then(|| of(SUCCEEDED) as f64 / finished as f64)
+fn counts(by_status: &BTreeMap<String, u64>) -> Vec<Count> {
+    by_status
+        .iter()
+        .map(|(status, &count)| Count {
+            status: status.clone(),
+            count,
+        })
+        .collect()
 }
 
 /// Where a step's time goes: waiting for a worker versus running.

@@ -67,17 +67,10 @@ impl Workflow {
         #[graphql(default = 50)] first: i32,
     ) -> Result<EventPage> {
         let limit = page_size(first)?;
-        let backend = backend(ctx)?;
-        let mut records = backend
-            .history(self.instance, after)
+        let (records, next_after) = backend(ctx)?
+            .history(self.instance, after, limit)
             .await
             .map_err(errors::graphql)?;
-        let next_after = if records.len() > limit {
-            records.truncate(limit);
-            records.last().map(|record| record.version)
-        } else {
-            None
-        };
         Ok(EventPage::new(&records, next_after))
     }
 }
@@ -100,6 +93,14 @@ impl Workflow {
             finished_at: row.finished_at,
             instance: row.id,
             known_steps: None,
+        }
+    }
+
+    /// From the read models, with the steps read with it.
+    pub(crate) fn with_steps(row: WorkflowRow, steps: &[StepRow]) -> Self {
+        Self {
+            known_steps: Some(steps.iter().map(Step::from).collect()),
+            ..Self::from_row(row)
         }
     }
 
@@ -171,9 +172,7 @@ impl From<&StepRow> for Step {
             status: step.status.clone(),
             attempt: step.attempt,
             output: step.output.clone().map(Json),
-            error: (step.status == "failed")
-                .then(|| step.last_error.clone())
-                .flatten(),
+            error: step.error().map(str::to_owned),
             last_error: step.last_error.clone(),
             worker: step.worker.clone(),
             progress: step.progress,

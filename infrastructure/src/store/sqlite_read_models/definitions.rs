@@ -25,7 +25,7 @@ fn stored_definition(row: &SqliteRow) -> Result<StoredDefinition, sqlx::Error> {
 }
 
 impl DefinitionStore for SqliteReadModels {
-    async fn save_definition(&self, definition: &StoredDefinition) -> Result<(), Error> {
+    async fn save_definition(&self, definition: &StoredDefinition) -> Result<String, Error> {
         let _writing = self.writer.lock().await;
         sqlx::query(
             "insert into definitions (name, version, hash, description, source, created_at)
@@ -47,16 +47,7 @@ impl DefinitionStore for SqliteReadModels {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(database)?;
-        if hash == definition.hash {
-            Ok(())
-        } else {
-            Err(Error::Invalid {
-                reason: format!(
-                    "{} version {} is already deployed with other content; give the changed definition a new version",
-                    definition.name, definition.version
-                ),
-            })
-        }
+        Ok(hash)
     }
 
     async fn definitions(&self) -> Result<Vec<StoredDefinition>, Error> {
