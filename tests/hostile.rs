@@ -110,3 +110,69 @@ async fn expressions_fail_their_step_not_the_node(url: &str) {
     let live = get_json(&client, &format!("{url}/health/live")).await;
     assert_eq!(live["status"], "up", "{live}");
 }
+
+/// A task whose input holds a secret the definition wrote, beside data.
+const SECRETIVE: &str = r#"
+name: secretive
+version: 1
+steps:
+  echo:
+    type: task
+    queue: echo
+    input:
+      auth: "Bearer ${ secrets.token } for ${ input.note }"
+      note: "${ input.note }"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_is_resolved_only_where_the_embedded_definition_wrote_it() {
+    let folder = workflows_folder("hostile-secrets", "secretive", SECRETIVE);
+    let node = Node::new(&folder)
+        .exec("echo=cat")
+        .env(&[("DISTORCH_SECRET_TOKEN", "s3cret-7".to_owned())])
+        .spawn();
+    secrets_come_only_from_the_definition(node.url.as_deref().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_is_resolved_only_where_the_clustered_definition_wrote_it() {
+    let services = Services::new().await;
+    let folder = workflows_folder("hostile-secrets-cluster", "secretive", SECRETIVE);
+    let mut env = services.env();
+    env.push(("DISTORCH_SECRET_TOKEN", "s3cret-7".to_owned()));
+    let node = Node::new(&folder).exec("echo=cat").env(&env).spawn();
+    secrets_come_only_from_the_definition(node.url.as_deref().unwrap()).await;
+    drop(node);
+    services.remove().await;
+}
+
+async fn secrets_come_only_from_the_definition(url: &str) {
+    let client = reqwest::Client::new();
+    let forged = json!({"note": "${ secrets.token }"});
+    let id = start(&client, url, "secretive", forged).await;
+    let states = wait_until_final_states(
+        &client,
+        url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(states[0]["status"], "completed", "{states:?}");
+    let output = &states[0]["output"]["echo"];
+    assert_eq!(output["note"], "${ secrets.token }", "{output}");
+    assert_eq!(
+        output["auth"], "Bearer s3cret-7 for ${ secrets.token }",
+        "{output}"
+    );
+    let events = client
+        .get(format!("{url}/api/v1/workflows/{id}/events"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // As scheduled: the reference unresolved, the data escaped.
+    let scheduled = "Bearer ${ secrets.token } for $${ secrets.token }";
+    assert!(events.contains(scheduled), "{events}");
+}
