@@ -109,6 +109,62 @@ async fn expressions_fail_their_step_not_the_node(url: &str) {
     );
     let live = get_json(&client, &format!("{url}/health/live")).await;
     assert_eq!(live["status"], "up", "{live}");
+    nul_is_refused_naming_where_it_is(url).await;
+}
+
+/// PostgreSQL cannot store NUL: every store refuses it alike, with 400.
+async fn nul_is_refused_naming_where_it_is(url: &str) {
+    let client = reqwest::Client::new();
+    let task = format!("{}:compare", uuid::Uuid::now_v7());
+    let posts = [
+        (
+            "/api/v1/workflows",
+            json!({"definition": "costly", "input": {"a": "x\u{0}"}}),
+            "/input/a",
+        ),
+        (
+            "/api/v1/workflows",
+            json!({"definition": "costly", "input": {"k\u{0}": 1}}),
+            "/input/k",
+        ),
+        (
+            &*format!("/api/v1/tasks/{task}/complete"),
+            json!({"output": ["\u{0}"]}),
+            "/output/0",
+        ),
+        (
+            &*format!("/api/v1/tasks/{task}/fail"),
+            json!({"error": {"message": "\u{0}"}}),
+            "/error/message",
+        ),
+        (
+            &*format!("/api/v1/tasks/{task}/reject"),
+            json!({"comment": "no\u{0}"}),
+            "/comment",
+        ),
+    ];
+    for (path, body, place) in posts {
+        let answer = client
+            .post(format!("{url}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{path} {body}");
+        let problem: Value = answer.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(place),
+            "{problem}"
+        );
+    }
+    for query in ["definition=a%00", "status=%00"] {
+        let answer = client
+            .get(format!("{url}/api/v1/workflows?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{query}");
+    }
 }
 
 /// A task whose input holds a secret the definition wrote, beside data.

@@ -16,6 +16,7 @@ pub mod graphql;
 mod http_metrics;
 mod limits;
 mod me;
+mod nul;
 pub mod openapi;
 mod operations;
 mod overview;
@@ -130,6 +131,10 @@ pub fn router<S: Store, R: ReadModels>(
         .merge(openapi::router())
         .route("/health/live", get(operations::live))
         .with_state(app)
+        .route_layer(from_fn_with_state(
+            config.limits.body_bytes,
+            nul::refuse_nul,
+        ))
         .route_layer(from_fn_with_state(guard, auth::guard))
         .fallback(console::fallback)
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
