@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use sdk_support::{Implementation, sdk_script};
 use serde_json::{Value, json};
 use support::{
-    Node, Process, Services, rabbitmqctl, start, wait_until_final_states, workflows_folder,
+    Node, Process, Services, get_json, rabbitmqctl, start, wait_until_final_states,
+    workflows_folder,
 };
 
 const SLOW: &str = r#"
@@ -97,15 +98,11 @@ impl Cluster {
 
     /// How many times each step of the workflow completed in its history.
     async fn completions(&self, id: &str) -> usize {
-        let history: Value = self
-            .client
-            .get(format!("{}/api/v1/workflows/{id}/events", self.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let history = get_json(
+            &self.client,
+            &format!("{}/api/v1/workflows/{id}/events", self.url),
+        )
+        .await;
         history["items"]
             .as_array()
             .unwrap()

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::engine::deciding;
 use crate::ports::{DefinitionStore, EventStore, IdempotencyKeys};
 use crate::{Engine, Error, Origin, catalog};
 
@@ -143,7 +144,7 @@ async fn check<S: EventStore>(
         started_by: String::new(),
     };
     let context = DecisionContext::new(engine.clock().now(), 0);
-    decide(&fresh, &command, context)?;
+    deciding(&fresh.definition, || decide(&fresh, &command, context))?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use super::cache::Cached;
+use super::offload::deciding;
 use super::{Engine, Origin};
 use crate::Error;
 use crate::codec::encode;
@@ -178,14 +179,17 @@ impl<S: EventStore> Engine<S> {
     ) -> Result<(WorkflowInstance, Vec<Event>), Error> {
         let id = state.id;
         let definition = state.definition.clone();
-        let mut next = state;
-        let mut events = Vec::new();
-        for command in commands {
-            let context = DecisionContext::new(now, self.clock.entropy());
-            let decided = decide(&next, command, context)?;
-            next = decided.iter().fold(next, evolve);
-            events.extend(decided);
-        }
+        let (next, events) = deciding(&definition, || {
+            let mut next = state;
+            let mut events = Vec::new();
+            for command in commands {
+                let context = DecisionContext::new(now, self.clock.entropy());
+                let decided = decide(&next, command, context)?;
+                next = decided.iter().fold(next, evolve);
+                events.extend(decided);
+            }
+            Ok::<_, Error>((next, events))
+        })?;
         let correlation_id = origin.correlation_id.unwrap_or(id.0);
         let traceparent = traceparent.to_string();
         // Added to `request` only once every event and task is encoded.

@@ -3,6 +3,7 @@
 
 mod api_key_rows;
 mod error;
+mod insight_rows;
 mod postgres;
 mod postgres_api_keys;
 pub mod postgres_bench;
