@@ -127,10 +127,11 @@ impl Metrics {
             from.map(|from| (at - from).to_std().unwrap_or_default().as_secs_f64())
         };
         match event_type {
-            "WorkflowStarted" => self
-                .workflows_started
-                .with_label_values(&[definition])
-                .inc(),
+            "WorkflowStarted" => {
+                self.workflows_started
+                    .with_label_values(&[definition])
+                    .inc();
+            }
             "StepStarted" => {
                 if let Some(wait) = since(before.scheduled_at) {
                     self.step_queue_wait
@@ -154,18 +155,21 @@ impl Metrics {
                         .inc();
                 }
             }
-            "StepSkipped" => self
-                .step_outcomes
-                .with_label_values(&[definition, step, "skipped"])
-                .inc(),
-            "StepRetryScheduled" => self
-                .step_retries
-                .with_label_values(&[definition, step])
-                .inc(),
-            "ApprovalRequested" => self
-                .approvals_requested
-                .with_label_values(&[definition, step])
-                .inc(),
+            "StepSkipped" => {
+                self.step_outcomes
+                    .with_label_values(&[definition, step, "skipped"])
+                    .inc();
+            }
+            "StepRetryScheduled" => {
+                self.step_retries
+                    .with_label_values(&[definition, step])
+                    .inc();
+            }
+            "ApprovalRequested" => {
+                self.approvals_requested
+                    .with_label_values(&[definition, step])
+                    .inc();
+            }
             "ApprovalGranted" | "ApprovalRejected" => {
                 let decision = if event_type == "ApprovalGranted" {
                     "granted"
@@ -181,18 +185,21 @@ impl Metrics {
                         .observe(waited);
                 }
             }
-            "CompensationStarted" => self
-                .compensations_started
-                .with_label_values(&[definition])
-                .inc(),
-            "CompensationScheduled" | "CompensationCompleted" | "CompensationFailed" => self
-                .compensation_steps
-                .with_label_values(&[definition, step, outcome(event_type)])
-                .inc(),
-            "WorkflowSlaBreached" => self
-                .workflow_sla_breaches
-                .with_label_values(&[definition])
-                .inc(),
+            "CompensationStarted" => {
+                self.compensations_started
+                    .with_label_values(&[definition])
+                    .inc();
+            }
+            "CompensationScheduled" | "CompensationCompleted" | "CompensationFailed" => {
+                self.compensation_steps
+                    .with_label_values(&[definition, step, outcome(event_type)])
+                    .inc();
+            }
+            "WorkflowSlaBreached" => {
+                self.workflow_sla_breaches
+                    .with_label_values(&[definition])
+                    .inc();
+            }
             _ => {}
         }
         let finished = final_status(event_type);
@@ -312,9 +319,9 @@ mod tests {
         for line in [
             r#"distorch_workflows_started_total{definition="order"} 1"#,
             r#"distorch_workflows_finished_total{definition="order",status="completed"} 1"#,
-            r#"distorch_workflow_duration_seconds_sum{definition="order",status="completed"} 9"#,
-            r#"distorch_step_queue_wait_seconds_sum{definition="order",step="charge"} 2"#,
-            r#"distorch_step_duration_seconds_sum{definition="order",step="charge"} 10"#,
+            r#"distorch_workflow_duration_seconds_sum{definition="order",status="completed"} 9.0"#,
+            r#"distorch_step_queue_wait_seconds_sum{definition="order",step="charge"} 2.0"#,
+            r#"distorch_step_duration_seconds_sum{definition="order",step="charge"} 10.0"#,
             r#"distorch_step_duration_seconds_count{definition="order",step="charge"} 2"#,
             r#"distorch_step_retries_total{definition="order",step="charge"} 1"#,
             r#"distorch_events_appended_total{type="StepScheduled"} 1"#,
@@ -357,7 +364,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                r#"distorch_approval_wait_seconds_sum{definition="order",step="boss"} 30"#
+                r#"distorch_approval_wait_seconds_sum{definition="order",step="boss"} 30.0"#
             ),
             "{text}"
         );
