@@ -93,7 +93,7 @@ impl<S: EventStore> Engine<S> {
             // writer moved the stream on, the append conflicts and we reload.
             // A cached state that decides nothing may only be behind (a result
             // for a step it has not seen scheduled yet): check on a fresh one.
-            let cached = self.lock_cache().get(&id).cloned();
+            let cached = self.cache.get(&id);
             let outcome = match cached {
                 Some(cached) => match self.decide_and_append(cached, commands, origin).await {
                     Ok(events) if events.is_empty() => {
@@ -108,7 +108,7 @@ impl<S: EventStore> Engine<S> {
                 }
             };
             match outcome {
-                Err(Error::Conflict { .. }) => self.forget(id),
+                Err(Error::Conflict { .. }) => self.cache.forget(id),
                 outcome => return outcome,
             }
         }
