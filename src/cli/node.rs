@@ -36,7 +36,9 @@ pub fn parse_workers(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> 
 }
 
 /// Reads and validates every `*.yaml`/`*.yml`/`*.json` workflow in
-/// `folder`; any invalid file stops the start with its problems.
+/// `folder`; any invalid file stops the start with its problems. Only the
+/// top of `folder` is read: its subfolders (such as the `tests/` of
+/// `distorch test`) are not.
 pub fn read_definitions(folder: &Path) -> anyhow::Result<Vec<String>> {
     if !folder.is_dir() {
         return Ok(Vec::new());
@@ -46,8 +48,10 @@ pub fn read_definitions(folder: &Path) -> anyhow::Result<Vec<String>> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| {
-            path.extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            path.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
         })
         .collect();
     files.sort();
@@ -136,6 +140,7 @@ pub fn spawn_workers<B: Bus>(
 ) -> anyhow::Result<()> {
     let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
     for (queue, command) in workers {
+        metrics.prime_worker(queue);
         let worker = Arc::new(Worker::new(
             bus.clone(),
             queue.clone(),
@@ -145,6 +150,7 @@ pub fn spawn_workers<B: Bus>(
         tokio::spawn(async move { worker.run().await });
     }
     if http_worker && !served.contains(HTTP_QUEUE) {
+        metrics.prime_worker(HTTP_QUEUE);
         let worker = Arc::new(Worker::new(
             bus.clone(),
             HTTP_QUEUE,
@@ -256,6 +262,7 @@ impl application::loops::Executor for EchoExecutor {
 }
 
 pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>) {
+    metrics.prime_worker(queue);
     let worker = Arc::new(Worker::new(
         bus.clone(),
         queue.to_owned(),
@@ -263,4 +270,32 @@ pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>) {
         MeteredExecutor::new(EchoExecutor, metrics.clone()),
     ));
     tokio::spawn(async move { worker.run().await });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn the_workflows_folder_gives_its_definitions_and_not_their_tests() {
+        let folder = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"));
+        assert!(
+            folder.join("tests").is_dir(),
+            "workflows/tests/ holds the examples' tests"
+        );
+        let sources = super::read_definitions(folder).expect("the examples are valid");
+        let names: Vec<String> = sources
+            .iter()
+            .map(|source| domain::parse_workflow(source).expect("valid").name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "data-pipeline",
+                "loan-approval",
+                "order-fulfilment",
+                "travel-booking"
+            ]
+        );
+    }
 }
