@@ -232,3 +232,51 @@ async fn secrets_come_only_from_the_definition(url: &str) {
     let scheduled = "Bearer ${ secrets.token } for $${ secrets.token }";
     assert!(events.contains(scheduled), "{events}");
 }
+
+/// A page the operator's browser visits cannot change an open node: a
+/// form's content types, another origin and a foreign `Host` (DNS
+/// rebinding) are refused; the node's own pages and allowed origins pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_page_cannot_change_an_open_node() {
+    let folder = workflows_folder("hostile-browsers", "costly", COSTLY);
+    let node = Node::new(&folder)
+        .args(&["--allowed-origin", "https://tools.example"])
+        .spawn();
+    let url = node.url.clone().unwrap();
+    let client = reqwest::Client::new();
+    let minimal = "name: minimal\nversion: 2\nsteps:\n  only: { type: noop }\n";
+    let deploy = |content_type: &'static str| {
+        client
+            .post(format!("{url}/api/v1/definitions"))
+            .header("content-type", content_type)
+            .body(minimal)
+            .send()
+    };
+    assert_eq!(deploy("text/plain").await.unwrap().status(), 415);
+    assert_eq!(
+        deploy("application/x-www-form-urlencoded")
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    let start = |origin: &str| {
+        client
+            .post(format!("{url}/api/v1/workflows"))
+            .header("origin", origin)
+            .json(&json!({"definition": "costly", "input": {"a": [], "b": [], "c": []}}))
+            .send()
+    };
+    assert_eq!(start("https://evil.example").await.unwrap().status(), 403);
+    assert_eq!(start(&url).await.unwrap().status(), 201);
+    assert_eq!(start("https://tools.example").await.unwrap().status(), 201);
+    let port = url.rsplit(':').next().unwrap();
+    let rebound = client
+        .get(format!("{url}/api/v1/workflows"))
+        .header("host", format!("rebound.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    assert_eq!(deploy("application/yaml").await.unwrap().status(), 201);
+}

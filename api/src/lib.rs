@@ -5,6 +5,7 @@
 
 mod approvals;
 pub mod auth;
+mod browsers;
 mod caller;
 mod console;
 mod definition_graph;
@@ -43,6 +44,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 
 pub use auth::{Authentication, JwtVerifier};
+pub use browsers::BrowserPolicy;
 pub use caller::Caller;
 pub use error::ApiError;
 pub use http_metrics::track_http;
@@ -104,6 +106,8 @@ pub struct ApiConfig {
     /// Where `GET /api/v1/tasks/poll` takes tasks from; without it the
     /// route answers 503.
     pub handout: Option<Handout>,
+    /// What an open node refuses from web pages.
+    pub browsers: BrowserPolicy,
 }
 
 /// The whole router of a node. Every route passes the guard (see
@@ -150,6 +154,10 @@ pub fn router<S: Store, R: ReadModels>(
         .route_layer(from_fn_with_state(guard, auth::guard))
         .fallback(console::fallback)
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
+        .layer(from_fn_with_state(
+            Arc::new(config.browsers),
+            browsers::guard,
+        ))
         .layer(from_fn_with_state(
             config.limits.request_timeout,
             limits::timeout,
