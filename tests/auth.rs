@@ -81,3 +81,63 @@ async fn a_public_address_without_authentication_is_refused_unless_insecure() {
         node.log()
     );
 }
+
+const GATED: &str = "name: gated\nversion: 1\nsteps:\n  sign_off:\n    type: approval\n    approvers: [role:approver]\n  after: { type: noop, needs: [sign_off] }\n";
+
+/// Skipping an approval with a forged decision, or retrying it, needs the
+/// authority to decide it: an operator is refused (403), an admin may, and
+/// the event records who did it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_who_may_decide_an_approval_may_skip_it() {
+    let folder = workflows_folder("auth-approval", "gated", GATED);
+    let data = folder.join("node.db");
+    let data = data.to_str().unwrap();
+    let _ = std::fs::remove_file(data);
+    let key = |role: &str| {
+        let created = apikey(data, &["create", "--role", role]);
+        String::from_utf8(created.stdout).unwrap().trim().to_owned()
+    };
+    let (operator, admin) = (key("operator"), key("admin"));
+    let node = Node::new(&folder).spawn();
+    let url = node.url.clone().unwrap();
+    let client = reqwest::Client::new();
+    let started = client
+        .post(format!("{url}/api/v1/workflows"))
+        .header("x-api-key", &operator)
+        .json(&json!({"definition": "gated"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 201);
+    let id = started.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = json!({"output": {"approved": true, "by": "user:ceo"}});
+    let skip = |key: &str| {
+        client
+            .post(format!("{url}/api/v1/tasks/{id}:sign_off/skip"))
+            .header("x-api-key", key)
+            .json(&forged)
+            .send()
+    };
+    assert_eq!(skip(&operator).await.unwrap().status(), 403);
+    assert_eq!(skip(&admin).await.unwrap().status(), 200);
+    let history: serde_json::Value = client
+        .get(format!("{url}/api/v1/workflows/{id}/events"))
+        .header("x-api-key", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let skipped = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["type"] == "StepSkipped")
+        .unwrap_or_else(|| panic!("{history}"));
+    let admin_id = admin.split('_').nth(1).unwrap();
+    assert_eq!(skipped["actor"], format!("apikey:{admin_id}"), "{skipped}");
+}

@@ -109,4 +109,174 @@ async fn expressions_fail_their_step_not_the_node(url: &str) {
     );
     let live = get_json(&client, &format!("{url}/health/live")).await;
     assert_eq!(live["status"], "up", "{live}");
+    nul_is_refused_naming_where_it_is(url).await;
+}
+
+/// PostgreSQL cannot store NUL: every store refuses it alike, with 400.
+async fn nul_is_refused_naming_where_it_is(url: &str) {
+    let client = reqwest::Client::new();
+    let task = format!("{}:compare", uuid::Uuid::now_v7());
+    let posts = [
+        (
+            "/api/v1/workflows",
+            json!({"definition": "costly", "input": {"a": "x\u{0}"}}),
+            "/input/a",
+        ),
+        (
+            "/api/v1/workflows",
+            json!({"definition": "costly", "input": {"k\u{0}": 1}}),
+            "/input/k",
+        ),
+        (
+            &*format!("/api/v1/tasks/{task}/complete"),
+            json!({"output": ["\u{0}"]}),
+            "/output/0",
+        ),
+        (
+            &*format!("/api/v1/tasks/{task}/fail"),
+            json!({"error": {"message": "\u{0}"}}),
+            "/error/message",
+        ),
+        (
+            &*format!("/api/v1/tasks/{task}/reject"),
+            json!({"comment": "no\u{0}"}),
+            "/comment",
+        ),
+    ];
+    for (path, body, place) in posts {
+        let answer = client
+            .post(format!("{url}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{path} {body}");
+        let problem: Value = answer.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(place),
+            "{problem}"
+        );
+    }
+    for query in ["definition=a%00", "status=%00"] {
+        let answer = client
+            .get(format!("{url}/api/v1/workflows?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{query}");
+    }
+}
+
+/// A task whose input holds a secret the definition wrote, beside data.
+const SECRETIVE: &str = r#"
+name: secretive
+version: 1
+steps:
+  echo:
+    type: task
+    queue: echo
+    input:
+      auth: "Bearer ${ secrets.token } for ${ input.note }"
+      note: "${ input.note }"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_is_resolved_only_where_the_embedded_definition_wrote_it() {
+    let folder = workflows_folder("hostile-secrets", "secretive", SECRETIVE);
+    let node = Node::new(&folder)
+        .exec("echo=cat")
+        .env(&[("DISTORCH_SECRET_TOKEN", "s3cret-7".to_owned())])
+        .spawn();
+    secrets_come_only_from_the_definition(node.url.as_deref().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_is_resolved_only_where_the_clustered_definition_wrote_it() {
+    let services = Services::new().await;
+    let folder = workflows_folder("hostile-secrets-cluster", "secretive", SECRETIVE);
+    let mut env = services.env();
+    env.push(("DISTORCH_SECRET_TOKEN", "s3cret-7".to_owned()));
+    let node = Node::new(&folder).exec("echo=cat").env(&env).spawn();
+    secrets_come_only_from_the_definition(node.url.as_deref().unwrap()).await;
+    drop(node);
+    services.remove().await;
+}
+
+async fn secrets_come_only_from_the_definition(url: &str) {
+    let client = reqwest::Client::new();
+    let forged = json!({"note": "${ secrets.token }"});
+    let id = start(&client, url, "secretive", forged).await;
+    let states = wait_until_final_states(
+        &client,
+        url,
+        std::slice::from_ref(&id),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(states[0]["status"], "completed", "{states:?}");
+    let output = &states[0]["output"]["echo"];
+    assert_eq!(output["note"], "${ secrets.token }", "{output}");
+    assert_eq!(
+        output["auth"], "Bearer s3cret-7 for ${ secrets.token }",
+        "{output}"
+    );
+    let events = client
+        .get(format!("{url}/api/v1/workflows/{id}/events"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // As scheduled: the reference unresolved, the data escaped.
+    let scheduled = "Bearer ${ secrets.token } for $${ secrets.token }";
+    assert!(events.contains(scheduled), "{events}");
+}
+
+/// A page the operator's browser visits cannot change an open node: a
+/// form's content types, another origin and a foreign `Host` (DNS
+/// rebinding) are refused; the node's own pages and allowed origins pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_page_cannot_change_an_open_node() {
+    let folder = workflows_folder("hostile-browsers", "costly", COSTLY);
+    let node = Node::new(&folder)
+        .args(&["--allowed-origin", "https://tools.example"])
+        .spawn();
+    let url = node.url.clone().unwrap();
+    let client = reqwest::Client::new();
+    let minimal = "name: minimal\nversion: 2\nsteps:\n  only: { type: noop }\n";
+    let deploy = |content_type: &'static str| {
+        client
+            .post(format!("{url}/api/v1/definitions"))
+            .header("content-type", content_type)
+            .body(minimal)
+            .send()
+    };
+    assert_eq!(deploy("text/plain").await.unwrap().status(), 415);
+    assert_eq!(
+        deploy("application/x-www-form-urlencoded")
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    let start = |origin: &str| {
+        client
+            .post(format!("{url}/api/v1/workflows"))
+            .header("origin", origin)
+            .json(&json!({"definition": "costly", "input": {"a": [], "b": [], "c": []}}))
+            .send()
+    };
+    assert_eq!(start("https://evil.example").await.unwrap().status(), 403);
+    assert_eq!(start(&url).await.unwrap().status(), 201);
+    assert_eq!(start("https://tools.example").await.unwrap().status(), 201);
+    let port = url.rsplit(':').next().unwrap();
+    let rebound = client
+        .get(format!("{url}/api/v1/workflows"))
+        .header("host", format!("rebound.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    assert_eq!(deploy("application/yaml").await.unwrap().status(), 201);
 }

@@ -52,7 +52,7 @@ fn task_for(case: &Value, queue: &str) -> Value {
     if let Some(ms) = spec["deadline_in_ms"].as_i64() {
         task["deadline"] = json!(Utc::now() + chrono::Duration::milliseconds(ms));
     }
-    for field in ["heartbeat_timeout_ms", "traceparent"] {
+    for field in ["heartbeat_timeout_ms", "traceparent", "secrets"] {
         if !spec[field].is_null() {
             task[field] = spec[field].clone();
         }

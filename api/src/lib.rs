@@ -5,6 +5,7 @@
 
 mod approvals;
 pub mod auth;
+mod browsers;
 mod caller;
 mod console;
 mod definition_graph;
@@ -16,6 +17,7 @@ pub mod graphql;
 mod http_metrics;
 mod limits;
 mod me;
+mod nul;
 pub mod openapi;
 mod operations;
 mod overview;
@@ -42,6 +44,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 
 pub use auth::{Authentication, JwtVerifier};
+pub use browsers::BrowserPolicy;
 pub use caller::Caller;
 pub use error::ApiError;
 pub use http_metrics::track_http;
@@ -103,6 +106,8 @@ pub struct ApiConfig {
     /// Where `GET /api/v1/tasks/poll` takes tasks from; without it the
     /// route answers 503.
     pub handout: Option<Handout>,
+    /// What an open node refuses from web pages.
+    pub browsers: BrowserPolicy,
 }
 
 /// The whole router of a node. Every route passes the guard (see
@@ -142,9 +147,17 @@ pub fn router<S: Store, R: ReadModels>(
         .merge(openapi::router())
         .route("/health/live", get(operations::live))
         .with_state(app)
+        .route_layer(from_fn_with_state(
+            config.limits.body_bytes,
+            nul::refuse_nul,
+        ))
         .route_layer(from_fn_with_state(guard, auth::guard))
         .fallback(console::fallback)
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
+        .layer(from_fn_with_state(
+            Arc::new(config.browsers),
+            browsers::guard,
+        ))
         .layer(from_fn_with_state(
             config.limits.request_timeout,
             limits::timeout,

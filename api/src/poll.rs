@@ -132,6 +132,10 @@ pub(crate) struct Task {
     /// The W3C trace context of the attempt, to continue.
     #[serde(skip_serializing_if = "Option::is_none")]
     traceparent: Option<String>,
+    /// JSON Pointers to the strings of `input` that hold `${ secrets.NAME }`
+    /// references: resolve those, and no others.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    secrets: Vec<String>,
 }
 
 impl From<TaskMessage> for Task {
@@ -153,6 +157,7 @@ impl From<TaskMessage> for Task {
             priority: task.priority,
             heartbeat_timeout_ms: task.heartbeat_timeout_ms,
             traceparent: task.traceparent,
+            secrets: task.secrets,
         }
     }
 }
@@ -208,6 +213,7 @@ mod tests {
                 deadline: Some(Utc::now()),
                 priority: 4,
                 heartbeat_timeout: Some(Duration::from_secs(20)),
+                secrets: vec!["/token".into()],
             },
         )
         .traced("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());

@@ -84,12 +84,15 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     }))
 }
 
-/// Retries a failed step (before compensation started).
+/// Retries a failed step (before compensation started). An approval step
+/// only by one who may decide it (an approver among its `approvers`) or an
+/// admin.
 #[utoipa::path(
     post, path = "/api/v1/tasks/{task_id}/retry", tag = "tasks",
     params(("task_id" = String, Path, description = TASK_ID)),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
+        (status = 403, description = "An approval step, and the caller may not decide it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step is not failed, or compensation started", body = Problem, content_type = "application/problem+json"),
         TaskRoute,
     ),
@@ -100,7 +103,10 @@ pub(crate) async fn retry<S: Store, R: ReadModels>(
     PathParams(task_id): PathParams<String>,
 ) -> Result<Json<Workflow>, ApiError> {
     let task = TaskRef::parse(&task_id)?;
-    let command = Command::RetryStep { step: task.step };
+    let command = Command::RetryStep {
+        step: task.step,
+        by: caller.actor(),
+    };
     operate(&app.engine, task.instance, command, &caller).await
 }
 
@@ -112,13 +118,16 @@ pub(crate) struct SkipRequest {
     output: Value,
 }
 
-/// Skips a pending or failed step with the output its dependants see.
+/// Skips a pending or failed step with the output its dependants see. An
+/// approval step only by one who may decide it (an approver among its
+/// `approvers`) or an admin: its output stands in for the decision.
 #[utoipa::path(
     post, path = "/api/v1/tasks/{task_id}/skip", tag = "tasks",
     params(("task_id" = String, Path, description = TASK_ID)),
     request_body(content = SkipRequest),
     responses(
         (status = 200, description = "The engine's state after the command", body = Workflow),
+        (status = 403, description = "An approval step, and the caller may not decide it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step cannot be skipped now", body = Problem, content_type = "application/problem+json"),
         TaskCommand, JsonBody,
     ),
@@ -134,6 +143,7 @@ pub(crate) async fn skip<S: Store, R: ReadModels>(
     let command = Command::SkipStep {
         step: task.step,
         output,
+        by: caller.actor(),
     };
     operate(&app.engine, task.instance, command, &caller).await
 }

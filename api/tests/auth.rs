@@ -27,7 +27,7 @@ fn secured(limits: Limits) -> impl FnOnce(&infrastructure::store::PgEventStore) 
             jwt: Some(Arc::new(JwtVerifier::hs256(JWT_SECRET))),
         },
         limits,
-        handout: None,
+        ..ApiConfig::default()
     }
 }
 
@@ -351,7 +351,7 @@ async fn an_open_node_does_not_rate_limit_its_anonymous_caller(pool: PgPool) {
     let app = App::with(pool, FeedConfig::default(), true, |_| ApiConfig {
         authentication: Authentication::Open,
         limits,
-        handout: None,
+        ..ApiConfig::default()
     })
     .await;
     let id = app.start("beta").await.0.to_string();

@@ -62,7 +62,7 @@ impl Node {
                         jwt: None,
                     },
                     limits,
-                    handout: None,
+                    ..ApiConfig::default()
                 },
             },
         )

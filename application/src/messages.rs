@@ -35,6 +35,11 @@ pub struct TaskMessage {
     /// (also sent as the AMQP header `traceparent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// JSON Pointers to the strings of `input` that hold `${ secrets.NAME }`
+    /// references, placed there by the definition: a worker resolves those
+    /// and no others (docs/worker-protocol.md, section 7).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 impl TaskMessage {
@@ -62,6 +67,7 @@ impl TaskMessage {
                 .heartbeat_timeout
                 .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
             traceparent: None,
+            secrets: dispatch.secrets,
         }
     }
 

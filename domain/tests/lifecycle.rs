@@ -4,7 +4,7 @@
 
 use domain::StepId;
 use domain::instance::{Actor, Command, DomainError, InstanceStatus, StepError, Timer};
-use domain::testkit::{Harness, histories};
+use domain::testkit::{Harness, admin, histories};
 use serde_json::json;
 
 fn boss() -> Actor {
@@ -97,13 +97,26 @@ fn commands() -> Vec<(&'static str, Command)> {
         ("resume", Command::Resume),
         ("cancel", Command::Cancel { compensate: true }),
         ("abort", Command::Cancel { compensate: false }),
-        ("retry_c", Command::RetryStep { step: "c".into() }),
-        ("retry_a", Command::RetryStep { step: a() }),
+        (
+            "retry_c",
+            Command::RetryStep {
+                step: "c".into(),
+                by: admin(),
+            },
+        ),
+        (
+            "retry_a",
+            Command::RetryStep {
+                step: a(),
+                by: admin(),
+            },
+        ),
         (
             "skip_c",
             Command::SkipStep {
                 step: "c".into(),
                 output: json!({}),
+                by: admin(),
             },
         ),
         (
@@ -111,6 +124,7 @@ fn commands() -> Vec<(&'static str, Command)> {
             Command::SkipStep {
                 step: a(),
                 output: json!({}),
+                by: admin(),
             },
         ),
     ]
@@ -189,11 +203,49 @@ fn a_refused_command_says_why() {
     );
 }
 
+/// Skipping an approval with an output, or retrying it, stands in for the
+/// decision: only one who may decide it (an approver among its `approvers`)
+/// or an admin may.
+#[test]
+fn only_who_may_decide_an_approval_may_skip_it() {
+    let skip = |by: Actor| Command::SkipStep {
+        step: "b".into(),
+        output: json!({"approved": true, "by": "user:ceo"}),
+        by,
+    };
+    let mut h = histories::lifecycle().given(histories::awaiting_approval());
+    for stranger in [
+        Actor::new("ops", &["operator"]),
+        Actor::new("ann", &["approver"]),
+        Actor::new("boss-without-the-role", &["boss"]),
+    ] {
+        let error = h.when(skip(stranger.clone())).unwrap_err();
+        let actor = stranger.id;
+        assert_eq!(
+            error,
+            DomainError::NotAnApprover {
+                step: "b".into(),
+                actor
+            }
+        );
+    }
+    for decider in [Actor::new("kim", &["approver", "boss"]), admin()] {
+        let mut h = histories::lifecycle().given(histories::awaiting_approval());
+        assert_eq!(
+            h.then(skip(decider)),
+            ["StepSkipped b", "StepScheduled c#1"]
+        );
+    }
+}
+
 #[test]
 fn operator_retry_runs_a_failed_step_once_more_and_in_flight_results_are_kept() {
     let mut h = given(InstanceStatus::Failed);
     assert_eq!(
-        h.then(Command::RetryStep { step: "c".into() }),
+        h.then(Command::RetryStep {
+            step: "c".into(),
+            by: admin()
+        }),
         ["StepRetryRequested c", "StepScheduled c#2"]
     );
     assert_eq!(
@@ -208,6 +260,7 @@ fn operator_skip_of_a_failed_step_completes_the_workflow_with_the_given_output()
     let events = h.then(Command::SkipStep {
         step: "c".into(),
         output: json!({"manual": true}),
+        by: admin(),
     });
     assert_eq!(events, ["StepSkipped c", "WorkflowCompleted"]);
     assert_eq!(h.state.output, Some(json!({"c": {"manual": true}})));
@@ -245,7 +298,10 @@ fn cancel_with_compensation_undoes_and_ends_cancelled() {
 fn a_failed_compensation_waits_for_an_operator_who_can_retry_or_skip_it() {
     let mut h = given(InstanceStatus::CompensationFailed);
     assert_eq!(
-        h.then(Command::RetryStep { step: "a".into() }),
+        h.then(Command::RetryStep {
+            step: "a".into(),
+            by: admin()
+        }),
         ["CompensationRetryRequested a", "CompensationScheduled a#2"]
     );
     assert_eq!(
@@ -255,7 +311,8 @@ fn a_failed_compensation_waits_for_an_operator_who_can_retry_or_skip_it() {
     assert_eq!(
         h.then(Command::SkipStep {
             step: "a".into(),
-            output: json!(null)
+            output: json!(null),
+            by: admin(),
         }),
         ["CompensationSkipped a", "WorkflowCompensated"]
     );

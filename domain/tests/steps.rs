@@ -3,7 +3,7 @@
 //! failure until its next attempt is scheduled.
 
 use domain::instance::{Command, SkipReason, StepStatus, Waiting};
-use domain::testkit::{Harness, histories};
+use domain::testkit::{Harness, admin, histories};
 use serde_json::json;
 
 #[test]
@@ -28,7 +28,10 @@ fn a_failed_step_shows_why_until_an_operator_retries_it() {
     let mut h = histories::lifecycle().given(histories::failed());
     assert_eq!(h.step("c").status(), StepStatus::Failed);
     assert_eq!(h.step("c").error_message(), Some("c broke"));
-    h.then(Command::RetryStep { step: "c".into() });
+    h.then(Command::RetryStep {
+        step: "c".into(),
+        by: admin(),
+    });
     assert_eq!(h.step("c").status(), StepStatus::Scheduled);
     assert_eq!(h.step("c").attempt, 2);
     assert_eq!(h.step("c").error_message(), None);
@@ -40,6 +43,7 @@ fn an_operator_skip_gives_the_output_and_keeps_the_failure_it_skipped() {
     h.then(Command::SkipStep {
         step: "c".into(),
         output: json!({"by": "hand"}),
+        by: admin(),
     });
     let c = h.step("c");
     assert_eq!(c.status(), StepStatus::Skipped);

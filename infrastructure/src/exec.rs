@@ -35,7 +35,7 @@ impl ExecExecutor {
     }
 
     async fn run(&self, task: &TaskMessage) -> Result<Value, StepError> {
-        let input = secrets::resolve(&task.input, &secrets::from_environment)
+        let input = secrets::resolve(&task.input, &task.secrets, &secrets::from_environment)
             .map_err(StepError::permanent)?;
         let mut child = Command::new("sh")
             .arg("-c")

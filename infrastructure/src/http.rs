@@ -105,7 +105,8 @@ impl HttpExecutor {
 
     async fn run(&self, task: &TaskMessage) -> Result<Value, StepError> {
         let lookup = |name: &str| (self.secrets)(name);
-        let input = secrets::resolve(&task.input, &lookup).map_err(StepError::permanent)?;
+        let input =
+            secrets::resolve(&task.input, &task.secrets, &lookup).map_err(StepError::permanent)?;
         // The URL as rendered, secrets unresolved: safe to put in an event.
         let shown_url = task
             .input

@@ -159,6 +159,7 @@ async fn ignores_duplicate_and_stale_results(
         priority: 0,
         heartbeat_timeout_ms: None,
         traceparent: None,
+        secrets: Vec::new(),
     };
     for outcome in [
         TaskOutcome::Completed {

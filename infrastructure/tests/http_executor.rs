@@ -29,6 +29,15 @@ fn task(input: Value, deadline: Option<DateTime<Utc>>) -> TaskMessage {
         priority: 0,
         heartbeat_timeout_ms: None,
         traceparent: None,
+        secrets: Vec::new(),
+    }
+}
+
+/// A task whose definition wrote secret references at `paths`.
+fn with_secrets(task: TaskMessage, paths: &[&str]) -> TaskMessage {
+    TaskMessage {
+        secrets: paths.iter().map(|path| (*path).to_owned()).collect(),
+        ..task
     }
 }
 
@@ -227,7 +236,8 @@ async fn a_missing_secret_fails_for_good_before_any_call() {
         "headers": {"Authorization": "Bearer ${ secrets.http_executor_test_never_set_8c1f }"},
     });
 
-    let error = failed(run(&task(input, None)).await);
+    let task = with_secrets(task(input, None), &["/headers/Authorization"]);
+    let error = failed(run(&task).await);
 
     assert!(!error.retryable);
     assert!(error.message.contains("http_executor_test_never_set_8c1f"));
@@ -286,7 +296,8 @@ fn secrets_are_resolved_from_the_environment() {
                 "body": {"token": reference, "n": 1},
             });
 
-            let output = completed(run(&task(input, None)).await);
+            let paths = ["/headers/Authorization", "/body/token"];
+            let output = completed(run(&with_secrets(task(input, None), &paths)).await);
 
             assert_eq!(output["body"], json!({"ok": true}));
         });
@@ -305,6 +316,26 @@ async fn secrets_can_come_from_another_store() {
     }));
     let input = json!({"url": server.uri(), "headers": {"X-Api-Key": "${ secrets.api_key }"}});
 
+    let task = with_secrets(task(input, None), &["/headers/X-Api-Key"]);
+    let output = completed(executor.execute(&task).await);
+
+    assert_eq!(output["status"], 200);
+}
+
+#[tokio::test]
+async fn a_reference_the_definition_did_not_write_is_data() {
+    let server = MockServer::start().await;
+    Mock::given(body_json(json!({"note": "${ secrets.api_key }"})))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let executor = executor().with_secrets(std::sync::Arc::new(|_: &str| {
+        Some("from-the-vault".to_owned())
+    }));
+    let input =
+        json!({"method": "POST", "url": server.uri(), "body": {"note": "${ secrets.api_key }"}});
+
     let output = completed(executor.execute(&task(input, None)).await);
 
     assert_eq!(output["status"], 200);
@@ -320,7 +351,11 @@ async fn an_error_never_quotes_a_resolved_secret() {
     };
     let input = json!({"url": format!("http://127.0.0.1:{port}/x?key=${{ secrets.key }}")});
 
-    let error = failed(executor.execute(&task(input, None)).await);
+    let error = failed(
+        executor
+            .execute(&with_secrets(task(input, None), &["/url"]))
+            .await,
+    );
 
     assert!(error.retryable);
     assert!(!error.message.contains("hunter2"), "{}", error.message);

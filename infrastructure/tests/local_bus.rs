@@ -29,6 +29,7 @@ fn task(step: &str, priority: u8) -> TaskMessage {
             deadline: None,
             priority,
             heartbeat_timeout: None,
+            secrets: Vec::new(),
         },
     )
 }

@@ -172,6 +172,7 @@ fn task(queue: &str, step: &str, priority: u8) -> TaskMessage {
         priority,
         heartbeat_timeout_ms: None,
         traceparent: None,
+        secrets: Vec::new(),
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use api::{ApiConfig, Authentication, Handout, JwtVerifier, Limits};
+use api::{ApiConfig, Authentication, BrowserPolicy, Handout, JwtVerifier, Limits};
 use application::Engine;
 use application::auth::ApiKeys;
 use application::clock::SystemClock;
@@ -63,6 +63,22 @@ pub struct ServeArguments {
     /// Listen on a non-loopback address without authentication.
     #[arg(long)]
     insecure: bool,
+    /// A host name an open node also answers to, besides loopback names
+    /// (repeat it for several). Guards against DNS rebinding.
+    #[arg(
+        long = "allowed-host",
+        env = "DISTORCH_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+    /// An origin (`scheme://host[:port]`) whose web pages may send changes
+    /// to an open node (repeat it for several).
+    #[arg(
+        long = "allowed-origin",
+        env = "DISTORCH_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
     /// Accept JWT bearer tokens signed with this HS256 secret.
     #[arg(long, env = "DISTORCH_JWT_HS256_SECRET", hide_env_values = true)]
     jwt_hs256_secret: Option<String>,
@@ -199,10 +215,17 @@ impl ServeArguments {
                 self.addr
             );
         };
+        let browsers = BrowserPolicy {
+            open: matches!(authentication, Authentication::Open),
+            check_host: self.addr.ip().is_loopback(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+        };
         Ok(ApiConfig {
             authentication,
             limits: self.limits(),
             handout: None,
+            browsers,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! JWT bearer tokens: HS256 with a shared secret or RS256 with a public key,
-//! from configuration. The token names its caller (`sub`) and its role
-//! (`role`); `exp` is required, and `iss` and `aud` when the node is
-//! configured to expect them.
+//! from configuration. The token names its caller (`sub`, not empty) and its
+//! role (`role`); `exp` is required, `nbf` is checked when present, and
+//! `iss` and `aud` when the node is configured to expect them. Clocks may
+//! differ by [`LEEWAY_SECONDS`], no more.
 
 use application::auth::{Principal, Role};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
@@ -12,6 +13,10 @@ struct Claims {
     sub: String,
     role: Role,
 }
+
+/// How far apart the issuer's clock and the node's may be: a token is
+/// accepted this long after its `exp` and before its `nbf`.
+pub const LEEWAY_SECONDS: u64 = 5;
 
 pub struct JwtVerifier {
     key: DecodingKey,
@@ -41,6 +46,8 @@ impl JwtVerifier {
     fn new(key: DecodingKey, algorithm: Algorithm) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.validate_aud = false;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { key, validation }
     }
@@ -70,9 +77,64 @@ impl JwtVerifier {
         let claims = decode::<Claims>(token, &self.key, &self.validation)
             .ok()?
             .claims;
+        if claims.sub.trim().is_empty() {
+            return None;
+        }
         Some(Principal {
             id: format!("jwt:{}", claims.sub),
             role: claims.role,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::{Value, json};
+
+    const SECRET: &[u8] = b"a secret for these tests only";
+
+    fn verify(claims: Value) -> Option<Principal> {
+        let token = encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        JwtVerifier::hs256(SECRET).verify(&token)
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn a_token_is_valid_only_between_its_nbf_and_exp_give_or_take_the_leeway() {
+        let claims =
+            |nbf: i64, exp: i64| json!({"sub": "ann", "role": "viewer", "nbf": nbf, "exp": exp});
+        assert!(verify(claims(now() - 10, now() + 600)).is_some());
+        assert!(
+            verify(claims(now() + 600, now() + 1200)).is_none(),
+            "not yet valid"
+        );
+        assert!(
+            verify(claims(now() - 600, now() - 30)).is_none(),
+            "expired 30 s ago"
+        );
+        assert!(
+            verify(claims(now() - 600, now() - 2)).is_some(),
+            "within the leeway"
+        );
+    }
+
+    #[test]
+    fn a_token_must_name_its_caller() {
+        let exp = now() + 600;
+        assert!(verify(json!({"sub": "", "role": "admin", "exp": exp})).is_none());
+        assert!(verify(json!({"sub": "  ", "role": "admin", "exp": exp})).is_none());
+        assert!(verify(json!({"role": "admin", "exp": exp})).is_none());
+        let named = verify(json!({"sub": "ann", "role": "admin", "exp": exp})).unwrap();
+        assert_eq!(named.id, "jwt:ann");
     }
 }

@@ -87,13 +87,24 @@ impl MutationRoot {
         execute(ctx, instance_id(&id)?, Command::Cancel { compensate }).await
     }
 
-    /// `taskId` is `<workflow id>:<step>` (or a worker's full task id).
+    /// `taskId` is `<workflow id>:<step>` (or a worker's full task id). An
+    /// approval step only by one who may decide it, or an admin.
     async fn retry_task(&self, ctx: &Context<'_>, task_id: String) -> Result<Workflow> {
         let task = task(&task_id)?;
-        execute(ctx, task.instance, Command::RetryStep { step: task.step }).await
+        let by = identity(ctx)?.caller.actor();
+        execute(
+            ctx,
+            task.instance,
+            Command::RetryStep {
+                step: task.step,
+                by,
+            },
+        )
+        .await
     }
 
-    /// Skips a step; its dependants see `output` as its output.
+    /// Skips a step; its dependants see `output` as its output. An approval
+    /// step only by one who may decide it, or an admin.
     async fn skip_task(
         &self,
         ctx: &Context<'_>,
@@ -105,6 +116,7 @@ impl MutationRoot {
         let command = Command::SkipStep {
             step: task.step,
             output,
+            by: identity(ctx)?.caller.actor(),
         };
         execute(ctx, task.instance, command).await
     }

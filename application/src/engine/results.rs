@@ -103,6 +103,16 @@ impl<S: EventStore + TimerQueue> Engine<S> {
         let mut submissions = Vec::with_capacity(results.len());
         let mut submitted = Vec::with_capacity(results.len());
         for (index, result) in results.iter().enumerate() {
+            if holds_nul(result) {
+                // No store keeps it (PostgreSQL refuses NUL): never requeue it.
+                outcomes[index] = Some(Err(Error::Invalid {
+                    reason: format!(
+                        "the result of task {} holds a NUL character (\\u0000), which cannot be stored",
+                        result.task_id
+                    ),
+                }));
+                continue;
+            }
             match report_of(result) {
                 Report::Commands(commands) => {
                     submissions.push(Submission {
@@ -169,5 +179,51 @@ impl<S: EventStore + TimerQueue> Engine<S> {
         let origin = Origin::actor("system:timer");
         self.execute(due.instance, Command::FireTimer(due.timer.clone()), &origin)
             .await
+    }
+}
+
+/// Whether a string of the result (its output, its error, a worker's name)
+/// holds NUL.
+fn holds_nul(result: &TaskResult) -> bool {
+    fn in_value(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) => text.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(in_value),
+            serde_json::Value::Object(entries) => entries
+                .iter()
+                .any(|(key, value)| key.contains('\0') || in_value(value)),
+            _ => false,
+        }
+    }
+    let texts = [Some(result.task_id.as_str()), result.started_by.as_deref()];
+    texts.into_iter().flatten().any(|text| text.contains('\0'))
+        || match &result.outcome {
+            TaskOutcome::Completed { output } => in_value(output),
+            TaskOutcome::Failed { error } => error.message.contains('\0'),
+            TaskOutcome::Started { worker } => worker.contains('\0'),
+            TaskOutcome::Heartbeat { .. } => false,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_result_holding_nul_anywhere_is_told_apart() {
+        let result = |outcome| TaskResult {
+            task_id: "t".into(),
+            instance_id: domain::InstanceId(uuid::Uuid::nil()),
+            step: "s".into(),
+            attempt: 1,
+            kind: domain::instance::effects::TaskKind::Forward,
+            started_by: None,
+            outcome,
+        };
+        let output = |output| result(TaskOutcome::Completed { output });
+        assert!(holds_nul(&output(json!({"a": ["x\u{0}"]}))));
+        assert!(holds_nul(&output(json!({"k\u{0}": 1}))));
+        assert!(!holds_nul(&output(json!({"text": "\\u0000 is text"}))));
     }
 }

@@ -175,6 +175,15 @@ impl StepKind {
             _ => None,
         }
     }
+
+    /// What a dispatched step renders into its task's input.
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            StepKind::Task { input, .. } => Some(input),
+            StepKind::Http { request } => Some(request),
+            _ => None,
+        }
+    }
 }
 
 /// The queue the built-in HTTP executor consumes.

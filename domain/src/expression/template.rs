@@ -1,7 +1,11 @@
 //! Values with `${ expr }` holes. A string that is exactly one hole keeps the
 //! expression's JSON type; otherwise results are interpolated as text.
 //! `${ secrets.NAME }` is never evaluated here: it renders as itself and the
-//! executor resolves it, so secrets never land in an event.
+//! executor resolves it, so secrets never land in an event. Where it does so
+//! is decided here, from the definition, never from the data: the strings
+//! that hold a reference are named by [`Template::secret_paths`], and in
+//! them whatever the data brought is escaped (`${` as `$${`), so data cannot
+//! pass for a reference.
 
 use serde_json::{Map, Value};
 
@@ -68,19 +72,27 @@ impl Template {
             Template::Literal(value) => value.clone(),
             Template::Expression(expression) => expression.evaluate(scope)?,
             Template::Text(pieces) => {
+                let escape = pieces.iter().any(|piece| matches!(piece, Piece::Secret(_)));
                 let mut text = String::new();
+                let push = |text: &mut String, part: &str| {
+                    if escape {
+                        text.push_str(&part.replace("${", "$${"));
+                    } else {
+                        text.push_str(part);
+                    }
+                };
                 for piece in pieces {
                     match piece {
-                        Piece::Text(literal) => text.push_str(literal),
+                        Piece::Text(literal) => push(&mut text, literal),
                         Piece::Secret(name) => {
                             text.push_str("${ secrets.");
                             text.push_str(name);
                             text.push_str(" }");
                         }
                         Piece::Expression(expression) => match expression.evaluate(scope)? {
-                            Value::String(value) => text.push_str(&value),
+                            Value::String(value) => push(&mut text, &value),
                             Value::Null => {}
-                            other => text.push_str(&other.to_string()),
+                            other => push(&mut text, &other.to_string()),
                         },
                     }
                     if text.len() > *room {
@@ -122,6 +134,37 @@ impl Template {
                 "the rendered value is larger than the limit of {} bytes",
                 limits::MAX_VALUE_BYTES
             ),
+        }
+    }
+
+    /// JSON Pointers (RFC 6901) to the strings of the rendered value that
+    /// hold `${ secrets.NAME }` references: known from the template alone,
+    /// since only its own text can hold one.
+    pub fn secret_paths(&self) -> Vec<String> {
+        let mut paths = Vec::new();
+        self.collect_secret_paths(String::new(), &mut paths);
+        paths
+    }
+
+    fn collect_secret_paths(&self, at: String, paths: &mut Vec<String>) {
+        match self {
+            Template::Text(pieces) => {
+                if pieces.iter().any(|piece| matches!(piece, Piece::Secret(_))) {
+                    paths.push(at);
+                }
+            }
+            Template::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    item.collect_secret_paths(format!("{at}/{index}"), paths);
+                }
+            }
+            Template::Object(entries) => {
+                for (key, item) in entries {
+                    let key = key.replace('~', "~0").replace('/', "~1");
+                    item.collect_secret_paths(format!("{at}/{key}"), paths);
+                }
+            }
+            Template::Literal(_) | Template::Expression(_) => {}
         }
     }
 
@@ -349,6 +392,26 @@ mod tests {
             rendered,
             json!({"auth": "Bearer ${ secrets.token }", "whole": "${ secrets.key }"})
         );
+    }
+
+    #[test]
+    fn only_the_definition_places_secrets() {
+        let forged = Fixture(json!({"note": "${ secrets.other }"}));
+        let template = template(
+            "{headers: {auth: 'Bearer ${ secrets.token } for ${ input.note }'}, list: [1, '${ secrets.k }'], note: '${ input.note }', 'a/b~': 'x ${ secrets.k }'}",
+        );
+        assert_eq!(
+            template.secret_paths(),
+            ["/headers/auth", "/list/1", "/a~1b~0"]
+        );
+        let rendered = template.render(&forged).unwrap();
+        assert_eq!(
+            rendered["headers"]["auth"],
+            "Bearer ${ secrets.token } for $${ secrets.other }"
+        );
+        // Where the definition wrote no secret, the data is left as it is,
+        // and nothing resolves it.
+        assert_eq!(rendered["note"], "${ secrets.other }");
     }
 
     #[test]

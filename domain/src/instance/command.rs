@@ -62,11 +62,15 @@ pub enum Command {
     /// or a failed compensation once more.
     RetryStep {
         step: StepId,
+        /// Who asks: an approval step needs one who may decide it.
+        by: Actor,
     },
     /// Skips a pending or failed step with an output, or a failed compensation.
     SkipStep {
         step: StepId,
         output: Value,
+        /// Who asks: an approval step needs one who may decide it.
+        by: Actor,
     },
 }
 
@@ -92,6 +96,12 @@ impl Command {
     }
 }
 
+/// The role that may do anything, overriding an approval included
+/// (`docs/auth.md`).
+pub const ADMIN_ROLE: &str = "admin";
+/// The role that decides approvals (`docs/auth.md`).
+pub const APPROVER_ROLE: &str = "approver";
+
 /// Who issues a command: an id and the roles it holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
@@ -105,6 +115,14 @@ impl Actor {
             id: id.into(),
             roles: roles.iter().map(|role| (*role).to_owned()).collect(),
         }
+    }
+
+    /// Whether this actor may override an approval (skip or retry the step
+    /// instead of deciding it): an admin, or one who may decide it (who
+    /// holds the approver role and is one of its `approvers`).
+    pub fn may_override(&self, approvers: &[String]) -> bool {
+        let holds = |wanted: &str| self.roles.iter().any(|role| role == wanted);
+        holds(ADMIN_ROLE) || (holds(APPROVER_ROLE) && self.may_approve(approvers))
     }
 
     /// Whether this actor is one of `approvers` (`role:X` or `user:X`); an

@@ -142,6 +142,9 @@ pub struct Dispatch {
     /// The step's `heartbeat_timeout`, for a forward attempt: a worker
     /// heartbeats well within it.
     pub heartbeat_timeout: Option<std::time::Duration>,
+    /// Where the definition wrote `${ secrets.NAME }`: JSON Pointers to the
+    /// strings of `input` the executor resolves, and no others.
+    pub secrets: Vec<String>,
 }
 
 /// The task an event dispatches, if any.
@@ -170,9 +173,15 @@ pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dis
     };
     let step_definition = definition.step(step.as_str())?;
     // Steps the engine runs itself (approval, wait, noop, fail) have no queue.
-    let queue = match kind {
-        TaskKind::Forward => step_definition.kind.queue()?,
-        TaskKind::Compensation => step_definition.compensate.as_ref()?.action.queue(),
+    let (queue, template) = match kind {
+        TaskKind::Forward => (
+            step_definition.kind.queue()?,
+            step_definition.kind.template()?,
+        ),
+        TaskKind::Compensation => {
+            let action = &step_definition.compensate.as_ref()?.action;
+            (action.queue(), action.template())
+        }
     };
     Some(Dispatch {
         step: step.clone(),
@@ -188,6 +197,7 @@ pub fn dispatch_of(definition: &WorkflowDefinition, event: &Event) -> Option<Dis
             TaskKind::Forward => step_definition.heartbeat_timeout,
             TaskKind::Compensation => None,
         },
+        secrets: template.secret_paths(),
     })
 }
 

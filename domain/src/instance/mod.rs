@@ -16,7 +16,7 @@ pub mod saga;
 mod state;
 mod step;
 
-pub use command::{Actor, Command, Timer};
+pub use command::{ADMIN_ROLE, APPROVER_ROLE, Actor, Command, Timer};
 pub use decide::{DecisionContext, decide};
 pub use error::DomainError;
 pub use event::{CompensationCause, Event, FailureKind, SkipReason, StepError, TimeoutKind};

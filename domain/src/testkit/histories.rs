@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! let mut h = histories::lifecycle().given(histories::failed());
-//! h.then(Command::RetryStep { step: "c".into() })
+//! h.then(Command::RetryStep { step: "c".into(), by: testkit::admin() })
 //!     == ["StepRetryRequested c", "StepScheduled c#2"]
 //! ```
 

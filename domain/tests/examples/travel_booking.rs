@@ -2,6 +2,7 @@
 //! parallel, cancelled in saga order when one fails.
 
 use domain::instance::{Command, InstanceStatus, StepStatus};
+use domain::testkit::admin;
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -175,7 +176,8 @@ fn waits_for_an_operator_when_a_car_cancellation_keeps_failing() {
     // An operator sorts the rental company out and has the cancellation retried.
     assert_eq!(
         h.then(Command::RetryStep {
-            step: "book_car".into()
+            step: "book_car".into(),
+            by: admin(),
         }),
         [
             "CompensationRetryRequested book_car",

@@ -5,6 +5,7 @@ use domain::definition::OnError;
 use domain::instance::{
     Actor, Command, CompensationState, InstanceStatus, StepError, StepStatus, Waiting,
 };
+use domain::testkit::admin;
 use proptest::sample::Index;
 use serde_json::json;
 
@@ -287,9 +288,10 @@ impl World {
             Command::SkipStep {
                 step,
                 output: json!({ "skipped_by": "operator" }),
+                by: admin(),
             }
         } else {
-            Command::RetryStep { step }
+            Command::RetryStep { step, by: admin() }
         });
         Some(action)
     }

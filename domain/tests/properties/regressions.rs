@@ -5,6 +5,7 @@ use std::sync::Arc;
 use domain::instance::{Command, DecisionContext, StepStatus, decide};
 use domain::parse_workflow;
 use domain::testkit::Harness;
+use domain::testkit::admin;
 use serde_json::json;
 
 use crate::oracle::{in_flight, scheduled_compensations, waiting_approvals};
@@ -78,6 +79,7 @@ fn operator_skip_of_a_tolerated_failure_does_not_strand_the_instance() {
     let skip = Command::SkipStep {
         step: "a".into(),
         output: json!({}),
+        by: admin(),
     };
     // Refusing the skip is fine; accepting it must not strand the instance.
     if h.when(skip).is_ok() {
@@ -89,7 +91,12 @@ fn operator_skip_of_a_tolerated_failure_does_not_strand_the_instance() {
 #[test]
 fn operator_retry_of_a_tolerated_failure_does_not_strand_the_instance() {
     let mut h = failed_with_a_tolerated_failure();
-    if h.when(Command::RetryStep { step: "a".into() }).is_ok() {
+    if h.when(Command::RetryStep {
+        step: "a".into(),
+        by: admin(),
+    })
+    .is_ok()
+    {
         assert_eq!(h.complete("a", json!({})), ["StepCompleted a#2"]);
         assert_not_stuck(&h);
     }
@@ -114,7 +121,10 @@ steps:
     assert_eq!(h.fail("a", false), ["StepFailed a#1", "WorkflowFailed"]);
     // b's worker answers now; the engine consumes the message.
     let answered = h.complete("b", json!({ "done": true }));
-    h.then(Command::RetryStep { step: "a".into() });
+    h.then(Command::RetryStep {
+        step: "a".into(),
+        by: admin(),
+    });
     h.complete("a", json!({}));
     assert!(
         h.state.status.is_final() || h.state.steps[1].status() != StepStatus::Scheduled,

@@ -42,7 +42,7 @@ async def test_a_quick_function_is_reported_once_with_its_output() -> None:
     async def quick(task: Task) -> dict[str, str]:
         return {"key": task.idempotency_key, "input": task.input}
 
-    outcome, started, reports = await run(quick, input={"a": "${ secrets.k }"})
+    outcome, started, reports = await run(quick, input={"a": "${ secrets.k }"}, secrets=["/a"])
     assert outcome == {"outcome": "completed", "output": {"key": "i:s", "input": {"a": "v"}}}
     assert (started, reports.sent) == (False, [])
 
@@ -96,7 +96,7 @@ async def test_a_missing_secret_fails_for_good_without_running() -> None:
     async def never(task: Task) -> None:
         ran.append(task)
 
-    outcome, _, _ = await run(never, input="${ secrets.nope }")
+    outcome, _, _ = await run(never, input="${ secrets.nope }", secrets=[""])
     assert outcome == {"outcome": "failed", "error": {"message": "secret `nope` is not set in this worker",
                                                       "retryable": False}}
     assert ran == []

@@ -64,7 +64,7 @@ async function execute(message, fn, reports, lookup, logger) {
         return finish((0, message_1.failed)("the deadline passed before the task started", true));
     let input;
     try {
-        input = (0, secrets_1.resolve)(message.input, lookup);
+        input = (0, secrets_1.resolve)(message.input, message.secrets, lookup);
     }
     catch (error) {
         if (error instanceof secrets_1.MissingSecret)

@@ -18,6 +18,8 @@ export interface TaskMessage {
     /** Milliseconds; a worker that reports `started` heartbeats well within it. */
     readonly heartbeatTimeoutMs: number | undefined;
     readonly traceparent: string | undefined;
+    /** JSON Pointers to the strings of `input` holding `${ secrets.NAME }` references the definition wrote: only those are resolved. */
+    readonly secrets: readonly string[];
 }
 export type Outcome = {
     outcome: "started";

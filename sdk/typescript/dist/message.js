@@ -52,6 +52,7 @@ function parseTask(body) {
         priority: typeof f["priority"] === "number" ? f["priority"] : 0,
         heartbeatTimeoutMs: typeof timeout === "number" ? timeout : undefined,
         traceparent: typeof f["traceparent"] === "string" ? f["traceparent"] : undefined,
+        secrets: Array.isArray(f["secrets"]) ? f["secrets"].filter((item) => typeof item === "string") : [],
     };
 }
 /** A result of `task`: the echoed fields and the outcome beside them. */

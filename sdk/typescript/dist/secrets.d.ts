@@ -7,5 +7,9 @@ export declare class MissingSecret extends Error {
 /** `secrets.api_token` is `DISTORCH_SECRET_API_TOKEN`, as for the built-in workers. */
 export declare const fromEnvironment: SecretLookup;
 export declare function lookupOf(secrets: Secrets): SecretLookup;
-/** `value` with each reference in its strings, at any depth, replaced. */
-export declare function resolve(value: unknown, lookup: SecretLookup): unknown;
+/**
+ * `value` with the references in the strings at `pointers` (JSON Pointers the
+ * task names) replaced; `$${` there is a literal `${`. A reference anywhere
+ * else is data and stays as it is.
+ */
+export declare function resolve(value: unknown, pointers: readonly string[], lookup: SecretLookup): unknown;

@@ -80,7 +80,7 @@ export async function execute(
   if (left !== undefined && left <= 0) return finish(failed("the deadline passed before the task started", true));
   let input: unknown;
   try {
-    input = resolve(message.input, lookup);
+    input = resolve(message.input, message.secrets, lookup);
   } catch (error) {
     if (error instanceof MissingSecret) return finish(failed(error.message, false));
     throw error;

@@ -22,6 +22,8 @@ export interface TaskMessage {
   /** Milliseconds; a worker that reports `started` heartbeats well within it. */
   readonly heartbeatTimeoutMs: number | undefined;
   readonly traceparent: string | undefined;
+  /** JSON Pointers to the strings of `input` holding `${ secrets.NAME }` references the definition wrote: only those are resolved. */
+  readonly secrets: readonly string[];
 }
 
 export type Outcome =
@@ -78,6 +80,7 @@ export function parseTask(body: Buffer | string): TaskMessage {
     priority: typeof f["priority"] === "number" ? f["priority"] : 0,
     heartbeatTimeoutMs: typeof timeout === "number" ? timeout : undefined,
     traceparent: typeof f["traceparent"] === "string" ? f["traceparent"] : undefined,
+    secrets: Array.isArray(f["secrets"]) ? f["secrets"].filter((item): item is string => typeof item === "string") : [],
   };
 }
 

@@ -44,6 +44,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 test("a quick function is reported once with its output", async () => {
   const { outcome, started, reports } = await run((task) => ({ key: task.idempotencyKey, input: task.input }), {
     input: { a: "${ secrets.k }" },
+    secrets: ["/a"],
   });
   assert.deepEqual(outcome, { outcome: "completed", output: { key: "i:s", input: { a: "v" } } });
   assert.equal(started, false);
@@ -96,7 +97,7 @@ test("a missing secret fails for good without running", async () => {
     () => {
       ran = true;
     },
-    { input: "${ secrets.nope }" },
+    { input: "${ secrets.nope }", secrets: [""] },
   );
   assert.deepEqual(outcome, {
     outcome: "failed",

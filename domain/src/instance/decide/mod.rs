@@ -102,11 +102,11 @@ impl Transition {
             (s, C::Cancel { compensate }) if s.is_active()                            => self.cancel(*compensate),
             (status, C::Cancel { .. })                                                => Err(E::CannotCancel { status }),
 
-            (S::Failed | S::CompensationFailed, C::RetryStep { step })                => self.retry(step),
-            (status, C::RetryStep { step })                                           => Err(E::NotRetryable { step: step.clone(), step_status: self.step_status(step)?, status }),
+            (S::Failed | S::CompensationFailed, C::RetryStep { step, by })            => self.retry(step, by),
+            (status, C::RetryStep { step, .. })                                         => Err(E::NotRetryable { step: step.clone(), step_status: self.step_status(step)?, status }),
 
-            (s, C::SkipStep { step, output }) if s.is_active()                        => self.skip(step, output),
-            (S::Failed | S::CompensationFailed, C::SkipStep { step, output })         => self.skip(step, output),
+            (s, C::SkipStep { step, output, by }) if s.is_active()                    => self.skip(step, output, by),
+            (S::Failed | S::CompensationFailed, C::SkipStep { step, output, by })     => self.skip(step, output, by),
             (status, C::SkipStep { step, .. })                                        => Err(E::NotSkippable { step: step.clone(), step_status: self.step_status(step)?, status }),
         }
     }

@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use super::Transition;
+use crate::definition::StepKind;
 use crate::ids::StepId;
+use crate::instance::command::Actor;
 use crate::instance::error::DomainError;
 use crate::instance::event::{CompensationCause, Event, SkipReason};
 use crate::instance::state::InstanceStatus;
@@ -34,12 +36,28 @@ impl Transition {
         Ok(())
     }
 
+    /// The step's index, if `by` may retry or skip it: an approval step
+    /// only by one who may decide it (or an admin), since skipping it with
+    /// an output, or retrying it, stands in for the decision.
+    fn may_override(&self, step: &StepId, by: &Actor) -> Result<usize, DomainError> {
+        let index = self.step_index(step)?;
+        if let StepKind::Approval { approvers, .. } = &self.state.definition.steps[index].kind
+            && !by.may_override(approvers)
+        {
+            return Err(DomainError::NotAnApprover {
+                step: step.clone(),
+                actor: by.id.clone(),
+            });
+        }
+        Ok(index)
+    }
+
     /// One more attempt: of a step that failed the instance for good, or of
     /// a compensation that failed for good. It continues the numbering.
     #[rustfmt::skip]
-    pub fn retry(&mut self, step: &StepId) -> Result<(), DomainError> {
+    pub fn retry(&mut self, step: &StepId, by: &Actor) -> Result<(), DomainError> {
         use InstanceStatus as S;
-        let index = self.step_index(step)?;
+        let index = self.may_override(step, by)?;
         let state = &self.state.steps[index];
         let tolerated = self.state.satisfies_needs(index);
         let step = step.clone();
@@ -57,9 +75,9 @@ impl Transition {
     /// active), or one that failed the instance. Or declares a compensation
     /// that failed for good done.
     #[rustfmt::skip]
-    pub fn skip(&mut self, step: &StepId, output: &Value) -> Result<(), DomainError> {
+    pub fn skip(&mut self, step: &StepId, output: &Value, by: &Actor) -> Result<(), DomainError> {
         use InstanceStatus as S;
-        let index = self.step_index(step)?;
+        let index = self.may_override(step, by)?;
         let state = &self.state.steps[index];
         let unstarted = matches!(
             state.phase(),

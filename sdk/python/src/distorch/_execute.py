@@ -110,7 +110,7 @@ async def execute(
     if left is not None and left <= 0:
         return Finished(failed("the deadline passed before the task started", True), attempt.started)
     try:
-        task_input = resolve(message.input, lookup)
+        task_input = resolve(message.input, message.secrets, lookup)
     except MissingSecret as error:
         return Finished(failed(str(error), False), attempt.started)
     loop = asyncio.get_running_loop()

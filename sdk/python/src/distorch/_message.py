@@ -34,6 +34,9 @@ class TaskMessage:
     priority: int
     heartbeat_timeout: Optional[float]
     traceparent: Optional[str]
+    secrets: tuple[str, ...] = ()
+    """JSON Pointers to the strings of `input` that hold `${ secrets.NAME }`
+    references the definition wrote: only those are resolved."""
 
     @staticmethod
     def parse(body: bytes | str | dict[str, Any]) -> TaskMessage:
@@ -70,6 +73,7 @@ class TaskMessage:
             priority=fields.get("priority", 0) if isinstance(fields.get("priority"), int) else 0,
             heartbeat_timeout=timeout_ms / 1000 if isinstance(timeout_ms, (int, float)) else None,
             traceparent=fields.get("traceparent") if isinstance(fields.get("traceparent"), str) else None,
+            secrets=_pointers(fields.get("secrets")),
         )
 
     def result(self, outcome: Outcome) -> dict[str, Any]:
@@ -116,3 +120,10 @@ def heartbeat(progress: Optional[int]) -> Outcome:
     if progress is not None:
         beat["progress"] = progress
     return beat
+
+
+def _pointers(value: Any) -> tuple[str, ...]:
+    """The task's `secrets`: JSON Pointers; anything else names none."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))

@@ -1,10 +1,12 @@
 """`${ secrets.NAME }` references in a task's input, resolved in the worker
-(protocol, section 7), so that secret values never reach an event or the bus."""
+(protocol, section 7), so that secret values never reach an event or the bus.
+Only the strings the task names in `secrets` are resolved."""
 
 from __future__ import annotations
 
+import copy
 import os
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 Lookup = Callable[[str], Optional[str]]
 Secrets = Union[Lookup, Mapping[str, str], None]
@@ -31,32 +33,59 @@ def lookup_of(secrets: Secrets) -> Lookup:
     return mapping.get
 
 
-def resolve(value: Any, lookup: Lookup) -> Any:
-    """`value` with each reference in its strings, at any depth, replaced."""
-    if isinstance(value, str):
-        return _resolve_text(value, lookup)
-    if isinstance(value, list):
-        return [resolve(item, lookup) for item in value]
-    if isinstance(value, dict):
-        return {key: resolve(item, lookup) for key, item in value.items()}
-    return value
+def resolve(value: Any, pointers: Sequence[str], lookup: Lookup) -> Any:
+    """`value` with the references in the strings at `pointers` (JSON
+    Pointers the task names) replaced; `$${` there is a literal `${`. A
+    reference anywhere else is data and stays as it is."""
+    resolved = copy.deepcopy(value)
+    for pointer in pointers:
+        if pointer == "" and isinstance(resolved, str):
+            resolved = _resolve_text(resolved, lookup)
+            continue
+        parent, key = _locate(resolved, pointer)
+        if parent is not None and isinstance(parent[key], str):
+            parent[key] = _resolve_text(parent[key], lookup)
+    return resolved
+
+
+def _locate(value: Any, pointer: str) -> tuple[Any, Any]:
+    """The container holding the value at `pointer`, and its key or index."""
+    if not pointer.startswith("/"):
+        return None, None
+    tokens = [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+    parent: Any = None
+    key: Any = None
+    current = value
+    for token in tokens:
+        if isinstance(current, dict) and token in current:
+            parent, key = current, token
+        elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
+            parent, key = current, int(token)
+        else:
+            return None, None
+        current = parent[key]
+    return parent, key
 
 
 def _resolve_text(text: str, lookup: Lookup) -> str:
     out: list[str] = []
     rest = text
-    while (start := rest.find(OPEN)) >= 0:
+    while (start := rest.find("${")) >= 0:
+        if rest[:start].endswith("$"):
+            out.append(rest[: start - 1] + "${")
+            rest = rest[start + 2:]
+            continue
         out.append(rest[:start])
-        after = rest[start + len(OPEN):]
-        end = after.find(CLOSE)
-        if end < 0:
-            out.append(rest[start:])
-            return "".join(out)
-        name = after[:end]
+        end = rest.find(CLOSE, start + len(OPEN))
+        if not rest.startswith(OPEN, start) or end < 0:
+            out.append("${")
+            rest = rest[start + 2:]
+            continue
+        name = rest[start + len(OPEN):end]
         secret = lookup(name)
         if secret is None:
             raise MissingSecret(f"secret `{name}` is not set in this worker")
         out.append(secret)
-        rest = after[end + len(CLOSE):]
+        rest = rest[end + len(CLOSE):]
     out.append(rest)
     return "".join(out)
