@@ -2,6 +2,7 @@
 //! the tasks they dispatch and the timers they set in one transaction, and
 //! on a concurrency conflict reload and decide again.
 
+use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use domain::instance::effects::{dispatch_of, timers_of};
 use domain::instance::{Command, DecisionContext, Event, WorkflowInstance, decide, evolve};
@@ -31,7 +32,8 @@ impl<S: EventStore> Engine<S> {
         origin: &Origin,
     ) -> Result<InstanceId, Error> {
         let id = InstanceId(Uuid::now_v7());
-        self.start_as(id, name, version, input, origin).await?;
+        self.start_as(id, name, version, input, None, origin)
+            .await?;
         Ok(id)
     }
 
@@ -43,6 +45,7 @@ impl<S: EventStore> Engine<S> {
         name: &str,
         version: Option<u32>,
         input: Value,
+        start_at: Option<DateTime<Utc>>,
         origin: &Origin,
     ) -> Result<(), Error> {
         let definition = self.definitions.get(name, version)?;
@@ -50,6 +53,7 @@ impl<S: EventStore> Engine<S> {
         let command = Command::StartWorkflow {
             input,
             started_by: origin.actor.clone(),
+            start_at,
         };
         self.start_in_group(state, command, origin).await
     }
