@@ -110,7 +110,8 @@ impl<S: EventStore + LogHead> EventFeed<S> {
     }
 
     /// Tails the log forever: reads while there is something to read, then
-    /// sleeps until an append is signalled. A notification names the position
+    /// sleeps until an append is signalled (one read per wake-up when the
+    /// reads keep up, not a second one to find the log drained). A notification names the position
     /// it committed; while the readable log is behind it, an older transaction
     /// holds it back and the tail retries after a short, growing wait.
     pub async fn run(&self) {
@@ -121,11 +122,20 @@ impl<S: EventStore + LogHead> EventFeed<S> {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(HELD_BACK_MAX_WAIT);
                 }
-                Ok(0) => {
+                // A full batch: there may be more to read at once.
+                Ok(published) if published >= self.config.batch => wait = HELD_BACK_FIRST_WAIT,
+                // Notified of more than was read: read again (at once, as the
+                // next round's empty read sleeps if it is held back).
+                Ok(published) if published > 0 && self.held_back() => {
+                    wait = HELD_BACK_FIRST_WAIT;
+                }
+                // Read up to every commit notified: sleep until the next one
+                // (a commit during the read left its wake-up stored), with no
+                // second read that would find nothing.
+                Ok(_) => {
                     wait = HELD_BACK_FIRST_WAIT;
                     self.signal.notify.notified().await;
                 }
-                Ok(_) => wait = HELD_BACK_FIRST_WAIT,
                 Err(error) => {
                     tracing::error!(error = %error.report(), "the event feed cannot read the log");
                     tokio::time::sleep(Duration::from_secs(1)).await;

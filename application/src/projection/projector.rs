@@ -4,6 +4,7 @@
 //! advisory lock); the others find it busy and wait.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use domain::instance::Event;
@@ -16,6 +17,9 @@ use crate::catalog;
 use crate::codec::decode;
 use crate::engine::Engine;
 use crate::ports::{ApplyOutcome, DefinitionStore, EventStore, ProjectionBatch, ProjectionWriter};
+
+/// The checkpoint is not known: read it from the store.
+const UNKNOWN: i64 = -1;
 
 /// How long a projector that found the projection held elsewhere waits.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
@@ -36,6 +40,10 @@ pub struct Projector<S, R> {
     batch: usize,
     /// Woken when another node appended (PostgreSQL notifications).
     wake: Arc<Notify>,
+    /// The checkpoint this projector last wrote, so that a round does not
+    /// read it again (-1: unknown). Another node or a rebuild that moved it
+    /// makes the next apply answer `Moved`, and it is read again.
+    checkpoint: AtomicI64,
 }
 
 impl<S: EventStore, R: ProjectionWriter + DefinitionStore> Projector<S, R> {
@@ -45,6 +53,7 @@ impl<S: EventStore, R: ProjectionWriter + DefinitionStore> Projector<S, R> {
             read_models,
             batch: 500,
             wake: Arc::new(Notify::new()),
+            checkpoint: AtomicI64::new(UNKNOWN),
         }
     }
 
@@ -55,7 +64,10 @@ impl<S: EventStore, R: ProjectionWriter + DefinitionStore> Projector<S, R> {
 
     /// Projects one batch of the log.
     pub async fn run_once(&self) -> Result<Round, Error> {
-        let after = self.read_models.checkpoint().await?;
+        let after = match self.checkpoint.load(Ordering::SeqCst) {
+            UNKNOWN => self.read_models.checkpoint().await?,
+            known => known,
+        };
         let records = self.engine.store().read_all(after, self.batch).await?;
         let Some(last) = records.last() else {
             return Ok(Round::Projected(0));
@@ -90,9 +102,20 @@ impl<S: EventStore, R: ProjectionWriter + DefinitionStore> Projector<S, R> {
             through: last.position,
             changes,
         };
-        Ok(match self.read_models.apply(&batch).await? {
-            ApplyOutcome::Applied => Round::Projected(records.len()),
-            ApplyOutcome::Busy | ApplyOutcome::Moved => Round::Busy,
+        let applied = self.read_models.apply(&batch).await;
+        Ok(match applied {
+            Ok(ApplyOutcome::Applied) => {
+                self.checkpoint.store(batch.through, Ordering::SeqCst);
+                Round::Projected(records.len())
+            }
+            Ok(ApplyOutcome::Busy | ApplyOutcome::Moved) => {
+                self.checkpoint.store(UNKNOWN, Ordering::SeqCst);
+                Round::Busy
+            }
+            Err(error) => {
+                self.checkpoint.store(UNKNOWN, Ordering::SeqCst);
+                return Err(error);
+            }
         })
     }
 
