@@ -23,6 +23,7 @@ mod operations;
 mod overview;
 mod poll;
 mod problems;
+mod schedules;
 mod starts;
 mod stats;
 mod step_figures;
@@ -36,7 +37,7 @@ use application::Engine;
 use application::feed::EventFeed;
 use application::ports::{
     DefinitionStore, EventStore, IdempotencyKeys, InsightQueries, LogHead, ProjectionWriter,
-    ReadModelQueries, TimerQueue,
+    ReadModelQueries, ScheduleStore, TimerQueue,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -63,6 +64,7 @@ pub trait ReadModels:
     + ProjectionWriter
     + DefinitionStore
     + IdempotencyKeys
+    + ScheduleStore
     + Clone
     + 'static
 {
@@ -73,6 +75,7 @@ impl<T> ReadModels for T where
         + ProjectionWriter
         + DefinitionStore
         + IdempotencyKeys
+        + ScheduleStore
         + Clone
         + 'static
 {
@@ -136,6 +139,7 @@ pub fn router<S: Store, R: ReadModels>(
         .nest("/api/v1/definitions", definitions::router())
         .nest("/api/v1/workflows", workflows::router())
         .nest("/api/v1/tasks", tasks::router())
+        .nest("/api/v1/schedules", schedules::router())
         .merge(stats::router())
         .merge(overview::router())
         .merge(approvals::router())

@@ -15,8 +15,8 @@ use application::auth::Permission;
 use crate::auth::QUERY_TOKEN_ROUTES;
 use crate::auth::routes::ROUTES;
 use crate::{
-    approvals, definitions, error, feeds, graphql, me, operations, overview, poll, starts, stats,
-    step_figures, tasks, views, workflows,
+    approvals, definitions, error, feeds, graphql, me, operations, overview, poll, schedules,
+    starts, stats, step_figures, tasks, views, workflows,
 };
 
 #[derive(OpenApi)]
@@ -29,6 +29,8 @@ use crate::{
     paths(
         definitions::deploy, definitions::list, definitions::show, definitions::version,
         starts::start, starts::batch,
+        schedules::create, schedules::list, schedules::show, schedules::delete,
+        schedules::pause, schedules::resume,
         workflows::list, workflows::show, workflows::events,
         workflows::pause, workflows::resume, workflows::cancel,
         tasks::show, tasks::retry, tasks::skip, tasks::approve, tasks::reject,
@@ -43,6 +45,7 @@ use crate::{
     tags(
         (name = "definitions", description = "Workflow definitions"),
         (name = "workflows", description = "Workflow instances: start, read, command"),
+        (name = "schedules", description = "Cron schedules that start workflows"),
         (name = "tasks", description = "Steps: operator commands, approvals, and workers that speak HTTP"),
         (name = "stats", description = "Statistics from the read models"),
         (name = "auth", description = "The caller"),

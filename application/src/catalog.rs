@@ -10,7 +10,8 @@ use domain::definition::Problems;
 
 use crate::Error;
 use crate::definitions::{DefinitionRegistry, unchanged};
-use crate::ports::{DefinitionStore, StoredDefinition};
+use crate::ports::{DefinitionStore, ScheduleStore, StoredDefinition};
+use crate::schedules;
 
 /// Why a deployment was refused.
 #[derive(Debug, thiserror::Error)]
@@ -22,10 +23,11 @@ pub enum DeployError {
     Refused(#[from] Error),
 }
 
-/// Validates, stores and registers a definition from its source (YAML or JSON).
+/// Validates, stores and registers a definition from its source (YAML or JSON),
+/// and stores the schedules it declares.
 pub async fn deploy(
     registry: &DefinitionRegistry,
-    store: &impl DefinitionStore,
+    store: &(impl DefinitionStore + ScheduleStore),
     source: &str,
 ) -> Result<Arc<WorkflowDefinition>, DeployError> {
     let definition = domain::parse_workflow(source).map_err(DeployError::Invalid)?;
@@ -43,6 +45,7 @@ pub async fn deploy(
         })
         .await?;
     unchanged(&definition, &stored)?;
+    schedules::declare(store, &definition, Utc::now()).await?;
     Ok(registry.register(definition)?)
 }
 

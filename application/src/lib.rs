@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod overview;
 pub mod ports;
 pub mod projection;
+pub mod schedules;
 pub mod secrets;
 pub mod starts;
 pub mod stats;

@@ -7,6 +7,7 @@ pub mod definition;
 pub mod expression;
 pub mod ids;
 pub mod instance;
+pub mod schedule;
 pub mod testkit;
 pub mod workflow_test;
 

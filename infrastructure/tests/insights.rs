@@ -12,7 +12,7 @@ use application::definitions::DefinitionRegistry;
 use application::overview::{MINUTES, overview};
 use application::ports::{
     DefinitionStore, EventStore, InsightQueries, OutboxQueue, ProjectionWriter, ReadModelQueries,
-    TimerQueue,
+    ScheduleStore, TimerQueue,
 };
 use application::projection::Projector;
 use application::step_figures::step_figures;
@@ -39,7 +39,12 @@ steps:
 async fn reads_what_the_console_shows<S, R>(store: S, reads: R)
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
-    R: ProjectionWriter + ReadModelQueries + InsightQueries + DefinitionStore + Clone,
+    R: ProjectionWriter
+        + ReadModelQueries
+        + InsightQueries
+        + DefinitionStore
+        + ScheduleStore
+        + Clone,
 {
     let registry = Arc::new(DefinitionRegistry::default());
     catalog::deploy(&registry, &reads, ORDER).await.unwrap();

@@ -10,7 +10,7 @@ use application::clock::SystemClock;
 use application::definitions::DefinitionRegistry;
 use application::ports::{
     ApplyOutcome, DefinitionStore, EventStore, OutboxQueue, ProjectionWriter, ReadModelQueries,
-    StepRow, TimerQueue, WorkflowFilter, WorkflowRow,
+    ScheduleStore, StepRow, TimerQueue, WorkflowFilter, WorkflowRow,
 };
 use application::projection::Projector;
 use application::{Engine, Origin, catalog};
@@ -31,7 +31,7 @@ type Snapshot = Vec<(WorkflowRow, Vec<StepRow>)>;
 impl<S, R> Node<S, R>
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
-    R: ProjectionWriter + ReadModelQueries + DefinitionStore + Clone,
+    R: ProjectionWriter + ReadModelQueries + DefinitionStore + ScheduleStore + Clone,
 {
     async fn new(store: S, read_models: R) -> Self {
         let registry = Arc::new(DefinitionRegistry::default());
@@ -83,7 +83,7 @@ where
 async fn run_workflows<S, R>(node: &Node<S, R>) -> [InstanceId; 3]
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
-    R: ProjectionWriter + ReadModelQueries + DefinitionStore + Clone,
+    R: ProjectionWriter + ReadModelQueries + DefinitionStore + ScheduleStore + Clone,
 {
     let happy = node.start(json!({"order": 1})).await;
     let unhappy = node.start(json!({"fail_confirm": true})).await;
@@ -99,7 +99,7 @@ where
 async fn projects_the_log_and_rebuilds_every_row_identical<S, R>(node: Node<S, R>)
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
-    R: ProjectionWriter + ReadModelQueries + DefinitionStore + Clone,
+    R: ProjectionWriter + ReadModelQueries + DefinitionStore + ScheduleStore + Clone,
 {
     let [happy, unhappy, paused] = run_workflows(&node).await;
     let projector = node.projector();
@@ -181,7 +181,7 @@ where
 async fn a_batch_read_from_an_old_checkpoint_writes_nothing<S, R>(node: Node<S, R>)
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
-    R: ProjectionWriter + ReadModelQueries + DefinitionStore + Clone,
+    R: ProjectionWriter + ReadModelQueries + DefinitionStore + ScheduleStore + Clone,
 {
     let id = node.start(json!({})).await;
     node.projector().catch_up().await.unwrap();

@@ -13,6 +13,7 @@ mod migrate;
 mod node;
 mod projections;
 mod run;
+mod schedules;
 mod serve;
 mod start;
 mod stores;
@@ -79,6 +80,8 @@ enum Command {
     Projections(projections::ProjectionsArguments),
     /// Create, list and revoke API keys.
     Apikey(apikey::ApiKeyArguments),
+    /// Manage cron schedules on a running node: list, create, show, pause, resume, delete.
+    Schedules(schedules::SchedulesArguments),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -109,6 +112,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Dlq(arguments) => dlq::run(arguments),
         Command::Projections(arguments) => projections::run(arguments),
         Command::Apikey(arguments) => apikey::run(arguments),
+        Command::Schedules(arguments) => schedules::run(arguments),
         Command::Schema => {
             print!("{}", domain::definition::schema::workflow_schema_text());
             Ok(ExitCode::SUCCESS)

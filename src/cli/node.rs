@@ -11,12 +11,14 @@ use application::Engine;
 use application::catalog;
 use application::definitions::DefinitionRegistry;
 use application::feed::{EventFeed, FeedConfig, FeedSignal};
-use application::loops::{OutboxRelay, ResultConsumer, TimerPoller, Worker};
+use application::loops::{OutboxRelay, ResultConsumer, SchedulePoller, TimerPoller, Worker};
 use application::metrics::{MeteredExecutor, Metrics, Telemetry};
 use application::ports::{
-    Bus, DefinitionStore, EventStore, LogHead, OutboxQueue, ProjectionWriter, TimerQueue,
+    Bus, DefinitionStore, EventStore, LogHead, OutboxQueue, ProjectionWriter, ScheduleStore,
+    TimerQueue,
 };
 use application::projection::Projector;
+use application::schedules::ScheduleRounds;
 use domain::definition::{HTTP_QUEUE, parse_workflow};
 use infrastructure::exec::ExecExecutor;
 use infrastructure::http::HttpExecutor;
@@ -77,7 +79,7 @@ pub fn read_definitions(folder: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Deploys the folder's definitions (stored, so other nodes find them), then
 /// registers every definition stored before; returns how many are known.
-pub async fn deploy_definitions<R: DefinitionStore>(
+pub async fn deploy_definitions<R: DefinitionStore + ScheduleStore>(
     sources: &[String],
     registry: &DefinitionRegistry,
     store: &R,
@@ -93,6 +95,17 @@ pub async fn deploy_definitions<R: DefinitionStore>(
             })?;
     }
     Ok(catalog::load_stored(registry, store).await?)
+}
+
+/// Spawns the schedule poller: rounds of the schedules due, one node at a
+/// time per schedule.
+pub fn spawn_schedules<S, R>(engine: &Arc<Engine<S>>, read_models: &R)
+where
+    S: EventStore + 'static,
+    R: ScheduleRounds + Clone + 'static,
+{
+    let poller = SchedulePoller::new(engine.clone(), read_models.clone());
+    tokio::spawn(async move { poller.run().await });
 }
 
 /// Spawns the read-model projector; `wake` forwards other nodes' appends.

@@ -29,7 +29,7 @@ use infrastructure::store::{
 use super::logging::{self, LogArguments};
 use super::node::{
     deploy_definitions, parse_workers, read_definitions, serve_http, spawn_feed, spawn_loops,
-    spawn_projector,
+    spawn_projector, spawn_schedules,
 };
 use super::stores::{self, Stores};
 
@@ -272,6 +272,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             config.handout = Some(Handout(Arc::new(bus.clone())));
             spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
             spawn_projector(&engine, &read_models);
+            spawn_schedules(&engine, &read_models);
             serve_http(engine, read_models, feed, config, telemetry, arguments.addr).await
         }
         Stores::Postgres(pool) => {
@@ -299,6 +300,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 spawn_projector(&engine, &read_models),
             ));
             let feed = spawn_feed(&engine, signal, true);
+            spawn_schedules(&engine, &read_models);
             let telemetry = match &arguments.amqp_url {
                 Some(amqp) => {
                     let config = RabbitConfig {

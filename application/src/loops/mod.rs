@@ -5,11 +5,13 @@
 
 mod outbox_relay;
 mod result_consumer;
+mod schedule_poller;
 mod timer_poller;
 mod worker;
 
 pub use outbox_relay::OutboxRelay;
 pub use result_consumer::{Handled, ResultConsumer};
+pub use schedule_poller::SchedulePoller;
 pub use timer_poller::TimerPoller;
 pub use worker::{Executor, Worker, task_span, traceparent_for_call};
 

@@ -8,6 +8,7 @@ mod insights;
 mod log_head;
 mod probes;
 mod read_models;
+mod schedules;
 mod work_queues;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
@@ -29,4 +30,5 @@ pub use read_models::{
     ProjectionBatch, ProjectionWriter, ReadModelQueries, StatusCount, StepDurations, StepRow,
     StoredDefinition, WorkflowFilter, WorkflowRow,
 };
+pub use schedules::{RoundOutcome, ScheduleRecord, ScheduleStore};
 pub use work_queues::{DueTimer, OutboxQueue, PendingMessage, TimerQueue};

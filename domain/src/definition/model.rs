@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::graph::StepSet;
 use crate::expression::{Expression, Template};
 use crate::ids::StepId;
+use crate::schedule::OverlapPolicy;
 
 #[derive(Debug)]
 pub struct WorkflowDefinition {
@@ -28,6 +29,8 @@ pub struct WorkflowDefinition {
     /// Steps in topological order (ties kept in the order they were written).
     pub steps: Vec<StepDefinition>,
     pub output: Option<Template>,
+    /// Cron schedules declared with the workflow (`schedules:`).
+    pub schedules: Vec<DeclaredSchedule>,
     pub(crate) index: HashMap<StepId, usize>,
     /// For each step, every step that needs it, directly or not.
     pub(crate) descendants: Vec<StepSet>,
@@ -35,6 +38,18 @@ pub struct WorkflowDefinition {
     pub(crate) ancestors: Vec<StepSet>,
     /// Whether one of its expressions iterates (see [`Expression::iterates`]).
     pub(crate) iterates: bool,
+}
+
+/// A schedule declared in a definition, checked: its cron and time zone
+/// parse, its input fits the input schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclaredSchedule {
+    pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub input: serde_json::Value,
+    pub overlap: OverlapPolicy,
+    pub catchup_window: Option<Duration>,
 }
 
 impl WorkflowDefinition {

@@ -6,6 +6,7 @@ use super::model::{ApprovalTimeout, Backoff, Join, OnError};
 use super::source::{Position, Problem};
 use super::spec::*;
 use super::yaml::{Key, Node, NodeValue};
+use crate::schedule::OverlapPolicy;
 
 #[derive(Debug, Default)]
 pub(crate) struct Reader {
@@ -255,6 +256,7 @@ macro_rules! read_keyword {
 read_keyword!(Join { "all" => Join::All, "any" => Join::Any });
 read_keyword!(OnError { "compensate" => OnError::Compensate, "continue" => OnError::Continue, "fail" => OnError::Fail });
 read_keyword!(Backoff { "fixed" => Backoff::Fixed, "linear" => Backoff::Linear, "exponential" => Backoff::Exponential });
+read_keyword!(OverlapPolicy { "skip" => OverlapPolicy::Skip, "buffer_one" => OverlapPolicy::BufferOne, "allow" => OverlapPolicy::Allow, "cancel_previous" => OverlapPolicy::CancelPrevious });
 read_keyword!(ApprovalTimeout { "reject" => ApprovalTimeout::Reject, "approve" => ApprovalTimeout::Approve });
 
 /// Reads a whole workflow file. Returns `None` only when the top is not a mapping.
@@ -280,6 +282,9 @@ pub(super) fn read_workflow(node: &Node, reader: &mut Reader) -> Option<Workflow
         }
     };
     let output = fields.optional("output", reader);
+    let schedules = fields
+        .get("schedules")
+        .and_then(|node| read_schedules(node, reader));
     fields.finish(
         &[
             "name",
@@ -291,6 +296,7 @@ pub(super) fn read_workflow(node: &Node, reader: &mut Reader) -> Option<Workflow
             "sla",
             "steps",
             "output",
+            "schedules",
         ],
         "the workflow",
         reader,
@@ -311,6 +317,56 @@ pub(super) fn read_workflow(node: &Node, reader: &mut Reader) -> Option<Workflow
             value: StepsSpec::default(),
         }),
         output,
+        schedules,
+    })
+}
+
+fn read_schedules(node: &Node, reader: &mut Reader) -> Option<Located<SchedulesSpec>> {
+    let NodeValue::Mapping(entries) = &node.value else {
+        reader.problem(
+            node.at,
+            format!(
+                "`schedules` must be a mapping of schedule name to schedule, not {}",
+                node.kind()
+            ),
+        );
+        return None;
+    };
+    let schedules = entries
+        .iter()
+        .filter_map(|(key, schedule)| {
+            let spec = read_schedule(schedule, reader)?;
+            let name = Located {
+                at: key.at,
+                value: key.name.clone(),
+            };
+            Some((name, spec))
+        })
+        .collect();
+    Some(Located {
+        at: node.at,
+        value: SchedulesSpec(schedules),
+    })
+}
+
+fn read_schedule(node: &Node, reader: &mut Reader) -> Option<ScheduleSpec> {
+    let mut fields = reader.mapping(node, "a schedule")?;
+    let cron = fields.required("cron", node.at, "a schedule", reader);
+    let timezone = fields.optional("timezone", reader);
+    let input = fields.optional("input", reader);
+    let overlap = fields.optional("overlap", reader);
+    let catchup_window = fields.optional("catchup_window", reader);
+    fields.finish(
+        &["cron", "timezone", "input", "overlap", "catchup_window"],
+        "a schedule",
+        reader,
+    );
+    Some(ScheduleSpec {
+        cron: cron?,
+        timezone,
+        input,
+        overlap,
+        catchup_window,
     })
 }
 

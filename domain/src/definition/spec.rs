@@ -10,6 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use super::model::{ApprovalTimeout, Backoff, Join, OnError};
 use super::source::Position;
 use super::yaml::Node;
+use crate::schedule::OverlapPolicy;
 
 /// A value and where it was written.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +88,43 @@ pub struct WorkflowSpec {
     pub steps: Located<StepsSpec>,
     /// The instance's output, rendered when every step has settled.
     pub output: Option<TemplateSpec>,
+    /// Cron schedules that start this workflow, keyed by name (stored as
+    /// `<workflow>.<name>` when the definition is deployed).
+    pub schedules: Option<Located<SchedulesSpec>>,
+}
+
+/// The schedules map, in written order.
+#[derive(Clone, Debug, Default)]
+pub struct SchedulesSpec(pub Vec<(Located<String>, ScheduleSpec)>);
+
+impl JsonSchema for SchedulesSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Schedules".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let schedule = generator.subschema_for::<ScheduleSpec>();
+        json_schema!({
+            "type": "object",
+            "propertyNames": { "pattern": "^[A-Za-z0-9._-]+$" },
+            "additionalProperties": schedule
+        })
+    }
+}
+
+/// A cron schedule that starts the workflow with a fixed input.
+#[derive(Clone, Debug, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// Five fields (`minute hour day month weekday`) or six (seconds first).
+    pub cron: Located<String>,
+    /// An IANA time zone such as `Europe/Paris`; UTC when absent.
+    pub timezone: Option<Located<String>>,
+    /// The input of every start; checked against `input.schema`.
+    pub input: Option<Located<serde_json::Value>>,
+    /// What a tick does while the previous workflow runs (default `skip`).
+    pub overlap: Option<Located<OverlapPolicy>>,
+    /// How late a tick may still fire after downtime (default 1m, at least 10s).
+    pub catchup_window: Option<Located<DurationSpec>>,
 }
 
 /// The input a start request must carry.

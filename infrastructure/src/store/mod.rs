@@ -15,6 +15,7 @@ mod postgres_probe;
 mod postgres_queues;
 mod postgres_read_models;
 mod read_model_rows;
+mod schedule_rows;
 mod sqlite;
 mod sqlite_api_keys;
 mod sqlite_log_head;

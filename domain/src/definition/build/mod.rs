@@ -1,11 +1,13 @@
 //! Turns a spec into a validated [`super::WorkflowDefinition`], reporting
 //! every problem at once: `workflow` checks the whole and the graph,
-//! `names` names and `needs`, `steps` each step, `expressions` what
+//! `names` names and `needs`, `steps` each step, `schedules` the
+//! declared schedules, `expressions` what
 //! expressions read and the input schema.
 
 mod builder;
 mod expressions;
 mod names;
+mod schedules;
 mod steps;
 mod workflow;
 

@@ -92,6 +92,9 @@ pub(in crate::definition) fn build(
         .and_then(|output| builder.template(&output.0, Reach::Any, "`output`"));
     let timeout = spec.timeout.as_ref().map(|timeout| timeout.value.0);
     let sla = spec.sla.as_ref().map(|sla| sla.value.0);
+    let schedules = spec.schedules.as_ref().map_or_else(Vec::new, |schedules| {
+        builder.schedules(&schedules.value, input_schema.as_ref())
+    });
 
     let problems = std::mem::take(&mut builder.reader.problems);
     if let Some(problems) = Problems::from_vec(problems) {
@@ -114,6 +117,7 @@ pub(in crate::definition) fn build(
         sla,
         steps,
         output,
+        schedules,
         index,
         descendants,
         ancestors: builder.ancestors,

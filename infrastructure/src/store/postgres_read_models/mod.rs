@@ -9,6 +9,7 @@ mod changes;
 mod definitions;
 mod insights;
 mod queries;
+mod schedules;
 mod writer;
 
 /// When the first event the projection has not written was recorded.

@@ -11,6 +11,7 @@ mod changes;
 mod definitions;
 mod insights;
 mod queries;
+mod schedules;
 mod writer;
 
 #[derive(Clone, Debug)]
