@@ -61,6 +61,9 @@ pub fn pg_options(url: &str) -> Result<sqlx::postgres::PgConnectOptions, sqlx::E
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback()),
     };
+    // A node frozen mid-transaction (SIGSTOP) would hold its row locks and
+    // the log's read horizon for good: PostgreSQL ends such a session.
+    let options = options.options([("idle_in_transaction_session_timeout", "10s")]);
     Ok(if loopback && !url.contains("sslmode=") {
         options.ssl_mode(sqlx::postgres::PgSslMode::Disable)
     } else {
