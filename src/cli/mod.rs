@@ -8,6 +8,7 @@ mod bench_reads;
 mod deploy;
 mod dlq;
 mod graph;
+mod live;
 mod logging;
 mod migrate;
 mod node;
