@@ -1,10 +1,12 @@
 //! Subcommands of `distorch`.
 
-mod answer;
 mod apikey;
+mod approvals;
 mod bench;
 mod bench_feeds;
 mod bench_reads;
+mod client;
+mod definitions;
 mod deploy;
 mod dlq;
 mod graph;
@@ -17,8 +19,11 @@ mod run;
 mod serve;
 mod start;
 mod stores;
+mod table;
 mod validate;
+mod watch;
 mod worker;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -67,6 +72,12 @@ enum Command {
     BenchReads(bench_reads::BenchReadsArguments),
     /// Start a workflow on a running node (prints its id).
     Start(start::StartArguments),
+    /// List, show, follow and steer the workflows of a running node.
+    Workflows(workflows::WorkflowsArguments),
+    /// The definitions a running node knows.
+    Definitions(definitions::DefinitionsArguments),
+    /// The approvals waiting for you on a running node.
+    Approvals(approvals::ApprovalsArguments),
     /// Deploy workflow definitions to a running node (stored, then startable on every node).
     Deploy(deploy::DeployArguments),
     /// Bring the database to the current schema.
@@ -101,6 +112,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Bench(arguments) => bench::run(arguments),
         Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),
+        Command::Workflows(arguments) => workflows::run(arguments),
+        Command::Definitions(arguments) => definitions::run(arguments),
+        Command::Approvals(arguments) => approvals::run(arguments),
         Command::Deploy(arguments) => deploy::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
