@@ -259,6 +259,54 @@ fn approvals_are_decided_by_flags_or_refused_without_a_terminal() {
     );
 }
 
+const USER_APPROVAL: &str = r#"
+name: user-approval
+version: 1
+steps:
+  sign_off:
+    type: approval
+    approvers: [user:alice]
+  done:
+    type: noop
+    needs: [sign_off]
+    output: { approved_by: "${ steps.sign_off.output.by }" }
+"#;
+
+#[test]
+fn an_approval_for_a_named_user_is_decided_by_the_flag_as_that_user() {
+    let scratch = Scratch::new("user-approval");
+    let file = scratch.file("user-approval.yaml", USER_APPROVAL);
+    let file = file.to_str().unwrap();
+    let approved = distorch(
+        &["run", file, "--approve", "sign_off", "--output", "json"],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&approved.stderr);
+    assert_eq!(approved.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        final_state(&approved)["output"]["done"]["approved_by"],
+        "alice"
+    );
+}
+
+#[test]
+fn a_flag_naming_no_approval_step_is_an_error_before_anything_runs() {
+    let scratch = Scratch::new("unknown-approval");
+    let file = scratch.file("approval.yaml", APPROVAL);
+    for (flag, step) in [("--approve", "reveiw"), ("--reject", "done")] {
+        let output = distorch(&["run", file.to_str().unwrap(), flag, step], &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{flag} {step}: `approval` has no approval step `{step}` (it has review)"
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("started"), "{stderr}");
+    }
+}
+
 #[test]
 fn secrets_reach_the_worker_but_never_the_event_log() {
     let scratch = Scratch::new("secrets");

@@ -11,56 +11,12 @@ mod support;
 
 use std::time::Duration;
 
-use sdk_support::{Implementation, root, sdk_script};
+use sdk_support::{Implementation, sdk_script};
 use serde_json::{Value, json};
 use support::{
-    Node, Services, TempFolder, distorch, get_json, spawn, start, statuses,
-    wait_until_final_states, workflows_folder,
+    Node, Services, distorch, examples_folder, get_json, services_mock, spawn, start, statuses,
+    wait_until_final_states,
 };
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const HOSTS: [&str; 4] = [
-    "http://inventory.internal:8080",
-    "http://orders.internal:8080",
-    "http://loans.internal:8080",
-    "http://bi-catalogue.internal:8080",
-];
-const EXAMPLES: [&str; 4] = [
-    "order-fulfilment",
-    "loan-approval",
-    "travel-booking",
-    "data-pipeline",
-];
-
-/// The examples, their services' URLs pointing at `mock`.
-fn examples_folder(name: &str, mock: &str) -> TempFolder {
-    let folder = workflows_folder(name, "placeholder", "");
-    std::fs::remove_file(folder.join("placeholder.yaml")).unwrap();
-    for example in EXAMPLES {
-        let path = root().join(format!("workflows/{example}.yaml"));
-        let mut yaml = std::fs::read_to_string(&path).unwrap();
-        for host in HOSTS {
-            yaml = yaml.replace(host, mock);
-        }
-        std::fs::write(folder.join(format!("{example}.yaml")), yaml).unwrap();
-    }
-    folder
-}
-
-/// Every request answered 200 with the ids the workflows read from their
-/// `http` steps.
-async fn services_mock() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "reservation_id": "res-1", "application_id": "app-1",
-            "url": "https://bi.example/reports/1",
-        })))
-        .mount(&server)
-        .await;
-    server
-}
 
 fn step<'a>(state: &'a Value, id: &str) -> &'a Value {
     state["steps"]

@@ -57,7 +57,11 @@ async fn embedded_node_runs_workflows_started_over_http() {
         ["completed"]
     );
     let unknown = tokio::task::block_in_place(|| cli("nope"));
-    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        unknown.status.code(),
+        Some(5),
+        "404: docs/cli.md's exit codes"
+    );
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("definition nope not found"));
     let done = client
         .post(format!("{url}/api/v1/workflows/{}/pause", ids[0]))
@@ -131,7 +135,7 @@ async fn definitions_deployed_with_the_cli_can_be_started() {
 
     let refused = deploy(&broken).await.unwrap();
     let complaint = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(1), "{complaint}");
+    assert_eq!(refused.status.code(), Some(3), "{complaint}");
     assert!(
         complaint.contains("broken.yaml:4:") && complaint.contains("ghost"),
         "{complaint}"

@@ -61,11 +61,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 impl From<&application::auth::Principal> for Caller {
-    /// The authenticated caller, its role as its one role.
+    /// The authenticated caller with every role it holds.
     fn from(principal: &application::auth::Principal) -> Self {
         Caller {
             id: principal.id.clone(),
-            roles: vec![principal.role.as_str().to_owned()],
+            roles: principal.roles.clone(),
         }
     }
 }

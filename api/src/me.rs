@@ -8,13 +8,17 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The caller of the request; without a credential (on a node that
-/// requires one) nobody: `id` and `role` null, no permission.
+/// requires one) nobody: `id` and `role` null, no roles, no permission.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Me {
     /// `apikey:<id>`, `jwt:<sub>`, or `anonymous` on a node without authentication.
     id: Option<String>,
-    /// `viewer`, `operator`, `approver` or `admin`.
+    /// Its roles, comma-separated (kept for clients that show one line;
+    /// `roles` lists them).
     role: Option<String>,
+    /// Every role it holds: the permission roles (`viewer`, `operator`,
+    /// `approver`, `admin`) and business roles that approval steps name.
+    roles: Vec<String>,
     /// What the role grants: `read`, `operate`, `approve`, `administer`.
     permissions: Vec<String>,
 }
@@ -31,6 +35,7 @@ pub(crate) async fn me(principal: Option<Extension<Principal>>) -> Json<Me> {
         return Json(Me {
             id: None,
             role: None,
+            roles: Vec::new(),
             permissions: Vec::new(),
         });
     };
@@ -41,12 +46,13 @@ pub(crate) async fn me(principal: Option<Extension<Principal>>) -> Json<Me> {
         Permission::Administer,
     ]
     .into_iter()
-    .filter(|permission| principal.role.allows(*permission))
+    .filter(|permission| principal.allows(*permission))
     .map(|permission| permission.as_str().to_owned())
     .collect();
     Json(Me {
         id: Some(principal.id),
-        role: Some(principal.role.as_str().to_owned()),
+        role: Some(principal.roles.join(", ")),
+        roles: principal.roles,
         permissions,
     })
 }

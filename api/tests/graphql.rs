@@ -72,7 +72,10 @@ impl Node {
             let issuer = ApiKeys::new(app.engine.store().clone());
             let clock = SystemClock::default();
             for role in Role::ALL {
-                let issued = issuer.create(role, "test", &clock).await.unwrap();
+                let issued = issuer
+                    .create(&[role.as_str()], "test", &clock)
+                    .await
+                    .unwrap();
                 keys.insert(role, issued.key);
             }
         }

@@ -198,7 +198,8 @@ fn a_refused_command_says_why() {
         error,
         DomainError::NotAnApprover {
             step: "b".into(),
-            actor: "bob".into()
+            actor: "bob".into(),
+            approvers: vec!["role:boss".to_owned()]
         }
     );
 }

@@ -1,8 +1,10 @@
-//! API keys on both stores: a created key verifies as its role, a wrong or
+//! API keys on both stores: a created key verifies as its roles (business
+//! roles beside a permission role, never alone), a wrong or
 //! revoked one does not, and only the digest of the secret is stored.
 
 mod support;
 
+use application::Error;
 use application::auth::{ApiKeys, Role};
 use application::clock::SystemClock;
 use application::ports::ApiKeyStore;
@@ -10,8 +12,21 @@ use application::ports::ApiKeyStore;
 async fn keys_verify_until_revoked<K: ApiKeyStore>(store: K) {
     let clock = SystemClock::default();
     let keys = ApiKeys::new(store);
-    let issued = keys.create(Role::Operator, "ci", &clock).await.unwrap();
-    let other = keys.create(Role::Viewer, "dash", &clock).await.unwrap();
+    let issued = keys
+        .create(&["operator", "manager", "operator"], "ci", &clock)
+        .await
+        .unwrap();
+    let other = keys
+        .create(&[Role::Viewer.as_str()], "dash", &clock)
+        .await
+        .unwrap();
+    for refused in [&["manager"][..], &["two words", "admin"], &[]] {
+        let error = keys.create(refused, "x", &clock).await.unwrap_err();
+        assert!(
+            matches!(error, Error::Invalid { .. }),
+            "{refused:?}: {error:?}"
+        );
+    }
     assert!(
         issued
             .key
@@ -20,7 +35,7 @@ async fn keys_verify_until_revoked<K: ApiKeyStore>(store: K) {
     assert!(!issued.key.contains(&hex(&issued.record.secret_sha256)));
 
     let caller = keys.verify(&issued.key).await.unwrap().unwrap();
-    assert_eq!(caller.role, Role::Operator);
+    assert_eq!(caller.roles, ["operator", "manager"]);
     assert_eq!(caller.id, format!("apikey:{}", issued.record.id));
     let mut wrong = issued.key.clone();
     wrong.pop();

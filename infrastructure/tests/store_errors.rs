@@ -6,7 +6,6 @@
 mod support;
 
 use application::Error;
-use application::auth::Role;
 use application::ports::{ApiKeyRecord, ApiKeyStore, EventStore, ReadModelQueries};
 use chrono::Utc;
 use domain::InstanceId;
@@ -55,10 +54,10 @@ async fn a_step_list_that_is_not_a_list_is_internal(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
-async fn a_stored_role_that_names_none_is_internal(pool: PgPool) {
+async fn a_stored_key_without_roles_is_internal(pool: PgPool) {
     sqlx::query(
-        "insert into api_keys (id, name, role, secret_sha256, created_at)
-         values ('k1', 'ci', 'root', '\\x00', now())",
+        "insert into api_keys (id, name, roles, secret_sha256, created_at)
+         values ('k1', 'ci', ' ', '\\x00', now())",
     )
     .execute(&pool)
     .await
@@ -66,7 +65,7 @@ async fn a_stored_role_that_names_none_is_internal(pool: PgPool) {
 
     let error = PgEventStore::new(pool).find("k1").await.unwrap_err();
 
-    assert_internal(&error, "unknown role `root`");
+    assert_internal(&error, "holds no role");
 }
 
 #[sqlx::test(migrator = "infrastructure::store::POSTGRES_MIGRATIONS")]
@@ -75,7 +74,7 @@ async fn a_unique_violation_other_than_the_stream_version_is_no_conflict(pool: P
     let key = ApiKeyRecord {
         id: "k1".into(),
         name: "ci".into(),
-        role: Role::Viewer,
+        roles: vec!["viewer".into()],
         secret_sha256: vec![0; 32],
         created_at: Utc::now(),
         revoked_at: None,

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use application::auth::{ApiKeys, Role};
+use application::auth::ApiKeys;
 use application::clock::SystemClock;
 use application::ports::ApiKeyStore;
 use infrastructure::store::PgEventStore;
@@ -26,10 +26,14 @@ pub struct ApiKeyArguments {
 
 #[derive(Debug, clap::Subcommand)]
 enum ApiKeyCommand {
-    /// Create a key with a role (viewer, operator, approver, admin); prints it once.
+    /// Create a key with its roles; prints it once.
     Create {
-        #[arg(long)]
-        role: Role,
+        /// A role the key holds; repeat it for several. One of them must be
+        /// a permission role (viewer, operator, approver, admin); any other
+        /// name is a business role that `role:NAME` approvers match
+        /// (`--role approver --role manager`).
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
         /// What the key is for (shown by `list`).
         #[arg(long, default_value = "")]
         name: String,
@@ -57,25 +61,26 @@ async fn execute<K: ApiKeyStore>(store: K, command: ApiKeyCommand) -> anyhow::Re
     let keys = ApiKeys::new(store);
     let clock = SystemClock::default();
     match command {
-        ApiKeyCommand::Create { role, name } => {
-            let issued = keys.create(role, &name, &clock).await?;
+        ApiKeyCommand::Create { roles, name } => {
+            let issued = keys.create(&roles, &name, &clock).await?;
             eprintln!(
-                "created API key {} ({role}); it is shown this once:",
-                issued.record.id
+                "created API key {} ({}); it is shown this once:",
+                issued.record.id,
+                issued.record.roles.join(", ")
             );
             println!("{}", issued.key);
         }
         ApiKeyCommand::List => {
             println!(
-                "{:<16}  {:<8}  {:<25}  {:<25}  name",
-                "id", "role", "created", "revoked"
+                "{:<16}  {:<24}  {:<25}  {:<25}  name",
+                "id", "roles", "created", "revoked"
             );
             for key in keys.list().await? {
                 let revoked = key.revoked_at.map(|at| at.to_rfc3339()).unwrap_or_default();
                 println!(
-                    "{:<16}  {:<8}  {:<25}  {:<25}  {}",
+                    "{:<16}  {:<24}  {:<25}  {:<25}  {}",
                     key.id,
-                    key.role.as_str(),
+                    key.roles.join(","),
                     key.created_at.to_rfc3339(),
                     revoked,
                     key.name

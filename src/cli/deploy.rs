@@ -4,31 +4,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::answer::{answer, detail};
+use super::client::{Client, Connection, block_on, detail, exit};
 
 #[derive(Debug, clap::Args)]
 pub struct DeployArguments {
     /// Workflow definition files (YAML).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// The node's address.
-    #[arg(long, env = "DISTORCH_SERVER", default_value = "http://127.0.0.1:8080")]
-    server: String,
-    /// An API key or bearer token, if the node asks for one.
-    #[arg(long, env = "DISTORCH_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 pub fn run(arguments: DeployArguments) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let url = format!(
-            "{}/api/v1/definitions",
-            arguments.server.trim_end_matches('/')
-        );
+    let client = Client::new(&arguments.connection);
+    block_on(async move {
         let mut failed = false;
         for file in &arguments.files {
             let shown = file.display();
@@ -40,14 +29,11 @@ pub fn run(arguments: DeployArguments) -> anyhow::Result<ExitCode> {
                     continue;
                 }
             };
-            let mut request = client
-                .post(&url)
+            let request = client
+                .request(reqwest::Method::POST, "/api/v1/definitions")
                 .header(reqwest::header::CONTENT_TYPE, "application/yaml")
                 .body(source);
-            if let Some(token) = &arguments.token {
-                request = request.bearer_auth(token);
-            }
-            let (status, body) = answer(request, &arguments.server).await?;
+            let (status, body) = client.answer(request).await?;
             if status.is_success() {
                 println!(
                     "{shown}: deployed {} version {}",
@@ -71,10 +57,10 @@ pub fn run(arguments: DeployArguments) -> anyhow::Result<ExitCode> {
                 _ => eprintln!("{shown}: {status}: {}", detail(&body)),
             }
         }
-        Ok(if failed {
-            ExitCode::from(1)
+        Ok(ExitCode::from(if failed {
+            exit::REFUSED
         } else {
-            ExitCode::SUCCESS
-        })
+            exit::OK
+        }))
     })
 }

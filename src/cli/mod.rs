@@ -1,13 +1,16 @@
 //! Subcommands of `distorch`.
 
-mod answer;
 mod apikey;
+mod approvals;
 mod bench;
 mod bench_feeds;
 mod bench_reads;
+mod client;
+mod definitions;
 mod deploy;
 mod dlq;
 mod graph;
+mod live;
 mod logging;
 mod migrate;
 mod node;
@@ -17,9 +20,12 @@ mod schedules;
 mod serve;
 mod start;
 mod stores;
+mod table;
 mod test;
 mod validate;
+mod watch;
 mod worker;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -70,6 +76,12 @@ enum Command {
     BenchReads(bench_reads::BenchReadsArguments),
     /// Start a workflow on a running node (prints its id).
     Start(start::StartArguments),
+    /// List, show, follow and steer the workflows of a running node.
+    Workflows(workflows::WorkflowsArguments),
+    /// The definitions a running node knows.
+    Definitions(definitions::DefinitionsArguments),
+    /// The approvals waiting for you on a running node.
+    Approvals(approvals::ApprovalsArguments),
     /// Deploy workflow definitions to a running node (stored, then startable on every node).
     Deploy(deploy::DeployArguments),
     /// Bring the database to the current schema.
@@ -107,6 +119,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Bench(arguments) => bench::run(arguments),
         Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),
+        Command::Workflows(arguments) => workflows::run(arguments),
+        Command::Definitions(arguments) => definitions::run(arguments),
+        Command::Approvals(arguments) => approvals::run(arguments),
         Command::Deploy(arguments) => deploy::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),

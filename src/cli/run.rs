@@ -22,6 +22,7 @@ use infrastructure::local_bus::LocalBus;
 use infrastructure::store::SqliteEventStore;
 use serde_json::{Value, json};
 
+use super::live::LiveView;
 use super::node::{parse_workers, spawn_loops};
 use super::read_source;
 
@@ -35,10 +36,11 @@ pub struct RunArguments {
     /// A worker for a queue: QUEUE=COMMAND (run by `sh -c`, input on stdin, output JSON on stdout).
     #[arg(long = "exec", value_name = "QUEUE=COMMAND")]
     exec: Vec<String>,
-    /// Approve this approval step when it is requested.
+    /// Approve this approval step when it is requested, standing in for its
+    /// approvers (a `user:` approver is recorded as the one who decided).
     #[arg(long, value_name = "STEP")]
     approve: Vec<String>,
-    /// Reject this approval step when it is requested.
+    /// Reject this approval step when it is requested (as for --approve).
     #[arg(long, value_name = "STEP")]
     reject: Vec<String>,
     /// The SQLite file to keep the run in (default: a temporary file).
@@ -80,6 +82,7 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
         }
     };
     let input: Value = serde_json::from_str(&arguments.input).context("--input is not JSON")?;
+    check_decisions(&definition, &arguments)?;
     let workers = parse_workers(&arguments.exec)?;
     warn_about_unserved_queues(&definition, &workers);
 
@@ -123,31 +126,20 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
     );
     let mut printed = 0;
     let mut decided: HashSet<String> = HashSet::new();
-    let display = Progress::on_terminal(&definition);
+    let view = LiveView::new(&definition);
     let state = loop {
         let state = engine.state(id).await?;
-        match &display {
-            Some(display) => display.show(&state),
-            None => {
-                for record in engine.store().load(id, printed).await? {
-                    printed = record.version;
-                    eprintln!(
-                        "{}  {}",
-                        record.metadata.occurred_at.format("%H:%M:%S%.3f"),
-                        decode(&record)?.summary()
-                    );
-                }
-            }
+        for record in engine.store().load(id, printed).await? {
+            printed = record.version;
+            view.event(record.metadata.occurred_at, &decode(&record)?);
         }
+        view.state(&state);
         if state.status.is_final() {
-            if let Some(display) = &display {
-                display.finish();
-            }
+            view.finish();
             break state;
         }
-        let bars = display.as_ref().map(|display| &display.bars);
         if let Some(exit) =
-            decide_approvals(&engine, &state, &arguments, &mut decided, bars).await?
+            decide_approvals(&engine, &state, &arguments, &mut decided, &view).await?
         {
             return Ok(exit);
         }
@@ -189,7 +181,7 @@ async fn decide_approvals<S: EventStore>(
     state: &WorkflowInstance,
     arguments: &RunArguments,
     decided: &mut HashSet<String>,
-    display: Option<&indicatif::MultiProgress>,
+    view: &LiveView,
 ) -> anyhow::Result<Option<ExitCode>> {
     if state.status != InstanceStatus::Running {
         return Ok(None);
@@ -208,19 +200,13 @@ async fn decide_approvals<S: EventStore>(
         } else if std::io::stdin().is_terminal() {
             let question = format!("approve step `{id}`? [y/n] ");
             // A prompt must not be drawn over.
-            match display {
-                Some(bars) => bars.suspend(|| ask(&question))?,
-                None => ask(&question)?,
-            }
+            view.suspend(|| ask(&question))?
         } else {
             eprintln!("step `{id}` waits for an approval: pass --approve {id} or --reject {id}");
             return Ok(Some(ExitCode::from(1)));
         };
         decided.insert(key);
-        let actor = Actor {
-            id: "cli".to_owned(),
-            roles: approver_roles(state, index),
-        };
+        let actor = stand_in(state, index);
         let command = if approve {
             Command::Approve {
                 step: id,
@@ -241,14 +227,51 @@ async fn decide_approvals<S: EventStore>(
     Ok(None)
 }
 
-/// The person at the terminal stands in for every approver of the step.
-fn approver_roles(state: &WorkflowInstance, index: usize) -> Vec<String> {
-    match &state.definition.steps[index].kind {
-        StepKind::Approval { approvers, .. } => approvers
+/// `--approve` and `--reject` must each name an approval step: a typo
+/// would otherwise leave the run waiting, or asking, for ever.
+fn check_decisions(
+    definition: &domain::WorkflowDefinition,
+    arguments: &RunArguments,
+) -> anyhow::Result<()> {
+    let approvals: Vec<&str> = definition
+        .steps
+        .iter()
+        .filter(|step| matches!(step.kind, StepKind::Approval { .. }))
+        .map(|step| step.id.as_str())
+        .collect();
+    let named = arguments.approve.iter().map(|step| ("--approve", step));
+    let named = named.chain(arguments.reject.iter().map(|step| ("--reject", step)));
+    for (flag, step) in named {
+        if !approvals.contains(&step.as_str()) {
+            let known = match approvals.as_slice() {
+                [] => "it has none".to_owned(),
+                steps => format!("it has {}", steps.join(", ")),
+            };
+            bail!(
+                "{flag} {step}: `{}` has no approval step `{step}` ({known})",
+                definition.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The person at the terminal stands in for every approver of the step:
+/// the first `user:` approver it names (the decision is recorded as theirs),
+/// else `cli`, holding every role its `role:` approvers name.
+fn stand_in(state: &WorkflowInstance, index: usize) -> Actor {
+    let approvers = match &state.definition.steps[index].kind {
+        StepKind::Approval { approvers, .. } => approvers.as_slice(),
+        _ => &[],
+    };
+    let named = |scheme: &'static str| {
+        approvers
             .iter()
-            .filter_map(|approver| approver.strip_prefix("role:").map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
+            .filter_map(move |approver| approver.strip_prefix(scheme).map(str::to_owned))
+    };
+    Actor {
+        id: named("user:").next().unwrap_or_else(|| "cli".to_owned()),
+        roles: named("role:").collect(),
     }
 }
 
@@ -290,76 +313,5 @@ fn report(state: &WorkflowInstance, output: Output) {
             })
         ),
         Output::Text => println!("{} {}", state.id, state.status),
-    }
-}
-
-/// The live view of `run` on a terminal: a line per step with its status,
-/// redrawn as the workflow moves. Off a terminal, `run` prints plain event
-/// lines instead.
-struct Progress {
-    bars: indicatif::MultiProgress,
-    steps: Vec<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    fn on_terminal(definition: &domain::WorkflowDefinition) -> Option<Self> {
-        if !std::io::stderr().is_terminal() {
-            return None;
-        }
-        let bars =
-            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
-        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:<24} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
-        let width = definition
-            .steps
-            .iter()
-            .map(|step| step.id.as_str().len())
-            .max()
-            .unwrap_or(0);
-        let steps = definition
-            .steps
-            .iter()
-            .map(|step| {
-                let bar = bars.add(indicatif::ProgressBar::new_spinner());
-                bar.set_style(style.clone());
-                bar.set_prefix(format!("{:<width$}", step.id.as_str()));
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            })
-            .collect();
-        Some(Self { bars, steps })
-    }
-
-    fn show(&self, state: &WorkflowInstance) {
-        for (bar, step) in self.steps.iter().zip(&state.steps) {
-            let mut line = step.status().to_string();
-            if step.attempt > 1 {
-                line.push_str(&format!(" (attempt {})", step.attempt));
-            }
-            match step.waiting() {
-                Some(Waiting::Approval { .. }) => line.push_str(": waiting for an approval"),
-                Some(Waiting::Retry { at, .. }) => {
-                    line.push_str(&format!(": retry at {}", at.format("%H:%M:%S")));
-                }
-                Some(Waiting::Timer { until }) => {
-                    line.push_str(&format!(": until {}", until.format("%H:%M:%S")));
-                }
-                None => {}
-            }
-            if let Some(error) = step.error_message() {
-                line.push_str(&format!(" — {error}"));
-            }
-            match step.compensation {
-                domain::instance::CompensationState::NotStarted => {}
-                compensation => line.push_str(&format!(", undo: {compensation:?}")),
-            }
-            bar.set_message(line);
-        }
-    }
-
-    fn finish(&self) {
-        for bar in &self.steps {
-            bar.finish();
-        }
     }
 }

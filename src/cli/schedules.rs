@@ -6,23 +6,14 @@ use anyhow::Context;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::answer::{answer, detail};
+use super::client::{Client, Connection, block_on};
 
 #[derive(Debug, clap::Args)]
 pub struct SchedulesArguments {
     #[command(subcommand)]
     command: SchedulesCommand,
-    /// The node's address.
-    #[arg(
-        long,
-        global = true,
-        env = "DISTORCH_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    server: String,
-    /// An API key or bearer token, if the node asks for one.
-    #[arg(long, global = true, env = "DISTORCH_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -70,10 +61,7 @@ enum SchedulesCommand {
 }
 
 pub fn run(arguments: SchedulesArguments) -> anyhow::Result<ExitCode> {
-    let base = format!(
-        "{}/api/v1/schedules",
-        arguments.server.trim_end_matches('/')
-    );
+    let base = "/api/v1/schedules".to_owned();
     let (method, url, body) = match arguments.command {
         SchedulesCommand::List => (Method::GET, base, None),
         SchedulesCommand::Create {
@@ -99,22 +87,16 @@ pub fn run(arguments: SchedulesArguments) -> anyhow::Result<ExitCode> {
         SchedulesCommand::Resume { name } => (Method::POST, format!("{base}/{name}/resume"), None),
         SchedulesCommand::Delete { name } => (Method::DELETE, format!("{base}/{name}"), None),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut request = reqwest::Client::new().request(method, url);
+    let client = Client::new(&arguments.connection);
+    block_on(async move {
+        let mut request = client.request(method, &url);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        if let Some(token) = &arguments.token {
-            request = request.bearer_auth(token);
-        }
-        let (status, body) = answer(request, &arguments.server).await?;
-        if !status.is_success() {
-            eprintln!("error: {status}: {}", detail(&body));
-            return Ok(ExitCode::from(1));
-        }
+        let body = match client.send(request).await? {
+            Ok(body) => body,
+            Err(refusal) => return Ok(refusal.report()),
+        };
         match body["items"].as_array() {
             Some(items) => {
                 for item in items {

@@ -96,6 +96,11 @@ pub struct ServeArguments {
     /// Accept only JWTs whose `aud` claim is (or holds) this.
     #[arg(long, env = "DISTORCH_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
+    /// The JWT claim holding the caller's roles: a list, or a string of
+    /// space-separated names; a dotted path reads a nested claim
+    /// (`realm_access.roles`). Absent from a token, its `role` is read.
+    #[arg(long, env = "DISTORCH_JWT_ROLES_CLAIM", default_value = api::auth::DEFAULT_ROLES_CLAIM)]
+    jwt_roles_claim: String,
     /// Requests per second each caller may sustain.
     #[arg(long, env = "DISTORCH_RATE_LIMIT", default_value_t = api::DEFAULT_REQUESTS_PER_SECOND)]
     rate_limit: f64,
@@ -133,7 +138,7 @@ impl ServeArguments {
         if let Some(audience) = &self.jwt_audience {
             verifier = verifier.with_audience(audience);
         }
-        Ok(Some(verifier))
+        Ok(Some(verifier.with_roles_claim(&self.jwt_roles_claim)))
     }
 
     fn jwt_key(&self) -> anyhow::Result<Option<JwtVerifier>> {

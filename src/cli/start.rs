@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Value, json};
 
-use super::answer::{answer, detail};
+use super::client::{Client, Connection, block_on, exit};
 
 #[derive(Debug, clap::Args)]
 pub struct StartArguments {
@@ -22,32 +22,24 @@ pub struct StartArguments {
     /// the workflow is `scheduled` until then.
     #[arg(long, value_parser = parse_time)]
     at: Option<DateTime<FixedOffset>>,
-    /// The node's address.
-    #[arg(long, env = "DISTORCH_SERVER", default_value = "http://127.0.0.1:8080")]
-    server: String,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 pub fn run(arguments: StartArguments) -> anyhow::Result<ExitCode> {
     let input: Value = serde_json::from_str(&arguments.input).context("--input is not JSON")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let url = format!(
-            "{}/api/v1/workflows",
-            arguments.server.trim_end_matches('/')
-        );
-        let request = reqwest::Client::new().post(url).json(&json!({
+    let client = Client::new(&arguments.connection);
+    block_on(async move {
+        let body = json!({
             "definition": arguments.definition, "version": arguments.version, "input": input,
             "start_at": arguments.at,
-        }));
-        let (status, body) = answer(request, &arguments.server).await?;
-        if status.is_success() {
-            println!("{}", body["id"].as_str().unwrap_or_default());
-            Ok(ExitCode::SUCCESS)
-        } else {
-            eprintln!("error: {status}: {}", detail(&body));
-            Ok(ExitCode::from(1))
+        });
+        match client.post("/api/v1/workflows", &body).await? {
+            Ok(started) => {
+                println!("{}", started["id"].as_str().unwrap_or_default());
+                Ok(ExitCode::from(exit::OK))
+            }
+            Err(refusal) => Ok(refusal.report()),
         }
     })
 }

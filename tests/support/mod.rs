@@ -6,15 +6,17 @@
 
 #![allow(dead_code, unused_imports)]
 
+mod examples;
 mod folders;
 mod node;
 mod process;
 mod rest;
 mod services;
 
+pub use examples::{EXAMPLES, example_source, examples_folder, services_mock};
 pub use folders::{TempFolder, workflows_folder};
 pub use node::Node;
-pub use process::{Process, distorch, spawn, worker};
+pub use process::{Process, api_key, distorch, spawn, worker};
 pub use rest::{
     get_json, request_start, start, started_id, state, statuses, wait_until_final,
     wait_until_final_states,

@@ -124,3 +124,23 @@ pub fn worker(queue: &str, exec: &str, env: &[(&str, String)]) -> Process {
     let args = ["worker", "--queue", queue, "--exec", exec];
     spawn(distorch(&args), env, false)
 }
+
+/// `distorch apikey create` with these roles on the node's database
+/// (PostgreSQL when `database` names `DATABASE_URL`, else the SQLite file
+/// `data`); the key it printed.
+pub fn api_key(database: &[(&'static str, String)], data: &str, roles: &[&str]) -> String {
+    let mut command = distorch(&["apikey", "create", "--data", data]);
+    for role in roles {
+        command.args(["--role", role]);
+    }
+    command
+        .env_remove("DATABASE_URL")
+        .envs(database.iter().cloned());
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}

@@ -1,18 +1,19 @@
 //! JWT bearer tokens: HS256 with a shared secret or RS256 with a public key,
 //! from configuration. The token names its caller (`sub`, not empty) and its
-//! role (`role`); `exp` is required, `nbf` is checked when present, and
-//! `iss` and `aud` when the node is configured to expect them. Clocks may
-//! differ by [`LEEWAY_SECONDS`], no more.
+//! roles (a claim the node is told, `roles` by default: a list, or a string
+//! of space-separated names); `exp` is required, `nbf` is checked when
+//! present, and `iss` and `aud` when the node is configured to expect them.
+//! Clocks may differ by [`LEEWAY_SECONDS`], no more.
 
-use application::auth::{Principal, Role};
+use application::auth::Principal;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
-use serde::Deserialize;
+use serde_json::Value;
 
-#[derive(Debug, Deserialize)]
-struct Claims {
-    sub: String,
-    role: Role,
-}
+/// Where a token's roles are unless the node is told otherwise.
+pub const DEFAULT_ROLES_CLAIM: &str = "roles";
+/// The claim earlier versions read one role from; read when the roles
+/// claim is absent, so tokens issued for them keep working.
+const LEGACY_ROLE_CLAIM: &str = "role";
 
 /// How far apart the issuer's clock and the node's may be: a token is
 /// accepted this long after its `exp` and before its `nbf`.
@@ -21,6 +22,9 @@ pub const LEEWAY_SECONDS: u64 = 5;
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// A claim name, or a dotted path into nested claims
+    /// (`realm_access.roles`, as Keycloak issues them).
+    roles_claim: String,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -49,7 +53,18 @@ impl JwtVerifier {
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { key, validation }
+        Self {
+            key,
+            validation,
+            roles_claim: DEFAULT_ROLES_CLAIM.to_owned(),
+        }
+    }
+
+    /// Reads the roles from `claim` (a name, or a dotted path into nested
+    /// objects).
+    pub fn with_roles_claim(mut self, claim: &str) -> Self {
+        self.roles_claim = claim.to_owned();
+        self
     }
 
     /// Accepts only tokens whose `iss` is `issuer`.
@@ -74,16 +89,36 @@ impl JwtVerifier {
     /// The caller a token stands for; `None` for a bad signature, an
     /// expired token or missing claims.
     pub fn verify(&self, token: &str) -> Option<Principal> {
-        let claims = decode::<Claims>(token, &self.key, &self.validation)
+        let claims = decode::<Value>(token, &self.key, &self.validation)
             .ok()?
             .claims;
-        if claims.sub.trim().is_empty() {
+        let sub = claims.get("sub")?.as_str()?;
+        if sub.trim().is_empty() {
             return None;
         }
+        let found = self
+            .roles_claim
+            .split('.')
+            .try_fold(&claims, |claims, name| claims.get(name))
+            .or_else(|| claims.get(LEGACY_ROLE_CLAIM));
         Some(Principal {
-            id: format!("jwt:{}", claims.sub),
-            role: claims.role,
+            id: format!("jwt:{sub}"),
+            roles: found.map(roles).unwrap_or_default(),
         })
+    }
+}
+
+/// The role names a claim holds: a list of strings, or one string of
+/// space-separated names (as OAuth's `scope`). Anything else holds none.
+fn roles(claim: &Value) -> Vec<String> {
+    match claim {
+        Value::String(names) => names.split_whitespace().map(str::to_owned).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -91,7 +126,51 @@ impl JwtVerifier {
 mod tests {
     use super::*;
     use jsonwebtoken::{EncodingKey, Header, encode};
-    use serde_json::{Value, json};
+    use serde_json::json;
+
+    fn token(claims: Value) -> String {
+        let key = EncodingKey::from_secret(b"secret");
+        encode(&Header::default(), &claims, &key).unwrap()
+    }
+
+    fn roles_of(verifier: &JwtVerifier, extra: Value) -> Option<Vec<String>> {
+        let mut claims = json!({"sub": "ann", "exp": 4_000_000_000u64});
+        claims.as_object_mut()?.extend(extra.as_object()?.clone());
+        verifier.verify(&token(claims)).map(|caller| caller.roles)
+    }
+
+    #[test]
+    fn roles_come_from_the_configured_claim_as_a_list_or_a_string() {
+        let default = JwtVerifier::hs256(b"secret");
+        let nested = JwtVerifier::hs256(b"secret").with_roles_claim("realm_access.roles");
+        let cases = [
+            (
+                &default,
+                json!({"roles": ["approver", "manager"]}),
+                vec!["approver", "manager"],
+            ),
+            (
+                &default,
+                json!({"roles": "approver manager"}),
+                vec!["approver", "manager"],
+            ),
+            (&default, json!({"role": "operator"}), vec!["operator"]),
+            (&default, json!({"roles": 7}), vec![]),
+            (&default, json!({}), vec![]),
+            (
+                &nested,
+                json!({"realm_access": {"roles": ["viewer"]}}),
+                vec!["viewer"],
+            ),
+        ];
+        for (verifier, extra, expected) in cases {
+            assert_eq!(
+                roles_of(verifier, extra.clone()),
+                Some(expected.iter().map(|r| r.to_string()).collect()),
+                "{extra}"
+            );
+        }
+    }
 
     const SECRET: &[u8] = b"a secret for these tests only";
 

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-pub use jwt::JwtVerifier;
+pub use jwt::{DEFAULT_ROLES_CLAIM, JwtVerifier};
 
 use crate::ApiError;
 use crate::limits::RateLimiter;
@@ -123,6 +123,19 @@ impl Guard {
     }
 }
 
+/// Why `caller` may not `what`: the roles it holds and the permission
+/// none of them grants.
+pub(crate) fn refusal(caller: &Principal, required: Permission, what: &str) -> String {
+    let held = match caller.roles.as_slice() {
+        [] => "no role".to_owned(),
+        roles => format!("the roles {}", roles.join(", ")),
+    };
+    format!(
+        "a caller with {held} may not {what} (it needs `{}`)",
+        required.as_str()
+    )
+}
+
 /// The layer: 401 without a valid credential, 403 without the permission,
 /// 429 over the rate limit; otherwise the caller rides along to the handler.
 pub(crate) async fn guard(
@@ -146,13 +159,8 @@ pub(crate) async fn guard(
                 .into_response();
         }
         Some(caller) => {
-            if !caller.role.allows(required) {
-                return ApiError::Forbidden(format!(
-                    "the {} role may not do this (it needs `{}`)",
-                    caller.role,
-                    required.as_str()
-                ))
-                .into_response();
+            if !caller.allows(required) {
+                return ApiError::Forbidden(refusal(&caller, required, "do this")).into_response();
             }
             if let Err(refused) = guard.admit(&caller) {
                 return refused.into_response();

@@ -112,14 +112,14 @@ impl Extension for AccessCheck {
             let missing = "an API key or a bearer token is required";
             return Err(vec![refused(ApiError::Unauthorized(missing.into()))]);
         };
-        let role = identity.principal.role;
+        let caller = &identity.principal;
         let selected = self.selected.lock().unwrap_or_else(|p| p.into_inner());
         for (root, field) in selected.iter() {
             let needed = required(root, field);
-            if !role.allows(needed) {
-                return Err(vec![refused(ApiError::Forbidden(format!(
-                    "the {role} role may not select `{root}.{field}` (it needs `{}`)",
-                    needed.as_str()
+            if !caller.allows(needed) {
+                let what = format!("select `{root}.{field}`");
+                return Err(vec![refused(ApiError::Forbidden(crate::auth::refusal(
+                    caller, needed, &what,
                 )))]);
             }
         }

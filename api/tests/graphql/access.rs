@@ -64,7 +64,10 @@ async fn every_root_field_refuses_no_key_a_revoked_key_and_a_role_without_its_pe
     let node = Node::secured(pool, Limits::default()).await;
     let issuer = ApiKeys::new(node.app.engine.store().clone());
     let clock = SystemClock::default();
-    let revoked = issuer.create(Role::Admin, "gone", &clock).await.unwrap();
+    let revoked = issuer
+        .create(&[Role::Admin.as_str()], "gone", &clock)
+        .await
+        .unwrap();
     issuer.revoke(&revoked.record.id, &clock).await.unwrap();
     let id = node.app.start("alpha").await.0.to_string();
 

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use sha2::{Digest, Sha256};
 
-use super::{Principal, Role};
+use super::{Permission, Principal, Role, check_role_name, grants};
 use crate::Error;
 use crate::clock::Clock;
 use crate::ports::{ApiKeyRecord, ApiKeyStore};
@@ -55,18 +55,21 @@ impl<K: ApiKeyStore> ApiKeys<K> {
         Self { store }
     }
 
+    /// A key holding `roles`: at least one of them a permission role (a
+    /// key with only business roles could do nothing).
     pub async fn create(
         &self,
-        role: Role,
+        roles: &[impl AsRef<str>],
         name: &str,
         clock: &dyn Clock,
     ) -> Result<IssuedKey, Error> {
+        let roles = checked_roles(roles)?;
         let id = random_hex::<8>()?;
         let secret = random_hex::<32>()?;
         let record = ApiKeyRecord {
             id: id.clone(),
             name: name.to_owned(),
-            role,
+            roles,
             secret_sha256: digest(&secret),
             created_at: clock.now(),
             revoked_at: None,
@@ -104,9 +107,30 @@ impl<K: ApiKeyStore> ApiKeys<K> {
         }
         Ok(Some(Principal {
             id: format!("apikey:{}", record.id),
-            role: record.role,
+            roles: record.roles,
         }))
     }
+}
+
+/// The roles of a new key, checked and without repeats.
+fn checked_roles(roles: &[impl AsRef<str>]) -> Result<Vec<String>, Error> {
+    let mut checked: Vec<String> = Vec::with_capacity(roles.len());
+    for role in roles.iter().map(AsRef::as_ref) {
+        check_role_name(role).map_err(|reason| Error::Invalid { reason })?;
+        if !checked.iter().any(|held| held == role) {
+            checked.push(role.to_owned());
+        }
+    }
+    if !grants(&checked, Permission::Read) {
+        let names = Role::ALL.map(Role::as_str).join(", ");
+        return Err(Error::Invalid {
+            reason: format!(
+                "a key needs one of the roles {names} (a business role such as `manager` \
+                 only names who may decide an approval; deciding also needs `approver`)"
+            ),
+        });
+    }
+    Ok(checked)
 }
 
 type Verified<'a> = Pin<Box<dyn Future<Output = Result<Option<Principal>, Error>> + Send + 'a>>;

@@ -5,7 +5,7 @@ mod api_keys;
 mod roles;
 
 pub use api_keys::{ApiKeys, IssuedKey, KeyVerifier, is_api_key};
-pub use roles::{Permission, Role};
+pub use roles::{Permission, Role, check_role_name, grants};
 
 use crate::Origin;
 
@@ -14,7 +14,9 @@ use crate::Origin;
 pub struct Principal {
     /// Stable and unique per caller: `apikey:<id>`, `jwt:<sub>`, `anonymous`.
     pub id: String,
-    pub role: Role,
+    /// The permission roles it holds and any business roles (`manager`)
+    /// that `role:NAME` approvers name.
+    pub roles: Vec<String>,
 }
 
 impl Principal {
@@ -22,8 +24,13 @@ impl Principal {
     pub fn anonymous() -> Self {
         Self {
             id: "anonymous".to_owned(),
-            role: Role::Admin,
+            roles: vec![Role::Admin.as_str().to_owned()],
         }
+    }
+
+    /// Whether one of its roles grants `permission`.
+    pub fn allows(&self, permission: Permission) -> bool {
+        grants(&self.roles, permission)
     }
 
     /// The caller as the actor of the commands it sends (lands in every

@@ -10,6 +10,10 @@
 //! An approver may decide approvals but not steer workflows: deciding and
 //! operating are separate duties. Which approval a caller may decide is
 //! further limited by the step's own `approvers`.
+//!
+//! A caller holds any number of roles: these four grant permissions, any
+//! other name (`manager`, `underwriter`) grants none and only matches the
+//! `role:NAME` approvers of approval steps.
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,6 +61,32 @@ impl Role {
             Role::Approver => "approver",
             Role::Admin => "admin",
         }
+    }
+}
+
+/// Whether any of `roles` grants `permission` (a business role grants none).
+pub fn grants(roles: &[String], permission: Permission) -> bool {
+    permission == Permission::Public
+        || roles
+            .iter()
+            .filter_map(|role| Role::from_str(role).ok())
+            .any(|role| role.allows(permission))
+}
+
+/// Checks a role name as a key stores it: letters, digits, `-`, `_`, `.`,
+/// at most 64 characters (no spaces: a key's roles are kept space-separated).
+pub fn check_role_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a role name (letters, digits, `-`, `_`, `.`; at most 64)"
+        ))
     }
 }
 
@@ -108,5 +138,19 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn business_roles_grant_nothing_and_permission_roles_keep_their_meaning() {
+        let roles = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert!(!grants(&roles(&["manager"]), Approve));
+        assert!(!grants(&roles(&["manager"]), Read));
+        assert!(grants(&roles(&["manager"]), Public));
+        assert!(grants(&roles(&["manager", "approver"]), Approve));
+        assert!(!grants(&roles(&["manager", "approver"]), Operate));
+        assert!(grants(&roles(&["viewer", "operator"]), Operate));
+        assert!(check_role_name("under-writer_2.eu").is_ok());
+        assert!(check_role_name("two words").is_err());
+        assert!(check_role_name("").is_err());
     }
 }

@@ -5,14 +5,14 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::Error;
-use crate::auth::Role;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     /// Public and unique: the lookup key, and the key's name in the log.
     pub id: String,
     pub name: String,
-    pub role: Role,
+    /// Permission roles and business roles, each a checked role name.
+    pub roles: Vec<String>,
     /// SHA-256 of the key's secret part.
     pub secret_sha256: Vec<u8>,
     pub created_at: DateTime<Utc>,

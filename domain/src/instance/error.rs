@@ -23,8 +23,13 @@ pub enum DomainError {
     CannotCancel { status: InstanceStatus },
     #[error("step `{step}` is {status}, not waiting for an approval")]
     ApprovalNotPending { step: StepId, status: StepStatus },
-    #[error("`{actor}` is not one of the approvers of step `{step}`")]
-    NotAnApprover { step: StepId, actor: String },
+    /// Names who may decide, so the caller learns which role to ask for.
+    #[error("`{actor}` is not one of the approvers of step `{step}` ({})", approvers.join(", "))]
+    NotAnApprover {
+        step: StepId,
+        actor: String,
+        approvers: Vec<String>,
+    },
     #[error("step `{step}` cannot be retried: it is {step_status} and the workflow is {status}")]
     NotRetryable {
         step: StepId,

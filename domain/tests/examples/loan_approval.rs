@@ -111,7 +111,8 @@ fn pays_out_a_large_loan_once_an_underwriter_approves() {
         h.approve("underwriter_review", &teller),
         Err(DomainError::NotAnApprover {
             step: "underwriter_review".into(),
-            actor: "tom".to_owned()
+            actor: "tom".to_owned(),
+            approvers: vec!["role:underwriter".to_owned()]
         })
     );
     assert_eq!(

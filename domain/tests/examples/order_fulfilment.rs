@@ -169,7 +169,8 @@ fn charges_a_large_order_once_a_manager_approves() {
         h.approve("manager_approval", &clerk),
         Err(DomainError::NotAnApprover {
             step: "manager_approval".into(),
-            actor: "carl".to_owned()
+            actor: "carl".to_owned(),
+            approvers: vec!["role:manager".to_owned()]
         })
     );
     assert_eq!(

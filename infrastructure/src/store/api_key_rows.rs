@@ -7,12 +7,19 @@ use chrono::{DateTime, Utc};
 
 use super::unreadable;
 
+/// A key's roles as the `roles` column keeps them (role names hold no
+/// spaces: `check_role_name`).
+pub(super) fn roles_column(record: &ApiKeyRecord) -> String {
+    record.roles.join(" ")
+}
+
 /// Every column of `api_keys`, as `select *` returns them.
 #[derive(sqlx::FromRow)]
 pub(super) struct ApiKeyRow {
     id: String,
     name: String,
-    role: String,
+    /// Space-separated role names.
+    roles: String,
     secret_sha256: Vec<u8>,
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
@@ -22,11 +29,11 @@ impl TryFrom<ApiKeyRow> for ApiKeyRecord {
     type Error = Error;
 
     fn try_from(row: ApiKeyRow) -> Result<Self, Error> {
+        if row.roles.trim().is_empty() {
+            return Err(unreadable("api_keys.roles", "the key holds no role"));
+        }
         Ok(ApiKeyRecord {
-            role: row
-                .role
-                .parse()
-                .map_err(|reason: String| unreadable("api_keys.role", reason))?,
+            roles: row.roles.split_whitespace().map(str::to_owned).collect(),
             id: row.id,
             name: row.name,
             secret_sha256: row.secret_sha256,

@@ -4,18 +4,18 @@ use application::Error;
 use application::ports::{ApiKeyRecord, ApiKeyStore};
 use chrono::{DateTime, Utc};
 
-use super::api_key_rows::ApiKeyRow;
+use super::api_key_rows::{ApiKeyRow, roles_column};
 use super::{PgEventStore, database};
 
 impl ApiKeyStore for PgEventStore {
     async fn insert(&self, key: &ApiKeyRecord) -> Result<(), Error> {
         sqlx::query(
-            "insert into api_keys (id, name, role, secret_sha256, created_at, revoked_at)
+            "insert into api_keys (id, name, roles, secret_sha256, created_at, revoked_at)
              values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&key.id)
         .bind(&key.name)
-        .bind(key.role.as_str())
+        .bind(roles_column(key))
         .bind(&key.secret_sha256)
         .bind(key.created_at)
         .bind(key.revoked_at)

@@ -30,6 +30,7 @@ impl Transition {
             return Err(DomainError::NotAnApprover {
                 step: step.clone(),
                 actor: actor.id.clone(),
+                approvers: approvers.clone(),
             });
         }
         Ok((index, state.attempt))
