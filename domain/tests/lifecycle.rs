@@ -226,7 +226,8 @@ fn only_who_may_decide_an_approval_may_skip_it() {
             error,
             DomainError::NotAnApprover {
                 step: "b".into(),
-                actor
+                actor,
+                approvers: vec!["role:boss".to_owned()]
             }
         );
     }

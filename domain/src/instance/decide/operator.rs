@@ -47,6 +47,7 @@ impl Transition {
             return Err(DomainError::NotAnApprover {
                 step: step.clone(),
                 actor: by.id.clone(),
+                approvers: approvers.clone(),
             });
         }
         Ok(index)

@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
 use application::Error;
 use application::ports::{
     Bottleneck, DefinitionDurations, DurationStats, ReadModelQueries, StatusCount, StepDurations,
@@ -18,6 +21,27 @@ use crate::store::read_model_rows::{
 };
 
 use super::{SqliteReadModels, time};
+
+/// A time column read as text.
+pub(super) fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| at.to_utc())
+            .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+    })
+    .transpose()
+}
+
+pub(super) fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+    })
+    .transpose()
+}
+
+pub(super) fn required<T>(value: Option<T>, column: &str) -> Result<T, sqlx::Error> {
+    value.ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))
+}
 
 /// Mean and 95th percentile (nearest rank) of durations in milliseconds.
 fn summarise(mut samples: Vec<f64>) -> DurationStats {
