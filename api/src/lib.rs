@@ -26,6 +26,7 @@ mod stats;
 mod step_figures;
 mod tasks;
 mod views;
+mod workers;
 mod workflows;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub use http_metrics::track_http;
 pub use limits::{DEFAULT_BURST, DEFAULT_REQUESTS_PER_SECOND, Limits};
 pub use operations::{live, operations_router};
 pub use poll::{Handout, MAX_WAIT_SECONDS};
+pub use workers::Fleet;
 
 /// The event store an API node commands through.
 pub trait Store: EventStore + TimerQueue + LogHead + 'static {}
@@ -80,6 +82,8 @@ impl<T> ReadModels for T where
 pub struct App<S, R> {
     pub engine: Arc<Engine<S>>,
     pub read_models: R,
+    /// Where HTTP workers' reports are tallied.
+    pub fleet: Option<Fleet>,
 }
 
 type Shared<S, R> = axum::extract::State<Arc<App<S, R>>>;
@@ -92,6 +96,9 @@ pub struct ApiConfig {
     /// Where `GET /api/v1/tasks/poll` takes tasks from; without it the
     /// route answers 503.
     pub handout: Option<Handout>,
+    /// The worker registry (`/api/v1/workers`, and pollers registered by
+    /// their polls); without it those routes answer 503.
+    pub fleet: Option<Fleet>,
 }
 
 /// The whole router of a node. Every route passes the guard (see
@@ -109,11 +116,13 @@ pub fn router<S: Store, R: ReadModels>(
     let polls = poll::router(
         engine.clone(),
         config.handout,
+        config.fleet.clone(),
         config.limits.request_timeout,
     );
     let app = Arc::new(App {
         engine,
         read_models,
+        fleet: config.fleet.clone(),
     });
     Router::new()
         .nest("/api/v1/definitions", definitions::router())
@@ -127,6 +136,7 @@ pub fn router<S: Store, R: ReadModels>(
         .merge(graphql::router(app.clone(), feed.clone(), guard.clone()))
         .merge(feeds::router(feed))
         .merge(polls)
+        .merge(workers::router(config.fleet))
         .merge(openapi::router())
         .route("/health/live", get(operations::live))
         .with_state(app)

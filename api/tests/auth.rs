@@ -28,6 +28,7 @@ fn secured(limits: Limits) -> impl FnOnce(&infrastructure::store::PgEventStore) 
         },
         limits,
         handout: None,
+        fleet: None,
     }
 }
 
@@ -352,6 +353,7 @@ async fn an_open_node_does_not_rate_limit_its_anonymous_caller(pool: PgPool) {
         authentication: Authentication::Open,
         limits,
         handout: None,
+        fleet: None,
     })
     .await;
     let id = app.start("beta").await.0.to_string();

@@ -63,6 +63,7 @@ impl Node {
                     },
                     limits,
                     handout: None,
+                    fleet: None,
                 },
             },
         )

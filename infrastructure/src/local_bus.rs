@@ -7,9 +7,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use application::Error;
+use application::fleet::{WorkerPresence, WorkerSignal};
 use application::messages::{ResultBatch, TaskMessage, TaskResult};
-use application::ports::{BoxFuture, Bus, Delivery, Subscription, TaskHandout};
-use tokio::sync::Notify;
+use application::ports::{BoxFuture, Bus, Delivery, Subscription, TaskHandout, WorkerChannel};
+use tokio::sync::{Notify, mpsc};
 
 #[derive(Debug)]
 struct Queue<T> {
@@ -57,7 +58,19 @@ impl<T> Queue<T> {
 pub struct LocalBus {
     tasks: Arc<Mutex<HashMap<String, Arc<Queue<TaskMessage>>>>>,
     results: Arc<Queue<ResultBatch>>,
+    fleet: Arc<Fleet>,
 }
+
+/// Presence and signals within the process: one reader of presence (the
+/// node's recorder), one listener per worker id.
+#[derive(Debug, Default)]
+struct Fleet {
+    presences: Mutex<Option<mpsc::Sender<WorkerPresence>>>,
+    listeners: Mutex<HashMap<String, mpsc::Sender<WorkerSignal>>>,
+}
+
+/// Presence messages or signals waiting for their reader.
+const FLEET_BUFFER: usize = 256;
 
 impl LocalBus {
     fn task_queue(&self, name: &str) -> Arc<Queue<TaskMessage>> {
@@ -91,6 +104,7 @@ impl LocalBus {
 #[derive(Debug)]
 pub struct LocalSubscription<T> {
     queue: Arc<Queue<T>>,
+    cancelled: bool,
 }
 
 #[derive(Debug)]
@@ -143,12 +157,19 @@ impl<T: Send + Sync + 'static> Subscription<T> for LocalSubscription<T> {
     type Delivery = LocalDelivery<T>;
 
     async fn next(&mut self) -> Option<Result<LocalDelivery<T>, Error>> {
+        if self.cancelled {
+            return None;
+        }
         let (message, redelivered) = self.queue.pop().await;
         Some(Ok(LocalDelivery {
             message: Some(message),
             redelivered,
             queue: self.queue.clone(),
         }))
+    }
+
+    async fn cancel(&mut self) {
+        self.cancelled = true;
     }
 }
 
@@ -174,12 +195,14 @@ impl Bus for LocalBus {
     async fn consume_tasks(&self, queue: &str, _prefetch: u16) -> Result<Self::Tasks, Error> {
         Ok(LocalSubscription {
             queue: self.task_queue(queue),
+            cancelled: false,
         })
     }
 
     async fn consume_results(&self, _prefetch: u16) -> Result<Self::Results, Error> {
         Ok(LocalSubscription {
             queue: self.results.clone(),
+            cancelled: false,
         })
     }
 }
@@ -198,6 +221,55 @@ impl TaskHandout for LocalBus {
                 .await
                 .ok()
                 .map(|(task, _)| task))
+        })
+    }
+}
+
+impl WorkerChannel for LocalBus {
+    /// Dropped when no recorder listens (presence is best effort).
+    fn announce<'a>(&'a self, presence: &'a WorkerPresence) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let sender = lock(&self.fleet.presences).clone();
+            if let Some(sender) = sender {
+                let _ = sender.send(presence.clone()).await;
+            }
+            Ok(())
+        })
+    }
+
+    /// The last caller gets the presence messages from then on.
+    fn presences(&self) -> BoxFuture<'_, Result<mpsc::Receiver<WorkerPresence>, Error>> {
+        Box::pin(async move {
+            let (sender, receiver) = mpsc::channel(FLEET_BUFFER);
+            *lock(&self.fleet.presences) = Some(sender);
+            Ok(receiver)
+        })
+    }
+
+    fn signal<'a>(
+        &'a self,
+        worker_id: &'a str,
+        signal: WorkerSignal,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let sender = lock(&self.fleet.listeners).get(worker_id).cloned();
+            match sender {
+                Some(sender) if sender.send(signal).await.is_ok() => Ok(()),
+                _ => Err(Error::unavailable(format!(
+                    "worker {worker_id} does not listen in this process"
+                ))),
+            }
+        })
+    }
+
+    fn signals<'a>(
+        &'a self,
+        worker_id: &'a str,
+    ) -> BoxFuture<'a, Result<mpsc::Receiver<WorkerSignal>, Error>> {
+        Box::pin(async move {
+            let (sender, receiver) = mpsc::channel(FLEET_BUFFER);
+            lock(&self.fleet.listeners).insert(worker_id.to_owned(), sender);
+            Ok(receiver)
         })
     }
 }

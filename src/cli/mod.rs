@@ -7,6 +7,7 @@ mod bench_feeds;
 mod bench_reads;
 mod deploy;
 mod dlq;
+mod fleet;
 mod graph;
 mod logging;
 mod migrate;
@@ -18,6 +19,7 @@ mod start;
 mod stores;
 mod validate;
 mod worker;
+mod workers;
 
 use std::process::ExitCode;
 
@@ -60,6 +62,8 @@ enum Command {
     Serve(serve::ServeArguments),
     /// Run a worker on RabbitMQ: a command per task, or the HTTP executor.
     Worker(worker::WorkerArguments),
+    /// List and show the workers a node knows, or drain one.
+    Workers(workers::WorkersArguments),
     /// Measure the order saga: throughput, latency, CPU and memory.
     Bench(bench::BenchArguments),
     /// Measure `GET /api/v1/workflows/{id}` under concurrent clients on seeded read models.
@@ -97,6 +101,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Run(arguments) => run::run(arguments),
         Command::Serve(arguments) => serve::run(arguments),
         Command::Worker(arguments) => worker::run(arguments),
+        Command::Workers(arguments) => workers::run(arguments),
         Command::Bench(arguments) => bench::run(arguments),
         Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub workflows_compensation_failed: IntGaugeVec,
     pub approvals_waiting: IntGaugeVec,
     pub tasks_waiting: IntGaugeVec,
+    pub workers: IntGaugeVec,
+    pub worker_tasks_in_flight: IntGauge,
     pub task_oldest_wait: GaugeVec,
     pub dead_letter_tasks: IntGaugeVec,
     pub outbox_pending: IntGauge,
@@ -219,6 +221,19 @@ impl Metrics {
                 "distorch_tasks_waiting",
                 "Dispatched attempts no worker has started yet (outbox and broker).",
                 &["queue"],
+            ),
+            workers: gauge(
+                &registry,
+                "distorch_workers",
+                "Workers in the registry, by status (idle, busy, draining, offline).",
+                &["status"],
+            ),
+            worker_tasks_in_flight: register(
+                &registry,
+                IntGauge::new(
+                    "distorch_worker_tasks_in_flight",
+                    "Tasks the workers that are not offline say they are running.",
+                ),
             ),
             task_oldest_wait: register(
                 &registry,
