@@ -14,7 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Node, Services, spawn, start, wait_until_final_states, worker, workflows_folder};
+use support::{
+    Node, Services, spawn, start, statuses, wait_until_final_states, worker, workflows_folder,
+};
 
 const WORKFLOW: &str = r#"
 name: checkout
@@ -121,12 +123,8 @@ async fn python_worker_completes_fails_for_good_and_retries() {
     ];
     let states = wait_until_final_states(&client, &url, &ids, Duration::from_secs(60)).await;
     let context = || format!("{states:#?}\npython worker:\n{}", python.log());
-    let statuses: Vec<&str> = states
-        .iter()
-        .map(|state| state["status"].as_str().unwrap_or_default())
-        .collect();
     assert_eq!(
-        statuses,
+        statuses(&states),
         ["completed", "compensated", "completed"],
         "{}",
         context()

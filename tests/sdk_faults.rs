@@ -99,15 +99,11 @@ impl Cluster {
 
     /// How many times each step of the workflow completed in its history.
     async fn completions(&self, id: &str) -> usize {
-        let history: Value = self
-            .client
-            .get(format!("{}/api/v1/workflows/{id}/events", self.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let history = get_json(
+            &self.client,
+            &format!("{}/api/v1/workflows/{id}/events", self.url),
+        )
+        .await;
         history["items"]
             .as_array()
             .unwrap()

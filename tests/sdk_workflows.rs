@@ -14,7 +14,8 @@ use std::time::Duration;
 use sdk_support::{Implementation, root, sdk_script};
 use serde_json::{Value, json};
 use support::{
-    Node, Services, TempFolder, distorch, spawn, start, wait_until_final_states, workflows_folder,
+    Node, Services, TempFolder, distorch, get_json, spawn, start, statuses,
+    wait_until_final_states, workflows_folder,
 };
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -142,12 +143,8 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
     }
     let states = wait_until_final_states(&client, &url, &ids, Duration::from_secs(120)).await;
     let context = || format!("{states:#?}\nworker:\n{}", worker.log());
-    let statuses: Vec<&str> = states
-        .iter()
-        .map(|state| state["status"].as_str().unwrap_or_default())
-        .collect();
     assert_eq!(
-        statuses,
+        statuses(&states),
         [
             "completed",
             "completed",
@@ -196,14 +193,11 @@ async fn runs_the_examples(implementation: Implementation, transport: Transport)
         "{}",
         context()
     );
-    let history: Value = client
-        .get(format!("{url}/api/v1/workflows/{}/events", ids[3]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(
+        &client,
+        &format!("{url}/api/v1/workflows/{}/events", ids[3]),
+    )
+    .await;
     let mut undone: Vec<&str> = history["items"]
         .as_array()
         .unwrap()

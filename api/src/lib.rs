@@ -77,13 +77,24 @@ impl<T> ReadModels for T where
 {
 }
 
-/// What every handler reaches: the engine and the read models.
+/// What every handler reaches: the engine, the read models, and where
+/// polled tasks come from.
 #[derive(Debug)]
 pub struct App<S, R> {
     pub engine: Arc<Engine<S>>,
     pub read_models: R,
     /// Where HTTP workers' reports are tallied.
     pub fleet: Option<Fleet>,
+    pub handout: Option<Handout>,
+}
+
+impl<S, R> App<S, R> {
+    /// The task handout, as the use cases take it.
+    pub(crate) fn handout(&self) -> Option<&dyn application::ports::TaskHandout> {
+        self.handout
+            .as_ref()
+            .map(|Handout(handout)| handout.as_ref())
+    }
 }
 
 type Shared<S, R> = axum::extract::State<Arc<App<S, R>>>;
@@ -115,7 +126,7 @@ pub fn router<S: Store, R: ReadModels>(
     });
     let polls = poll::router(
         engine.clone(),
-        config.handout,
+        config.handout.clone(),
         config.fleet.clone(),
         config.limits.request_timeout,
     );
@@ -123,6 +134,7 @@ pub fn router<S: Store, R: ReadModels>(
         engine,
         read_models,
         fleet: config.fleet.clone(),
+        handout: config.handout,
     });
     Router::new()
         .nest("/api/v1/definitions", definitions::router())

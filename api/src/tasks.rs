@@ -242,7 +242,13 @@ pub(crate) async fn complete<S: Store, R: ReadModels>(
     let task = TaskRef::parse(&task_id)?;
     let output = body(payload)?.output;
     tally(&app.fleet, &task_id, Some(false)).await;
-    let events = tasks::report(&app.engine, &task, TaskOutcome::Completed { output }).await?;
+    let events = tasks::report(
+        &app.engine,
+        app.handout(),
+        &task,
+        TaskOutcome::Completed { output },
+    )
+    .await?;
     Ok(Json(ReportAccepted {
         task_id,
         events: event_names(&events),
@@ -285,7 +291,13 @@ pub(crate) async fn fail<S: Store, R: ReadModels>(
         retryable: request.retryable,
     };
     tally(&app.fleet, &task_id, Some(true)).await;
-    let events = tasks::report(&app.engine, &task, TaskOutcome::Failed { error }).await?;
+    let events = tasks::report(
+        &app.engine,
+        app.handout(),
+        &task,
+        TaskOutcome::Failed { error },
+    )
+    .await?;
     Ok(Json(ReportAccepted {
         task_id,
         events: event_names(&events),

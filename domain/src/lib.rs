@@ -8,6 +8,7 @@ pub mod expression;
 pub mod ids;
 pub mod instance;
 pub mod testkit;
+pub mod workflow_test;
 
 pub use definition::{WorkflowDefinition, parse_workflow};
 pub use ids::{InstanceId, StepId};

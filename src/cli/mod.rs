@@ -17,6 +17,7 @@ mod run;
 mod serve;
 mod start;
 mod stores;
+mod test;
 mod validate;
 mod worker;
 mod workers;
@@ -52,6 +53,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Run workflow test files (`workflows/tests/*.test.yaml`) offline through the pure engine.
+    Test(test::TestArguments),
     /// Print the JSON Schema of workflow files (for editors).
     Schema,
     /// Print the GraphQL schema of `/graphql` (SDL).
@@ -98,6 +101,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     match arguments.command {
         Command::Validate { files, format } => validate::run(&files, format),
         Command::Graph { file, format } => graph::run(&file, format),
+        Command::Test(arguments) => test::run(arguments),
         Command::Run(arguments) => run::run(arguments),
         Command::Serve(arguments) => serve::run(arguments),
         Command::Worker(arguments) => worker::run(arguments),

@@ -37,7 +37,9 @@ pub fn parse_workers(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> 
 }
 
 /// Reads and validates every `*.yaml`/`*.yml`/`*.json` workflow in
-/// `folder`; any invalid file stops the start with its problems.
+/// `folder`; any invalid file stops the start with its problems. Only the
+/// top of `folder` is read: its subfolders (such as the `tests/` of
+/// `distorch test`) are not.
 pub fn read_definitions(folder: &Path) -> anyhow::Result<Vec<String>> {
     if !folder.is_dir() {
         return Ok(Vec::new());
@@ -47,8 +49,10 @@ pub fn read_definitions(folder: &Path) -> anyhow::Result<Vec<String>> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| {
-            path.extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            path.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
         })
         .collect();
     files.sort();
@@ -142,6 +146,7 @@ pub fn spawn_workers<B: Bus>(
 ) -> anyhow::Result<Vec<String>> {
     let mut served: Vec<String> = Vec::new();
     for (queue, command) in workers {
+        metrics.prime_worker(queue);
         let executor = MeteredExecutor::new(ExecExecutor::new(command.clone()), metrics.clone());
         spawn_worker(
             Worker::new(bus.clone(), queue.clone(), "exec", executor),
@@ -150,6 +155,7 @@ pub fn spawn_workers<B: Bus>(
         served.push(queue.clone());
     }
     if http_worker && !served.iter().any(|queue| queue == HTTP_QUEUE) {
+        metrics.prime_worker(HTTP_QUEUE);
         let executor = MeteredExecutor::new(HttpExecutor::new()?, metrics.clone());
         spawn_worker(Worker::new(bus.clone(), HTTP_QUEUE, "http", executor), crew);
         served.push(HTTP_QUEUE.to_owned());
@@ -265,9 +271,38 @@ impl application::loops::Executor for EchoExecutor {
 }
 
 pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>, crew: &Crew) {
+    metrics.prime_worker(queue);
     let executor = MeteredExecutor::new(EchoExecutor, metrics.clone());
     spawn_worker(
         Worker::new(bus.clone(), queue.to_owned(), "echo", executor),
         crew,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn the_workflows_folder_gives_its_definitions_and_not_their_tests() {
+        let folder = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"));
+        assert!(
+            folder.join("tests").is_dir(),
+            "workflows/tests/ holds the examples' tests"
+        );
+        let sources = super::read_definitions(folder).expect("the examples are valid");
+        let names: Vec<String> = sources
+            .iter()
+            .map(|source| domain::parse_workflow(source).expect("valid").name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "data-pipeline",
+                "loan-approval",
+                "order-fulfilment",
+                "travel-booking"
+            ]
+        );
+    }
 }

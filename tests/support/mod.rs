@@ -16,7 +16,8 @@ pub use folders::{TempFolder, workflows_folder};
 pub use node::Node;
 pub use process::{Process, distorch, spawn, worker};
 pub use rest::{
-    get_json, request_start, start, started_id, state, wait_until_final, wait_until_final_states,
+    get_json, request_start, start, started_id, state, statuses, wait_until_final,
+    wait_until_final_states,
 };
 pub use services::{Services, rabbitmqctl};
 

@@ -76,10 +76,15 @@ pub async fn wait_until_final(
     ids: &[String],
     within: Duration,
 ) -> Vec<String> {
-    wait_until_final_states(client, url, ids, within)
-        .await
+    let states = wait_until_final_states(client, url, ids, within).await;
+    statuses(&states).into_iter().map(str::to_owned).collect()
+}
+
+/// The `status` of each workflow state.
+pub fn statuses(states: &[Value]) -> Vec<&str> {
+    states
         .iter()
-        .map(|state| state["status"].as_str().unwrap_or_default().to_owned())
+        .map(|state| state["status"].as_str().unwrap_or_default())
         .collect()
 }
 

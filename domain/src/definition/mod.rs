@@ -4,7 +4,7 @@ mod build;
 pub mod diagram;
 pub mod graph;
 mod model;
-mod read;
+pub(crate) mod read;
 pub mod schema;
 pub mod source;
 pub mod spec;

@@ -8,7 +8,7 @@ use super::spec::*;
 use super::yaml::{Key, Node, NodeValue};
 
 #[derive(Debug, Default)]
-pub(super) struct Reader {
+pub(crate) struct Reader {
     pub problems: Vec<Problem>,
 }
 
@@ -17,7 +17,7 @@ impl Reader {
         self.problems.push(Problem::new(at, message));
     }
 
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<Fields<'n>> {
+    pub(crate) fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<Fields<'n>> {
         match &node.value {
             NodeValue::Mapping(entries) => Some(Fields {
                 entries,
@@ -35,24 +35,29 @@ impl Reader {
 }
 
 /// The keys of one mapping, tracking which were read.
-struct Fields<'n> {
+pub(crate) struct Fields<'n> {
     entries: &'n [(Key, Node)],
     used: Vec<bool>,
 }
 
 impl<'n> Fields<'n> {
-    fn get(&mut self, key: &str) -> Option<&'n Node> {
+    pub(crate) fn get(&mut self, key: &str) -> Option<&'n Node> {
         let index = self.entries.iter().position(|(k, _)| k.name == key)?;
         self.used[index] = true;
         Some(&self.entries[index].1)
     }
 
-    fn optional<T: Read>(&mut self, key: &str, reader: &mut Reader) -> Option<T> {
+    /// Whether the mapping has `key`, without marking it read.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.entries.iter().any(|(name, _)| name.name == key)
+    }
+
+    pub(crate) fn optional<T: Read>(&mut self, key: &str, reader: &mut Reader) -> Option<T> {
         let node = self.get(key)?;
         T::read(node, key, reader)
     }
 
-    fn required<T: Read>(
+    pub(crate) fn required<T: Read>(
         &mut self,
         key: &str,
         at: Position,
@@ -69,7 +74,7 @@ impl<'n> Fields<'n> {
     }
 
     /// Reports every key that was not read.
-    fn finish(self, valid: &[&str], what: &str, reader: &mut Reader) {
+    pub(crate) fn finish(self, valid: &[&str], what: &str, reader: &mut Reader) {
         for ((key, _), used) in self.entries.iter().zip(self.used) {
             if !used {
                 reader.problem(key.at, unknown_key(&key.name, valid, what));
@@ -107,7 +112,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A spec value read from a node; problems go to the reader.
-pub(super) trait Read: Sized {
+pub(crate) trait Read: Sized {
     fn read(node: &Node, key: &str, reader: &mut Reader) -> Option<Self>;
 }
 

@@ -95,6 +95,7 @@ impl Harness {
         self.then(Command::StartWorkflow {
             input,
             started_by: "test".to_owned(),
+            start_at: None,
         })
     }
 
@@ -160,12 +161,18 @@ impl Harness {
 
     /// Moves the clock to the next timer and fires it.
     pub fn fire_next_timer(&mut self) -> Option<Vec<String>> {
+        let timer = self.next_timer()?;
+        Some(self.then(Command::FireTimer(timer)))
+    }
+
+    /// Takes the next timer off the list and moves the clock to its due time.
+    pub fn next_timer(&mut self) -> Option<Timer> {
         if self.timers.is_empty() {
             return None;
         }
         let (due, timer) = self.timers.remove(0);
         self.now = self.now.max(due);
-        Some(self.then(Command::FireTimer(timer)))
+        Some(timer)
     }
 
     pub fn advance_clock(&mut self, by: Duration) {

@@ -3,6 +3,7 @@
 
 mod api_key_rows;
 mod error;
+mod insight_rows;
 mod postgres;
 mod postgres_api_keys;
 pub mod postgres_bench;
@@ -18,6 +19,7 @@ mod read_model_rows;
 mod sqlite;
 mod sqlite_api_keys;
 mod sqlite_log_head;
+mod sqlite_queue_rows;
 mod sqlite_queues;
 mod sqlite_read_models;
 mod sqlite_workers;
@@ -28,6 +30,7 @@ pub use postgres_listener::{forward_notifications, wake_on_appends};
 pub use postgres_probe::PgStoreProbe;
 pub use postgres_read_models::PgReadModels;
 pub use sqlite::SqliteEventStore;
+pub use sqlite_queue_rows::{NewQueueRow, QueueRow, RowKind, SqliteQueueRows};
 pub use sqlite_read_models::SqliteReadModels;
 
 use error::{database, unreadable, unwritable, violates};

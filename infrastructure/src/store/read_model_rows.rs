@@ -3,7 +3,7 @@
 //! reads PostgreSQL's `timestamptz` and `jsonb`. Only an id differs (a
 //! `uuid` in PostgreSQL, text in SQLite), hence the id's type parameter.
 
-use application::ports::{Bottleneck, StatusCount, StepRow, WorkflowRow};
+use application::ports::{Bottleneck, StatusCount, StepRow, StoredDefinition, WorkflowRow};
 use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use serde_json::Value;
@@ -130,6 +130,33 @@ impl From<BottleneckColumns> for Bottleneck {
             samples: row.samples as u64,
             mean_waiting_ms: row.waiting,
             mean_running_ms: row.running,
+        }
+    }
+}
+
+/// The columns of [`DefinitionColumns`], from `definitions`.
+pub(super) const DEFINITIONS: &str =
+    "select name, version, hash, description, source, created_at from definitions";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DefinitionColumns {
+    name: String,
+    version: i32,
+    hash: String,
+    description: Option<String>,
+    source: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<DefinitionColumns> for StoredDefinition {
+    fn from(row: DefinitionColumns) -> Self {
+        StoredDefinition {
+            name: row.name,
+            version: row.version as u32,
+            hash: row.hash,
+            description: row.description,
+            source: row.source,
+            created_at: row.created_at,
         }
     }
 }

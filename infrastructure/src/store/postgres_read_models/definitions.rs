@@ -4,22 +4,11 @@ use application::Error;
 use application::ports::{DefinitionStore, IdempotencyKeys, StoredDefinition};
 use domain::InstanceId;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use crate::store::database;
+use crate::store::read_model_rows::{DEFINITIONS, DefinitionColumns};
 
 use super::PgReadModels;
-
-fn stored_definition(row: &PgRow) -> Result<StoredDefinition, sqlx::Error> {
-    Ok(StoredDefinition {
-        name: row.try_get("name")?,
-        version: row.try_get::<i32, _>("version")? as u32,
-        hash: row.try_get("hash")?,
-        description: row.try_get("description")?,
-        source: row.try_get("source")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
 
 impl DefinitionStore for PgReadModels {
     async fn save_definition(&self, definition: &StoredDefinition) -> Result<String, Error> {
@@ -47,17 +36,12 @@ impl DefinitionStore for PgReadModels {
     }
 
     async fn definitions(&self) -> Result<Vec<StoredDefinition>, Error> {
-        let rows = sqlx::query(
-            "select name, version, hash, description, source, created_at from definitions
-             order by name, version",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        rows.iter()
-            .map(stored_definition)
-            .collect::<Result<_, _>>()
-            .map_err(database)
+        let sql = format!("{DEFINITIONS} order by name, version");
+        let rows: Vec<DefinitionColumns> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(rows.into_iter().map(StoredDefinition::from).collect())
     }
 
     async fn definition(
@@ -65,19 +49,14 @@ impl DefinitionStore for PgReadModels {
         name: &str,
         version: u32,
     ) -> Result<Option<StoredDefinition>, Error> {
-        let row = sqlx::query(
-            "select name, version, hash, description, source, created_at from definitions
-             where name = $1 and version = $2",
-        )
-        .bind(name)
-        .bind(version as i32)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database)?;
-        row.as_ref()
-            .map(stored_definition)
-            .transpose()
-            .map_err(database)
+        let sql = format!("{DEFINITIONS} where name = $1 and version = $2");
+        let row: Option<DefinitionColumns> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(version as i32)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(row.map(StoredDefinition::from))
     }
 }
 

@@ -5,24 +5,12 @@ use application::ports::{DefinitionStore, IdempotencyKeys, StoredDefinition};
 use chrono::Utc;
 use domain::InstanceId;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
+use crate::store::read_model_rows::{DEFINITIONS, DefinitionColumns};
 use crate::store::{database, unreadable};
 
-use super::queries::{parse_time, required};
 use super::{SqliteReadModels, time};
-
-fn stored_definition(row: &SqliteRow) -> Result<StoredDefinition, sqlx::Error> {
-    Ok(StoredDefinition {
-        name: row.try_get("name")?,
-        version: row.try_get::<i64, _>("version")? as u32,
-        hash: row.try_get("hash")?,
-        description: row.try_get("description")?,
-        source: row.try_get("source")?,
-        created_at: required(parse_time(row.try_get("created_at")?)?, "created_at")?,
-    })
-}
 
 impl DefinitionStore for SqliteReadModels {
     async fn save_definition(&self, definition: &StoredDefinition) -> Result<String, Error> {
@@ -51,17 +39,12 @@ impl DefinitionStore for SqliteReadModels {
     }
 
     async fn definitions(&self) -> Result<Vec<StoredDefinition>, Error> {
-        let rows = sqlx::query(
-            "select name, version, hash, description, source, created_at from definitions
-             order by name, version",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        rows.iter()
-            .map(stored_definition)
-            .collect::<Result<_, _>>()
-            .map_err(database)
+        let sql = format!("{DEFINITIONS} order by name, version");
+        let rows: Vec<DefinitionColumns> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(rows.into_iter().map(StoredDefinition::from).collect())
     }
 
     async fn definition(
@@ -69,19 +52,14 @@ impl DefinitionStore for SqliteReadModels {
         name: &str,
         version: u32,
     ) -> Result<Option<StoredDefinition>, Error> {
-        let row = sqlx::query(
-            "select name, version, hash, description, source, created_at from definitions
-             where name = ?1 and version = ?2",
-        )
-        .bind(name)
-        .bind(i64::from(version))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database)?;
-        row.as_ref()
-            .map(stored_definition)
-            .transpose()
-            .map_err(database)
+        let sql = format!("{DEFINITIONS} where name = $1 and version = $2");
+        let row: Option<DefinitionColumns> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(version as i32)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(row.map(StoredDefinition::from))
     }
 }
 

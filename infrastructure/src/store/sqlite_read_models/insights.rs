@@ -8,26 +8,18 @@ use application::Error;
 use application::ports::{
     InsightQueries, MinuteCount, StepFigureRow, WaitingApprovalRow, WaitingStepRow,
 };
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use sqlx::Row;
-use uuid::Uuid;
+use uuid::fmt::Hyphenated;
 
 use crate::store::database;
+use crate::store::insight_rows::{
+    MinuteCountColumns, WAITING_STEPS, WaitingApprovalColumns, WaitingStepColumns, activity,
+    minute_count, waiting_approvals,
+};
 
-use super::queries::{parse_json, parse_time, required};
 use super::{SqliteReadModels, time};
-
-fn decode<E: std::error::Error + Send + Sync + 'static>(error: E) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(error))
-}
-
-/// `YYYY-MM-DDTHH:MM` as the start of that minute.
-fn minute(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
-        .map(|at| at.and_utc())
-        .map_err(decode)
-}
 
 /// The nearest-rank percentile of sorted samples.
 fn percentile(sorted: &[f64], fraction: f64) -> Option<f64> {
@@ -41,87 +33,32 @@ impl InsightQueries for SqliteReadModels {
         workflow: Option<InstanceId>,
         limit: u32,
     ) -> Result<Vec<WaitingApprovalRow>, Error> {
-        let rows = sqlx::query(
-            "select i.id, i.definition, i.definition_version, i.status, i.input,
-                    s.step, s.attempt, s.scheduled_at
-             from workflow_steps s join workflow_instances i on i.id = s.instance_id
-             where s.kind = 'approval' and s.status = 'waiting'
-               and i.status in ('running', 'paused')
-               and (?1 is null or i.id = ?1)
-             order by s.scheduled_at, i.id, s.step limit ?2",
-        )
-        .bind(workflow.map(|id| id.0.to_string()))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.try_get("id")?;
-                Ok(WaitingApprovalRow {
-                    instance: InstanceId(Uuid::parse_str(&id).map_err(decode)?),
-                    definition: row.try_get("definition")?,
-                    version: row.try_get::<i64, _>("definition_version")? as u32,
-                    status: row.try_get("status")?,
-                    input: parse_json(row.try_get("input")?)?.unwrap_or_default(),
-                    step: row.try_get("step")?,
-                    attempt: row.try_get::<i64, _>("attempt")? as u32,
-                    requested_at: parse_time(row.try_get("scheduled_at")?)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(database)
+        let rows: Vec<WaitingApprovalColumns<Hyphenated>> =
+            sqlx::query_as(sqlx::AssertSqlSafe(waiting_approvals("$1")))
+                .bind(workflow.map(|id| id.0.to_string()))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database)?;
+        Ok(rows.into_iter().map(WaitingApprovalRow::from).collect())
     }
 
     async fn activity(&self, since: DateTime<Utc>) -> Result<Vec<MinuteCount>, Error> {
-        let rows = sqlx::query(
-            "select substr(created_at, 1, 16) as minute, 'started' as what, count(*) as count
-             from workflow_instances where created_at >= ?1 group by 1
-             union all
-             select substr(finished_at, 1, 16), status, count(*)
-             from workflow_instances where finished_at >= ?1 group by 1, 2
-             order by 1, 2",
-        )
-        .bind(time(since))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        rows.iter()
-            .map(|row| {
-                Ok(MinuteCount {
-                    minute: minute(&row.try_get::<String, _>("minute")?)?,
-                    what: row.try_get("what")?,
-                    count: row.try_get::<i64, _>("count")? as u64,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(database)
+        let rows: Vec<MinuteCountColumns> =
+            sqlx::query_as(sqlx::AssertSqlSafe(activity("substr({}, 1, 16) || ':00Z'")))
+                .bind(time(since))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database)?;
+        Ok(rows.into_iter().map(minute_count).collect())
     }
 
     async fn waiting_steps(&self) -> Result<Vec<WaitingStepRow>, Error> {
-        let rows = sqlx::query(
-            "select i.definition, i.definition_version, s.step, count(*) as count,
-                    min(s.scheduled_at) as oldest
-             from workflow_steps s join workflow_instances i on i.id = s.instance_id
-             where s.status = 'scheduled' and s.kind in ('task', 'http')
-               and s.scheduled_at is not null
-             group by 1, 2, 3 order by 5",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        rows.iter()
-            .map(|row| {
-                Ok(WaitingStepRow {
-                    definition: row.try_get("definition")?,
-                    version: row.try_get::<i64, _>("definition_version")? as u32,
-                    step: row.try_get("step")?,
-                    count: row.try_get::<i64, _>("count")? as u64,
-                    oldest: required(parse_time(row.try_get("oldest")?)?, "oldest")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(database)
+        let rows: Vec<WaitingStepColumns> = sqlx::query_as(WAITING_STEPS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(rows.into_iter().map(WaitingStepRow::from).collect())
     }
 
     async fn step_figures(&self, definition: &str) -> Result<Vec<StepFigureRow>, Error> {

@@ -1,6 +1,5 @@
 //! The read models' queries for the API (SQLite).
 
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 use application::Error;
@@ -8,7 +7,6 @@ use application::ports::{
     Bottleneck, DefinitionDurations, DurationStats, ReadModelQueries, StatusCount, StepDurations,
     StepRow, WorkflowFilter, WorkflowRow,
 };
-use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use sqlx::Row;
 use uuid::fmt::Hyphenated;
@@ -20,27 +18,6 @@ use crate::store::read_model_rows::{
 };
 
 use super::{SqliteReadModels, time};
-
-/// A time column read as text (the definitions' rows).
-pub(super) fn parse_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    text.map(|text| {
-        DateTime::parse_from_rfc3339(&text)
-            .map(|at| at.to_utc())
-            .map_err(|error| sqlx::Error::Decode(Box::new(error)))
-    })
-    .transpose()
-}
-
-pub(super) fn parse_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
-    text.map(|text| {
-        serde_json::from_str(&text).map_err(|error| sqlx::Error::Decode(Box::new(error)))
-    })
-    .transpose()
-}
-
-pub(super) fn required<T>(value: Option<T>, column: &str) -> Result<T, sqlx::Error> {
-    value.ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))
-}
 
 /// Mean and 95th percentile (nearest rank) of durations in milliseconds.
 fn summarise(mut samples: Vec<f64>) -> DurationStats {
