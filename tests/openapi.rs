@@ -17,8 +17,9 @@ use std::time::Duration;
 use support::{CHAIN, Node, workflows_folder};
 
 /// The routes not fuzzed (see the module's documentation).
-const STREAMS: [&str; 4] = [
+const STREAMS: [&str; 5] = [
     "/api/v1/events/stream",
+    "/api/v1/workers/stream",
     "/api/v1/workflows/{id}/stream",
     "/ws/events",
     "/graphql/ws",

@@ -1,7 +1,8 @@
 //! The SDK workers (sdk/python/tests/e2e_worker.py,
 //! sdk/typescript/test/e2e_worker.js) through faults, against `distorch
-//! serve` on PostgreSQL + RabbitMQ: SIGTERM drains (the running tasks finish
-//! and are reported, no new one is taken); a hung function is cut at its
+//! serve` on PostgreSQL + RabbitMQ: SIGTERM and the engine's drain
+//! (`POST /api/v1/workers/{id}/drain`) drain them (the running tasks finish
+//! and are reported, no new one is taken, the worker says goodbye); a hung function is cut at its
 //! deadline and the next attempt completes; the broker closing the
 //! connections mid-run (and, `#[ignore]`d, a broker restart) loses no result
 //! and runs no function twice.
@@ -111,6 +112,25 @@ impl Cluster {
             .count()
     }
 
+    /// Waits until the worker named `name` is listed at `/api/v1/workers`
+    /// and `holds`.
+    async fn listed(&self, name: &str, holds: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let workers = get_json(&self.client, &format!("{}/api/v1/workers", self.url)).await;
+            let found = workers["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|worker| worker["name"] == name && holds(worker));
+            if let Some(worker) = found {
+                return worker.clone();
+            }
+            assert!(Instant::now() < deadline, "worker {name}: {workers:#}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn stop(self) {
         drop(self.node);
         self.services.remove().await;
@@ -137,13 +157,49 @@ fn outputs_by(states: &[Value]) -> Vec<&str> {
         .collect()
 }
 
+/// How a worker is asked to drain.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGTERM.
+    Signal,
+    /// `POST /api/v1/workers/{id}/drain` (protocol section 12).
+    Engine,
+}
+
 async fn sigterm_drains(implementation: Implementation) {
-    let cluster = Cluster::start(&format!("sdk-drain-{}", implementation.name())).await;
+    drains(implementation, Stop::Signal).await;
+}
+
+async fn drains(implementation: Implementation, stop: Stop) {
+    let name = match stop {
+        Stop::Signal => format!("sdk-drain-{}", implementation.name()),
+        Stop::Engine => format!("sdk-drained-{}", implementation.name()),
+    };
+    let cluster = Cluster::start(&name).await;
     let mut first = cluster.worker(implementation, "first");
+    let listed = cluster
+        .listed("first", |worker| worker["status"] == "idle")
+        .await;
+    assert_eq!(listed["queues"], json!(["hung", "slow"]), "{listed}");
     let running = cluster.start_slow(3, 2.0).await;
     logged(&first, "] running ", 3).await;
-    first.terminate();
-    logged(&first, "stopping", 1).await;
+    match stop {
+        Stop::Signal => {
+            first.terminate();
+            logged(&first, "stopping", 1).await;
+        }
+        Stop::Engine => {
+            let id = listed["id"].as_str().unwrap();
+            let drain = cluster
+                .client
+                .post(format!("{}/api/v1/workers/{id}/drain", cluster.url))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(drain.status(), 202);
+            logged(&first, "asked to drain", 1).await;
+        }
+    }
     let later = cluster.start_slow(1, 0.0).await;
     let exit = tokio::task::block_in_place(|| first.wait_for_exit(PATIENCE));
     assert!(
@@ -167,6 +223,11 @@ async fn sigterm_drains(implementation: Implementation) {
         "no task taken after SIGTERM:\n{}",
         first.log()
     );
+
+    let gone = cluster
+        .listed("first", |worker| worker["status"] == "offline")
+        .await;
+    assert_eq!(gone["completed"], 3, "{gone}");
 
     let second = cluster.worker(implementation, "second");
     let states = cluster.final_states(&later).await;
@@ -269,6 +330,16 @@ async fn sigterm_drains_a_python_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_a_typescript_worker() {
     sigterm_drains(Implementation::TypeScript).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_drains_a_python_worker() {
+    drains(Implementation::Python, Stop::Engine).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_drains_a_typescript_worker() {
+    drains(Implementation::TypeScript, Stop::Engine).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

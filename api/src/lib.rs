@@ -29,6 +29,7 @@ mod stats;
 mod step_figures;
 mod tasks;
 mod views;
+mod workers;
 mod workflows;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub use http_metrics::track_http;
 pub use limits::{DEFAULT_BURST, DEFAULT_REQUESTS_PER_SECOND, Limits};
 pub use operations::{live, operations_router};
 pub use poll::{Handout, MAX_WAIT_SECONDS};
+pub use workers::Fleet;
 
 /// The event store an API node commands through.
 pub trait Store: EventStore + TimerQueue + LogHead + 'static {}
@@ -87,6 +89,8 @@ impl<T> ReadModels for T where
 pub struct App<S, R> {
     pub engine: Arc<Engine<S>>,
     pub read_models: R,
+    /// Where HTTP workers' reports are tallied.
+    pub fleet: Option<Fleet>,
     pub handout: Option<Handout>,
 }
 
@@ -111,6 +115,9 @@ pub struct ApiConfig {
     pub handout: Option<Handout>,
     /// What an open node refuses from web pages.
     pub browsers: BrowserPolicy,
+    /// The worker registry (`/api/v1/workers`, and pollers registered by
+    /// their polls); without it those routes answer 503.
+    pub fleet: Option<Fleet>,
 }
 
 /// The whole router of a node. Every route passes the guard (see
@@ -128,11 +135,13 @@ pub fn router<S: Store, R: ReadModels>(
     let polls = poll::router(
         engine.clone(),
         config.handout.clone(),
+        config.fleet.clone(),
         config.limits.request_timeout,
     );
     let app = Arc::new(App {
         engine,
         read_models,
+        fleet: config.fleet.clone(),
         handout: config.handout,
     });
     Router::new()
@@ -148,6 +157,7 @@ pub fn router<S: Store, R: ReadModels>(
         .merge(graphql::router(app.clone(), feed.clone(), guard.clone()))
         .merge(feeds::router(feed))
         .merge(polls)
+        .merge(workers::router(config.fleet))
         .merge(openapi::router())
         .route("/health/live", get(operations::live))
         .with_state(app)

@@ -16,7 +16,7 @@ use crate::auth::QUERY_TOKEN_ROUTES;
 use crate::auth::routes::ROUTES;
 use crate::{
     approvals, definitions, error, feeds, graphql, me, operations, overview, poll, schedules,
-    starts, stats, step_figures, tasks, views, workflows,
+    starts, stats, step_figures, tasks, views, workers, workflows,
 };
 
 #[derive(OpenApi)]
@@ -37,6 +37,7 @@ use crate::{
         tasks::complete, tasks::fail, tasks::heartbeat, poll::poll,
         stats::stats, stats::bottlenecks, overview::show,
         approvals::list, step_figures::steps, me::me,
+        workers::list, workers::show, workers::drain, workers::stream,
         feeds::stream_all, feeds::stream_workflow, feeds::websocket,
         operations::live, operations::ready, operations::metrics,
         graphql::http::post, graphql::http::query_or_page, graphql::http::websocket,
@@ -47,6 +48,7 @@ use crate::{
         (name = "workflows", description = "Workflow instances: start, read, command"),
         (name = "schedules", description = "Cron schedules that start workflows"),
         (name = "tasks", description = "Steps: operator commands, approvals, and workers that speak HTTP"),
+        (name = "workers", description = "The fleet: workers, their status, drains"),
         (name = "stats", description = "Statistics from the read models"),
         (name = "auth", description = "The caller"),
         (name = "feeds", description = "The event log, live: Server-Sent Events and WebSocket"),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::Engine;
+use application::fleet;
 use application::messages::TaskMessage;
 use application::ports::{EventStore, TaskHandout, TimerQueue};
 use application::tasks;
@@ -29,7 +30,7 @@ use uuid::Uuid;
 
 use crate::error::Problem;
 use crate::extract::QueryParams;
-use crate::{ApiError, Caller};
+use crate::{ApiError, Caller, Fleet};
 
 /// The longest wait a poll may ask for.
 pub const MAX_WAIT_SECONDS: u64 = 30;
@@ -47,6 +48,8 @@ impl std::fmt::Debug for Handout {
 pub(crate) struct Poll<S> {
     engine: Arc<Engine<S>>,
     handout: Option<Handout>,
+    /// Registers pollers as workers, and holds back tasks from a draining one.
+    fleet: Option<Fleet>,
     /// Below the node's request timeout, so a poll is never cut off after
     /// it took a task.
     max_wait: Duration,
@@ -55,6 +58,7 @@ pub(crate) struct Poll<S> {
 pub fn router<S, T>(
     engine: Arc<Engine<S>>,
     handout: Option<Handout>,
+    fleet: Option<Fleet>,
     request_timeout: Duration,
 ) -> Router<T>
 where
@@ -68,6 +72,7 @@ where
         .with_state(Arc::new(Poll {
             engine,
             handout,
+            fleet,
             max_wait,
         }))
 }
@@ -82,6 +87,14 @@ pub(crate) struct PollQuery {
     /// the node's request timeout.
     #[param(value_type = Option<u64>, minimum = 0, maximum = 30)]
     wait: Option<String>,
+    /// The polling worker's id, the same on every poll of its life (a
+    /// UUID, say): it is listed at `/api/v1/workers` under it. Without
+    /// it, the worker is `http:<caller>`.
+    #[param(max_length = 200)]
+    worker_id: Option<String>,
+    /// The worker's name in that list (default: its id).
+    #[param(max_length = 200)]
+    name: Option<String>,
 }
 
 impl PollQuery {
@@ -89,6 +102,28 @@ impl PollQuery {
         self.queue
             .as_deref()
             .ok_or_else(|| ApiError::BadRequest("`queue` is required".into()))
+    }
+
+    fn worker(&self, caller: &Caller) -> Result<(String, String), ApiError> {
+        let id = match self.worker_id.as_deref() {
+            None => format!("http:{}", caller.id),
+            Some(id) if !id.is_empty() && id.len() <= 200 => id.to_owned(),
+            Some(_) => {
+                return Err(ApiError::BadRequest(
+                    "`worker_id` has 1 to 200 characters".into(),
+                ));
+            }
+        };
+        let name = match self.name.as_deref() {
+            None => id.clone(),
+            Some(name) if name.len() <= 200 => name.to_owned(),
+            Some(_) => {
+                return Err(ApiError::BadRequest(
+                    "`name` has at most 200 characters".into(),
+                ));
+            }
+        };
+        Ok((id, name))
     }
 
     fn wait(&self) -> Result<Duration, ApiError> {
@@ -170,7 +205,7 @@ impl From<TaskMessage> for Task {
     params(PollQuery),
     responses(
         (status = 200, description = "A task; report on it with its `task_id`", body = Task),
-        (status = 204, description = "No task came within the wait"),
+        (status = 204, description = "No task came within the wait; with `DisTorch-Worker-Draining: true`, the worker is draining and gets no more tasks"),
         (status = 400, description = "No or a malformed `queue`; a `wait` out of range", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The broker is unavailable, or this node hands out no tasks", body = Problem, content_type = "application/problem+json"),
     ),
@@ -182,15 +217,54 @@ pub(crate) async fn poll<S: EventStore + TimerQueue + 'static>(
 ) -> Result<Response, ApiError> {
     let queue = query.queue()?;
     let wait = query.wait()?.min(poll.max_wait);
+    let (worker_id, name) = query.worker(&caller)?;
     let handout = poll
         .handout
         .as_ref()
         .map(|Handout(handout)| handout.as_ref());
     let worker = format!("http:{}", caller.id);
-    match tasks::take(&poll.engine, handout, queue, wait, worker).await? {
-        Some(task) => Ok(axum::Json(Task::from(task)).into_response()),
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    let Some(fleet) = &poll.fleet else {
+        return Ok(answer(
+            tasks::take(&poll.engine, handout, queue, wait, worker).await?,
+        ));
+    };
+    let registry = fleet.registry.as_ref();
+    // In slices, so that a drain holds back tasks within a slice.
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if fleet::poll_seen(registry, &worker_id, &name, queue, fleet.clock.now()).await? {
+            return Ok(draining());
+        }
+        let slice = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .min(DRAIN_CHECK);
+        let taken = tasks::take(&poll.engine, handout, queue, slice, worker.clone()).await?;
+        if let Some(task) = &taken {
+            fleet::task_taken(registry, &worker_id, &task.task_id, fleet.clock.now()).await?;
+        }
+        if taken.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(answer(taken));
+        }
     }
+}
+
+/// How often a waiting poll checks that its worker is not draining.
+const DRAIN_CHECK: Duration = Duration::from_secs(1);
+
+fn answer(taken: Option<TaskMessage>) -> Response {
+    match taken {
+        Some(task) => axum::Json(Task::from(task)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// The answer to a draining worker's poll: no task, and why.
+fn draining() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [("distorch-worker-draining", "true")],
+    )
+        .into_response()
 }
 
 #[cfg(test)]

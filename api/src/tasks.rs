@@ -251,6 +251,7 @@ pub(crate) async fn complete<S: Store, R: ReadModels>(
 ) -> Result<Json<ReportAccepted>, ApiError> {
     let task = TaskRef::parse(&task_id)?;
     let output = body(payload)?.output;
+    tally(&app.fleet, &task_id, Some(false)).await;
     let events = tasks::report(
         &app.engine,
         app.handout(),
@@ -299,6 +300,7 @@ pub(crate) async fn fail<S: Store, R: ReadModels>(
         message: request.message,
         retryable: request.retryable,
     };
+    tally(&app.fleet, &task_id, Some(true)).await;
     let events = tasks::report(
         &app.engine,
         app.handout(),
@@ -339,5 +341,19 @@ pub(crate) async fn heartbeat<S: Store, R: ReadModels>(
     let task = TaskRef::parse(&task_id)?;
     let progress = optional(payload)?.and_then(|request| request.progress);
     tasks::heartbeat(&app.engine, &app.read_models, &task, progress).await?;
+    tally(&app.fleet, &task_id, None).await;
     Ok(Json(HeartbeatAccepted { task_id, progress }))
+}
+
+/// Counts an HTTP worker's report for the worker that polled the task
+/// (a final report frees it, duplicate or not); best effort: the report
+/// itself does not depend on it.
+async fn tally(fleet: &Option<crate::Fleet>, task_id: &str, finished: Option<bool>) {
+    let Some(fleet) = fleet else { return };
+    let now = fleet.clock.now();
+    if let Err(error) =
+        application::fleet::task_reported(fleet.registry.as_ref(), task_id, finished, now).await
+    {
+        tracing::warn!(error = %error.report(), "tallying a worker's report failed");
+    }
 }

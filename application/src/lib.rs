@@ -13,6 +13,7 @@ pub mod definitions;
 pub mod engine;
 mod error;
 pub mod feed;
+pub mod fleet;
 pub mod loops;
 pub mod messages;
 pub mod metrics;

@@ -125,8 +125,9 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
             let bus = LocalBus::durable(&store).await?;
             let engine = Arc::new(Engine::new(store, registry, clock));
             let metrics = Arc::new(Metrics::new());
-            spawn_loops(&engine, &bus, &[], false, &metrics)?;
-            spawn_echo_worker(&bus, "bench", &metrics);
+            let crew = super::fleet::Crew::default();
+            spawn_loops(&engine, &bus, &[], false, &metrics, &crew)?;
+            spawn_echo_worker(&bus, "bench", &metrics, &crew);
             println!("mode: embedded (SQLite, queues in the same file, in-process worker)");
             measure(&engine, &arguments, &[]).await?;
         }
@@ -205,7 +206,14 @@ async fn on_cluster<S: EventStore + OutboxQueue + TimerQueue + 'static>(
     amqp_url: &str,
     arguments: &BenchArguments,
 ) -> anyhow::Result<()> {
-    spawn_loops(engine, bus, &[], false, metrics)?;
+    spawn_loops(
+        engine,
+        bus,
+        &[],
+        false,
+        metrics,
+        &super::fleet::Crew::default(),
+    )?;
     let mut worker = Command::new(std::env::current_exe()?)
         .args(["worker", "--echo", "bench"])
         .env("AMQP_URL", amqp_url)

@@ -72,8 +72,9 @@ async fn measure(
     let feed = spawn_feed(&engine, signal, true);
     let bus = LocalBus::default();
     let metrics = Arc::new(application::metrics::Metrics::new());
-    spawn_loops(&engine, &bus, &[], false, &metrics)?;
-    spawn_echo_worker(&bus, "bench", &metrics);
+    let crew = super::fleet::Crew::default();
+    spawn_loops(&engine, &bus, &[], false, &metrics, &crew)?;
+    spawn_echo_worker(&bus, "bench", &metrics, &crew);
     let config = ApiConfig {
         limits: Limits {
             requests_per_second: 1e9,

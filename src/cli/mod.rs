@@ -9,6 +9,7 @@ mod client;
 mod definitions;
 mod deploy;
 mod dlq;
+mod fleet;
 mod graph;
 mod live;
 mod logging;
@@ -25,6 +26,7 @@ mod test;
 mod validate;
 mod watch;
 mod worker;
+mod workers;
 mod workflows;
 
 use std::process::ExitCode;
@@ -70,6 +72,8 @@ enum Command {
     Serve(serve::ServeArguments),
     /// Run a worker on RabbitMQ: a command per task, or the HTTP executor.
     Worker(worker::WorkerArguments),
+    /// List and show the workers a node knows, or drain one.
+    Workers(workers::WorkersArguments),
     /// Measure the order saga: throughput, latency, CPU and memory.
     Bench(bench::BenchArguments),
     /// Measure `GET /api/v1/workflows/{id}` under concurrent clients on seeded read models.
@@ -116,6 +120,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::Run(arguments) => run::run(arguments),
         Command::Serve(arguments) => serve::run(arguments),
         Command::Worker(arguments) => worker::run(arguments),
+        Command::Workers(arguments) => workers::run(arguments),
         Command::Bench(arguments) => bench::run(arguments),
         Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),

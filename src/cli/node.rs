@@ -1,7 +1,6 @@
 //! Wiring an engine node: the background loops, workers and the HTTP server,
 //! whatever the store and bus underneath.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +22,8 @@ use domain::definition::{HTTP_QUEUE, parse_workflow};
 use infrastructure::exec::ExecExecutor;
 use infrastructure::http::HttpExecutor;
 use tokio::sync::Notify;
+
+use super::fleet::Crew;
 
 /// `QUEUE=COMMAND` pairs from `--exec`.
 pub fn parse_workers(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -120,14 +121,16 @@ where
     wake
 }
 
-/// Spawns the relay, the timer poller, the results consumer and the workers.
+/// Spawns the relay, the timer poller, the results consumer and the
+/// workers (of `crew`); the queues the workers serve.
 pub fn spawn_loops<S, B>(
     engine: &Arc<Engine<S>>,
     bus: &B,
     workers: &[(String, String)],
     http_worker: bool,
     metrics: &Arc<Metrics>,
-) -> anyhow::Result<()>
+    crew: &Crew,
+) -> anyhow::Result<Vec<String>>
 where
     S: EventStore + OutboxQueue + TimerQueue + 'static,
     B: Bus,
@@ -142,37 +145,43 @@ where
             tracing::error!(error = %error.report(), "the results consumer stopped");
         }
     });
-    spawn_workers(bus, workers, http_worker, metrics)
+    spawn_workers(bus, workers, http_worker, metrics, crew)
 }
 
+/// Spawns a worker loop per `QUEUE=COMMAND` and the HTTP executor's; the
+/// queues they serve.
 pub fn spawn_workers<B: Bus>(
     bus: &B,
     workers: &[(String, String)],
     http_worker: bool,
     metrics: &Arc<Metrics>,
-) -> anyhow::Result<()> {
-    let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
+    crew: &Crew,
+) -> anyhow::Result<Vec<String>> {
+    let mut served: Vec<String> = Vec::new();
     for (queue, command) in workers {
         metrics.prime_worker(queue);
-        let worker = Arc::new(Worker::new(
-            bus.clone(),
-            queue.clone(),
-            "exec",
-            MeteredExecutor::new(ExecExecutor::new(command.clone()), metrics.clone()),
-        ));
-        tokio::spawn(async move { worker.run().await });
+        let executor = MeteredExecutor::new(ExecExecutor::new(command.clone()), metrics.clone());
+        spawn_worker(
+            Worker::new(bus.clone(), queue.clone(), "exec", executor),
+            crew,
+        );
+        served.push(queue.clone());
     }
-    if http_worker && !served.contains(HTTP_QUEUE) {
+    if http_worker && !served.iter().any(|queue| queue == HTTP_QUEUE) {
         metrics.prime_worker(HTTP_QUEUE);
-        let worker = Arc::new(Worker::new(
-            bus.clone(),
-            HTTP_QUEUE,
-            "http",
-            MeteredExecutor::new(HttpExecutor::new()?, metrics.clone()),
-        ));
-        tokio::spawn(async move { worker.run().await });
+        let executor = MeteredExecutor::new(HttpExecutor::new()?, metrics.clone());
+        spawn_worker(Worker::new(bus.clone(), HTTP_QUEUE, "http", executor), crew);
+        served.push(HTTP_QUEUE.to_owned());
     }
-    Ok(())
+    Ok(served)
+}
+
+fn spawn_worker<B: Bus, E: application::loops::Executor + 'static>(
+    worker: Worker<B, E>,
+    crew: &Crew,
+) {
+    let worker = Arc::new(worker.in_fleet(crew.tally.clone(), crew.drain.clone()));
+    tokio::spawn(async move { worker.run().await });
 }
 
 /// Starts the node's event feed: one tail of the log, woken by `signal`.
@@ -274,15 +283,13 @@ impl application::loops::Executor for EchoExecutor {
     }
 }
 
-pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>) {
+pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>, crew: &Crew) {
     metrics.prime_worker(queue);
-    let worker = Arc::new(Worker::new(
-        bus.clone(),
-        queue.to_owned(),
-        "echo",
-        MeteredExecutor::new(EchoExecutor, metrics.clone()),
-    ));
-    tokio::spawn(async move { worker.run().await });
+    let executor = MeteredExecutor::new(EchoExecutor, metrics.clone());
+    spawn_worker(
+        Worker::new(bus.clone(), queue.to_owned(), "echo", executor),
+        crew,
+    );
 }
 
 #[cfg(test)]

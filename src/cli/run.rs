@@ -105,7 +105,15 @@ async fn run_embedded(arguments: RunArguments) -> anyhow::Result<ExitCode> {
         Arc::new(SystemClock::default()),
     ));
     let bus = LocalBus::default();
-    spawn_loops(&engine, &bus, &workers, true, &Arc::new(Metrics::new()))?;
+    let crew = super::fleet::Crew::default();
+    spawn_loops(
+        &engine,
+        &bus,
+        &workers,
+        true,
+        &Arc::new(Metrics::new()),
+        &crew,
+    )?;
 
     let mut changes = engine.subscribe();
     let origin = Origin::actor("cli");

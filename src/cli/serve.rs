@@ -26,6 +26,7 @@ use infrastructure::store::{
     PgEventStore, PgReadModels, PgStoreProbe, forward_notifications, wake_on_appends,
 };
 
+use super::fleet::{Crew, join_as_node};
 use super::logging::{self, LogArguments};
 use super::node::{
     deploy_definitions, parse_workers, read_definitions, serve_http, spawn_feed, spawn_loops,
@@ -231,6 +232,7 @@ impl ServeArguments {
             limits: self.limits(),
             handout: None,
             browsers,
+            fleet: None,
         })
     }
 }
@@ -252,7 +254,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
     let sources = read_definitions(&arguments.workflows)?;
     let workers = parse_workers(&arguments.exec)?;
     let http_worker = !arguments.no_http_worker;
-    let clock = Arc::new(SystemClock::default());
+    let clock: Arc<dyn application::clock::Clock> = Arc::new(SystemClock::default());
     let metrics = Arc::new(Metrics::new());
     let telemetry = Telemetry::new(metrics.clone(), registry.clone(), clock.clone());
     match stores::open(arguments.database_url.as_deref(), &arguments.data, 16).await? {
@@ -270,12 +272,16 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             );
             let bus = LocalBus::durable(&store).await?;
             let store = MeteredStore::new(store, metrics.clone());
-            let engine = Arc::new(Engine::new(store, registry, clock));
+            let engine = Arc::new(Engine::new(store, registry, clock.clone()));
             let (lag, max_lag) = arguments.projection_lag(&read_models);
             let telemetry = telemetry.with_projections(lag, max_lag);
             let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
             config.handout = Some(Handout(Arc::new(bus.clone())));
-            spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+            let crew = Crew::default();
+            let queues = spawn_loops(&engine, &bus, &workers, http_worker, &metrics, &crew)?;
+            let fleet_registry = Arc::new(read_models.clone());
+            let telemetry = telemetry.with_fleet(fleet_registry.clone());
+            config.fleet = Some(join_as_node(&bus, fleet_registry, clock, queues, &crew));
             spawn_projector(&engine, &read_models);
             spawn_schedules(&engine, &read_models);
             serve_http(engine, read_models, feed, config, telemetry, arguments.addr).await
@@ -291,9 +297,13 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 .await?;
             let telemetry = telemetry.with_store(Arc::new(PgStoreProbe::new(pool.clone())));
             let store = MeteredStore::new(PgEventStore::new(pool.clone()), metrics.clone());
-            let engine = Arc::new(Engine::new(store, registry, clock));
+            let engine = Arc::new(Engine::new(store, registry, clock.clone()));
+            let crew = Crew::default();
+            let fleet_registry = Arc::new(read_models.clone());
             let (lag, max_lag) = arguments.projection_lag(&read_models);
-            let telemetry = telemetry.with_projections(lag, max_lag);
+            let telemetry = telemetry
+                .with_projections(lag, max_lag)
+                .with_fleet(fleet_registry.clone());
             let signal = Arc::new(FeedSignal::default());
             tokio::spawn(forward_notifications(
                 pool.clone(),
@@ -317,7 +327,10 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                         .context("connecting to RabbitMQ (AMQP_URL)")?;
                     tracing::info!("PostgreSQL + RabbitMQ mode");
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));
-                    spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+                    let queues =
+                        spawn_loops(&engine, &bus, &workers, http_worker, &metrics, &crew)?;
+                    api_config.fleet =
+                        Some(join_as_node(&bus, fleet_registry, clock, queues, &crew));
                     telemetry.with_broker(Arc::new(bus))
                 }
                 None => {
@@ -326,7 +339,10 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                     );
                     let bus = LocalBus::default();
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));
-                    spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
+                    let queues =
+                        spawn_loops(&engine, &bus, &workers, http_worker, &metrics, &crew)?;
+                    api_config.fleet =
+                        Some(join_as_node(&bus, fleet_registry, clock, queues, &crew));
                     telemetry
                 }
             };

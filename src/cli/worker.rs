@@ -1,5 +1,7 @@
 //! `distorch worker`: a worker process on RabbitMQ, running a command per
-//! task (`--exec`) or the built-in HTTP executor (`--http`).
+//! task (`--exec`) or the built-in HTTP executor (`--http`). It announces
+//! itself to the engine nodes, and on a drain (asked by an operator, or
+//! SIGINT/SIGTERM) finishes its running tasks, says goodbye and exits.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -10,6 +12,10 @@ use application::metrics::Metrics;
 use infrastructure::bus::{RabbitBus, RabbitConfig};
 
 use super::logging::{self, LogArguments};
+use application::clock::SystemClock;
+use application::fleet::PresenceKind;
+
+use super::fleet::{Crew, WORKER_PREFETCH, host, identity, spawn_announcer};
 use super::node::{serve_worker_metrics, spawn_echo_worker, spawn_workers};
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +36,10 @@ pub struct WorkerArguments {
     /// Answer every task of this queue at once with `{}` (for benchmarks).
     #[arg(long, value_name = "QUEUE")]
     echo: Option<String>,
+    /// This worker's name at `/api/v1/workers` (default
+    /// `distorch-worker-<pid>@<host>`).
+    #[arg(long)]
+    name: Option<String>,
     /// Serve this worker's task metrics at `http://ADDR/metrics`.
     #[arg(long, env = "DISTORCH_METRICS_ADDR", value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
@@ -65,10 +75,12 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
         .await
         .context("connecting to RabbitMQ (AMQP_URL)")?;
     let metrics = Arc::new(Metrics::new());
-    spawn_workers(&bus, &workers, arguments.http, &metrics)?;
+    let crew = Crew::default();
+    let mut queues = spawn_workers(&bus, &workers, arguments.http, &metrics, &crew)?;
     if let Some(queue) = &arguments.echo {
-        spawn_echo_worker(&bus, queue, &metrics);
+        spawn_echo_worker(&bus, queue, &metrics, &crew);
         tracing::info!(queue = %queue, "answering queue `{queue}` at once");
+        queues.push(queue.clone());
     }
     for (queue, command) in &workers {
         tracing::info!(queue = %queue, "working on queue `{queue}` with `{command}`");
@@ -79,11 +91,44 @@ async fn work(arguments: WorkerArguments) -> anyhow::Result<()> {
             "working on queue `http` with the HTTP executor"
         );
     }
-    match arguments.metrics_addr {
-        Some(addr) => serve_worker_metrics(metrics, addr).await,
-        None => {
-            tokio::signal::ctrl_c().await?;
-            Ok(())
+    let name = arguments
+        .name
+        .unwrap_or_else(|| format!("distorch-worker-{}@{}", std::process::id(), host()));
+    let capacity = u32::try_from(queues.len() * usize::from(WORKER_PREFETCH)).unwrap_or(u32::MAX);
+    let identity = identity(name, queues, capacity, &SystemClock::default());
+    let announcer = spawn_announcer(Arc::new(bus.clone()), identity, &crew);
+    if let Some(addr) = arguments.metrics_addr {
+        tokio::spawn(serve_worker_metrics(metrics, addr));
+    }
+    tokio::select! {
+        () = crew.drain.wait() => {}
+        () = stop_requested() => {
+            tracing::info!("stopping: finishing the running tasks, taking no new one");
+            crew.drain.begin();
         }
+    }
+    tokio::select! {
+        () = crew.tally.until_idle() => tracing::info!("drained: no task running"),
+        () = stop_requested() => tracing::warn!("stopped again: the running tasks go back to their queues"),
+    }
+    if let Err(error) = announcer.announce(PresenceKind::Goodbye).await {
+        tracing::warn!(error = %error.report(), "saying goodbye failed");
+    }
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_requested() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }

@@ -53,6 +53,10 @@ pub const ROUTES: &[(Method, &str, Permission)] = &[
     (Method::GET, "/api/v1/approvals", Read),
     (Method::GET, "/api/v1/definitions/{name}/steps", Read),
     (Method::GET, "/api/v1/me", Public),
+    (Method::GET, "/api/v1/workers", Read),
+    (Method::GET, "/api/v1/workers/stream", Read),
+    (Method::GET, "/api/v1/workers/{id}", Read),
+    (Method::POST, "/api/v1/workers/{id}/drain", Operate),
     // GraphQL checks each root field's permission itself (graphql::access).
     // The page (GraphiQL) and the WebSocket are public: a browser cannot
     // send a header with either, so a GET with a query needs a credential

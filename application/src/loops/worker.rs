@@ -9,6 +9,7 @@ use std::future::Future;
 use tracing::{Instrument, Span};
 
 use crate::Error;
+use crate::fleet::{Drain, Tally};
 use crate::messages::{TaskMessage, TaskOutcome, TaskResult};
 use crate::ports::{Bus, Delivery, Subscription};
 use crate::trace::{self, TraceParent};
@@ -32,6 +33,10 @@ pub struct Worker<B, E> {
     /// Publishes the results of the worker's tasks, together when several
     /// are ready at once.
     reporter: Reporter<B>,
+    /// Its process's count of tasks, for its presence messages.
+    tally: Option<std::sync::Arc<Tally>>,
+    /// Once begun, the worker takes no new task.
+    drain: Drain,
 }
 
 /// A result waiting to be published, and who waits for its confirm.
@@ -155,7 +160,16 @@ impl<B: Bus, E: Executor> Worker<B, E> {
             name: name.into(),
             executor,
             prefetch: 16,
+            tally: None,
+            drain: Drain::default(),
         }
+    }
+
+    /// Counts its tasks in `tally` and stops taking tasks once `drain` begins.
+    pub fn in_fleet(mut self, tally: std::sync::Arc<Tally>, drain: Drain) -> Self {
+        self.tally = Some(tally);
+        self.drain = drain;
+        self
     }
 
     /// Runs one delivered task to its result. A task that finishes within
@@ -168,14 +182,22 @@ impl<B: Bus, E: Executor> Worker<B, E> {
     ) -> Result<(), Error> {
         let task = delivery.message().clone();
         let span = task_span(&task);
-        self.run_task(delivery, &task).instrument(span).await
+        if let Some(tally) = &self.tally {
+            tally.started(&task.task_id);
+        }
+        let outcome = self.run_task(delivery, &task).instrument(span).await;
+        if let Some(tally) = &self.tally {
+            tally.finished(&task.task_id, !matches!(outcome, Ok(true)));
+        }
+        outcome.map(|_| ())
     }
 
+    /// True when the task completed (and its result was confirmed).
     async fn run_task(
         &self,
         delivery: <B::Tasks as Subscription<TaskMessage>>::Delivery,
         task: &TaskMessage,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let task = task.clone();
         let execution = self.executor.execute(&task);
         tokio::pin!(execution);
@@ -196,6 +218,7 @@ impl<B: Bus, E: Executor> Worker<B, E> {
                 TaskResult::for_task(&task, execution.await)
             }
         };
+        let completed = !matches!(result.outcome, TaskOutcome::Failed { .. });
         match &result.outcome {
             TaskOutcome::Failed { error } => {
                 tracing::info!(error = %error.message, retryable = error.retryable, "task failed");
@@ -205,10 +228,14 @@ impl<B: Bus, E: Executor> Worker<B, E> {
         self.reporter.publish(result)
             .await
             .inspect_err(|error| tracing::warn!(error = %error.report(), "publishing the result failed; the task will be redelivered"))?;
-        delivery.ack().await
+        delivery.ack().await?;
+        Ok(completed)
     }
 
-    /// Works until the subscription ends, up to `prefetch` tasks at once.
+    /// Works until the subscription ends or a drain begins, up to
+    /// `prefetch` tasks at once. On a drain it takes no new task: the tasks
+    /// it started run on, and deliveries not yet taken go back to the
+    /// queue.
     pub async fn run(self: std::sync::Arc<Self>) -> Result<(), Error>
     where
         B: 'static,
@@ -216,12 +243,24 @@ impl<B: Bus, E: Executor> Worker<B, E> {
     {
         let mut tasks = self.bus.consume_tasks(&self.queue, self.prefetch).await?;
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(usize::from(self.prefetch)));
-        while let Some(delivery) = tasks.next().await {
+        loop {
+            let next = tokio::select! {
+                next = tasks.next() => next,
+                () = self.drain.wait() => break,
+            };
+            let Some(delivery) = next else { break };
             let Ok(delivery) = delivery else {
                 tokio::time::sleep(super::FALLBACK_WAKE).await;
                 continue;
             };
-            let Ok(slot) = slots.clone().acquire_owned().await else {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot,
+                () = self.drain.wait() => {
+                    let _ = delivery.requeue().await;
+                    break;
+                }
+            };
+            let Ok(slot) = slot else {
                 break;
             };
             let worker = self.clone();
@@ -233,7 +272,21 @@ impl<B: Bus, E: Executor> Worker<B, E> {
                 drop(slot);
             });
         }
+        if self.drain.begun() {
+            give_back(&mut tasks).await;
+        }
         Ok(())
+    }
+}
+
+/// Cancels a drained worker's subscription and puts back in the queue
+/// what had already been delivered to it but not taken.
+async fn give_back<S: Subscription<TaskMessage>>(tasks: &mut S) {
+    tasks.cancel().await;
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), tasks.next()).await
+    {
+        let _ = delivery.requeue().await;
     }
 }
 

@@ -67,6 +67,9 @@ pub struct Metrics {
     pub workflows_compensation_failed: Labelled<1, IntGauge>,
     pub approvals_waiting: Labelled<1, IntGauge>,
     pub tasks_waiting: Labelled<1, IntGauge>,
+    /// Exported only by a node that keeps the worker registry.
+    pub workers: Labelled<1, IntGauge>,
+    pub worker_tasks_in_flight: Reported<IntGauge>,
     pub task_oldest_wait: Labelled<1, FloatGauge>,
     pub dead_letter_tasks: Labelled<1, IntGauge>,
     pub outbox_pending: Reported<IntGauge>,
@@ -232,6 +235,18 @@ impl Metrics {
                 "distorch_tasks_waiting",
                 "Dispatched attempts no worker has started yet (outbox and broker).",
                 Labelled::new(["queue"]),
+            ),
+            workers: register(
+                r,
+                "distorch_workers",
+                "Workers in the registry, by status (idle, busy, draining, offline).",
+                Labelled::new(["status"]),
+            ),
+            worker_tasks_in_flight: register(
+                r,
+                "distorch_worker_tasks_in_flight",
+                "Tasks the workers that are not offline say they are running.",
+                Reported::default(),
             ),
             task_oldest_wait: register(
                 r,

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use super::Metrics;
 use crate::clock::Clock;
 use crate::definitions::DefinitionRegistry;
-use crate::ports::{BrokerProbe, Check, StoreProbe, StoreSample};
+use crate::fleet::{self, WorkerStatus};
+use crate::ports::{BrokerProbe, Check, StoreProbe, StoreSample, WorkerRegistry};
 use crate::projection::{ProjectionLag, ProjectionProbe};
 
 /// A probe that takes longer than this counts as failed: a scrape or a
@@ -24,6 +25,7 @@ pub struct Telemetry {
     store: Option<Arc<dyn StoreProbe>>,
     broker: Option<Arc<dyn BrokerProbe>>,
     projections: Option<(Arc<dyn ProjectionProbe>, Duration)>,
+    fleet: Option<Arc<dyn WorkerRegistry>>,
     /// The definitions (name, version) whose series exist already.
     primed: Mutex<HashSet<(String, u32)>>,
 }
@@ -63,8 +65,15 @@ impl Telemetry {
             store: None,
             broker: None,
             projections: None,
+            fleet: None,
             primed: Mutex::default(),
         }
+    }
+
+    /// Reports the workers by status.
+    pub fn with_fleet(mut self, registry: Arc<dyn WorkerRegistry>) -> Self {
+        self.fleet = Some(registry);
+        self
     }
 
     /// Reports the projections' lag, and fails readiness (check
@@ -123,6 +132,30 @@ impl Telemetry {
         }
     }
 
+    async fn refresh_fleet(&self, registry: &dyn WorkerRegistry) {
+        let now = self.clock.now();
+        let Ok(Ok(workers)) = tokio::time::timeout(PROBE_TIMEOUT, fleet::list(registry, now)).await
+        else {
+            self.failed("workers");
+            return;
+        };
+        for status in WorkerStatus::ALL {
+            let count = workers.iter().filter(|(_, found)| *found == status).count();
+            self.metrics
+                .workers
+                .with_label_values(&[status.as_str()])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        let in_flight: usize = workers
+            .iter()
+            .filter(|(_, status)| *status != WorkerStatus::Offline)
+            .map(|(record, _)| record.in_flight.len())
+            .sum();
+        self.metrics
+            .worker_tasks_in_flight
+            .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
+    }
+
     async fn refresh(&self) {
         if let Some(store) = &self.store {
             let now = self.clock.now();
@@ -136,6 +169,9 @@ impl Telemetry {
                     self.failed("database");
                 }
             }
+        }
+        if let Some(registry) = &self.fleet {
+            self.refresh_fleet(registry.as_ref()).await;
         }
         if let Some((probe, _)) = &self.projections {
             match tokio::time::timeout(PROBE_TIMEOUT, probe.lag(self.clock.now())).await {

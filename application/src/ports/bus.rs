@@ -24,6 +24,12 @@ pub trait Delivery<T>: Send {
 pub trait Subscription<T>: Send {
     type Delivery: Delivery<T>;
     fn next(&mut self) -> impl Future<Output = Option<Result<Self::Delivery, Error>>> + Send;
+
+    /// Asks for no more deliveries: `next` then gives what had already
+    /// arrived, then `None`.
+    fn cancel(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 }
 
 pub trait Bus: Send + Sync + Clone + 'static {

@@ -4,6 +4,7 @@
 mod api_keys;
 mod bus;
 mod event_store;
+mod fleet;
 mod insights;
 mod log_head;
 mod probes;
@@ -18,6 +19,7 @@ pub use event_store::{
     APPENDED_OUTBOX_LEASE, AppendOutcome, AppendRequest, EventStore, Metadata, NewEvent,
     OutboxMessage, RecordedEvent, ScheduledTimer,
 };
+pub use fleet::{WorkerChannel, WorkerRegistry};
 pub use insights::{
     InsightQueries, MinuteCount, StepFigureRow, WaitingApprovalRow, WaitingStepRow,
 };

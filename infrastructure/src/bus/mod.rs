@@ -4,6 +4,7 @@
 mod dead_letters;
 mod error;
 mod handout;
+mod presence;
 mod probe;
 mod rabbit;
 mod rpc;
@@ -15,8 +16,8 @@ mod topology;
 pub use rabbit::{RabbitBus, RabbitConfig};
 pub use subscription::{RabbitDelivery, RabbitSubscription};
 pub use topology::{
-    DEAD_LETTER_EXCHANGE, RESULTS, RESULTS_DEAD_LETTER_QUEUE, TASKS_EXCHANGE, dead_letter_queue,
-    declare_topology, task_queue,
+    DEAD_LETTER_EXCHANGE, RESULTS, RESULTS_DEAD_LETTER_QUEUE, TASKS_EXCHANGE, WORKERS,
+    control_queue, dead_letter_queue, declare_topology, task_queue,
 };
 
 use error::{failed, unwritable};

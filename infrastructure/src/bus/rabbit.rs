@@ -42,7 +42,7 @@ pub struct RabbitConfig {
 /// closed when the last clone and the last subscription are dropped.
 #[derive(Clone, Debug)]
 pub struct RabbitBus {
-    link: Link,
+    pub(super) link: Link,
 }
 
 impl RabbitBus {
@@ -60,6 +60,13 @@ impl RabbitBus {
             .borrow()
             .clone()
             .ok_or_else(|| Error::unavailable("the connection to RabbitMQ is lost; reconnecting"))
+    }
+
+    /// Publishes `batch` and waits for its confirms.
+    pub(super) async fn publish(&self, batch: &[Outgoing<'_>]) -> Result<(), Error> {
+        let session = self.session()?;
+        let channel = session.publisher().await?;
+        publish_confirmed(&session, &channel, batch).await
     }
 
     /// The live session, or `Unavailable` at once while reconnecting.
@@ -137,7 +144,7 @@ impl Bus for RabbitBus {
 }
 
 /// One message ready to publish.
-struct Outgoing<'a> {
+pub(super) struct Outgoing<'a> {
     exchange: &'static str,
     routing_key: &'a str,
     properties: BasicProperties,
@@ -145,7 +152,7 @@ struct Outgoing<'a> {
 }
 
 impl<'a> Outgoing<'a> {
-    fn new(
+    pub(super) fn new(
         exchange: &'static str,
         routing_key: &'a str,
         message_id: &str,

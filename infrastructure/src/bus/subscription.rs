@@ -10,7 +10,8 @@ use application::Error;
 use application::ports::{Delivery, Subscription};
 use futures_lite::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    BasicRejectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Acker, BasicProperties, Channel, Consumer};
@@ -18,7 +19,9 @@ use serde::de::DeserializeOwned;
 
 use super::session::Session;
 use super::supervisor::{INITIAL_BACKOFF, Link, MAX_BACKOFF};
-use super::topology::{RESULTS, declare_topology, task_queue};
+use super::topology::{
+    RESULTS, WORKERS, control_queue, declare_control_queue, declare_topology, task_queue,
+};
 
 /// What a subscription consumes.
 #[derive(Clone, Debug)]
@@ -26,6 +29,10 @@ pub(crate) enum Source {
     /// A task queue, by its name (`payments`, not `distorch.task.payments`).
     Tasks(String),
     Results,
+    /// The workers' presence messages.
+    Presence,
+    /// One worker's control queue, by the worker's id.
+    Control(String),
 }
 
 impl Source {
@@ -33,6 +40,8 @@ impl Source {
         match self {
             Self::Tasks(name) => task_queue(name),
             Self::Results => RESULTS.to_owned(),
+            Self::Presence => WORKERS.to_owned(),
+            Self::Control(worker_id) => control_queue(worker_id),
         }
     }
 }
@@ -46,6 +55,8 @@ pub struct RabbitSubscription<T> {
     source: Source,
     prefetch: u16,
     active: Option<Active>,
+    /// Cancelled by its owner: it ends instead of subscribing again.
+    cancelled: bool,
     _message: PhantomData<fn() -> T>,
 }
 
@@ -69,6 +80,7 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
             source,
             prefetch: prefetch.max(1),
             active: None,
+            cancelled: false,
             _message: PhantomData,
         };
         subscription.active = Some(subscription.subscribe(&session).await?);
@@ -86,11 +98,19 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
             .await?;
         let names: &[&str] = match &self.source {
             Source::Tasks(name) => &[name.as_str()],
-            Source::Results => &[],
+            Source::Results | Source::Presence | Source::Control(_) => &[],
         };
         session
             .rpc("declare the queue", declare_topology(&channel, names))
             .await?;
+        if let Source::Control(worker_id) = &self.source {
+            session
+                .rpc(
+                    "declare the control queue",
+                    declare_control_queue(&channel, worker_id),
+                )
+                .await?;
+        }
         if let Source::Tasks(name) = &self.source {
             session.record_declared(name);
         }
@@ -144,6 +164,9 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
     async fn next_delivery(&mut self) -> Option<Result<RabbitDelivery<T>, Error>> {
         loop {
             if self.active.is_none() {
+                if self.cancelled {
+                    return None;
+                }
                 self.active = Some(self.resubscribe().await?);
             }
             let active = self.active.as_mut()?;
@@ -159,6 +182,7 @@ impl<T: DeserializeOwned + Send> RabbitSubscription<T> {
                         tracing::warn!(queue = %self.source.queue(), %error, "consumer failed; resubscribing");
                         self.active = None;
                     }
+                    None if self.cancelled => return None,
                     None => {
                         tracing::warn!(queue = %self.source.queue(), "consumer cancelled by the broker; resubscribing");
                         self.active = None;
@@ -223,6 +247,26 @@ impl<T: DeserializeOwned + Send> Subscription<T> for RabbitSubscription<T> {
     /// bus shut down.
     async fn next(&mut self) -> Option<Result<RabbitDelivery<T>, Error>> {
         self.next_delivery().await
+    }
+
+    /// Cancels the consumer; what was already delivered still comes out
+    /// of `next`, then `None` (the broker's cancel ends the stream).
+    async fn cancel(&mut self) {
+        self.cancelled = true;
+        if let Some(active) = &self.active {
+            let cancelled = active
+                .session
+                .rpc(
+                    "cancel the consumer",
+                    active
+                        .channel
+                        .basic_cancel(active.consumer.tag(), BasicCancelOptions::default()),
+                )
+                .await;
+            if cancelled.is_err() {
+                self.active = None;
+            }
+        }
     }
 }
 

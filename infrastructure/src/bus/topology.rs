@@ -24,6 +24,19 @@ pub const RESULTS: &str = "distorch.results";
 /// Where unreadable results are dead-lettered.
 pub const RESULTS_DEAD_LETTER_QUEUE: &str = "distorch.results.dlq";
 
+/// The queue of workers' presence messages (hello, heartbeat, goodbye),
+/// reached through the default exchange. Classic, and a message older than
+/// a minute is dropped: presence is worth nothing late.
+pub const WORKERS: &str = "distorch.workers";
+/// How long a presence message waits for an engine node, in milliseconds.
+const WORKERS_MESSAGE_TTL: i32 = 60_000;
+
+/// `distorch.worker.<id>`: a worker's control queue, exclusive to its
+/// connection; the engine sends it signals (a drain).
+pub fn control_queue(worker_id: &str) -> String {
+    format!("distorch.worker.{worker_id}")
+}
+
 /// `distorch.task.<name>`: the queue workers of `name` consume.
 pub fn task_queue(name: &str) -> String {
     format!("distorch.task.{name}")
@@ -34,7 +47,7 @@ pub fn dead_letter_queue(name: &str) -> String {
     format!("distorch.dlq.{name}")
 }
 
-/// Declares the exchanges, the results queue, and for each task queue name
+/// Declares the exchanges, the results and presence queues, and for each task queue name
 /// its quorum queue and dead-letter queue with their bindings.
 pub async fn declare_topology<S: AsRef<str>>(
     channel: &Channel,
@@ -62,6 +75,12 @@ pub async fn declare_topology<S: AsRef<str>>(
         QueueType::Classic,
     )
     .await?;
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongInt(WORKERS_MESSAGE_TTL),
+    );
+    declare_queue(channel, WORKERS, QueueType::Classic, arguments).await?;
     for name in queue_names {
         let name = name.as_ref();
         declare_with_dead_letters(
@@ -144,4 +163,20 @@ async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> lapi
             FieldTable::default(),
         )
         .await
+}
+
+/// A worker's control queue: exclusive to this connection, deleted with it.
+pub(crate) async fn declare_control_queue(channel: &Channel, worker_id: &str) -> lapin::Result<()> {
+    channel
+        .queue_declare(
+            control_queue(worker_id).as_str().into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
 }

@@ -20,6 +20,8 @@ pub struct LocalSubscription<T> {
     queue: Arc<Queue<T>>,
     rows: Option<Arc<SqliteQueueRows>>,
     _consumer: ConsumerGuard<T>,
+    /// Cancelled by its owner: no more deliveries.
+    cancelled: bool,
 }
 
 impl<T> LocalSubscription<T> {
@@ -28,6 +30,7 @@ impl<T> LocalSubscription<T> {
             _consumer: queue.consumer(),
             queue,
             rows,
+            cancelled: false,
         }
     }
 }
@@ -108,11 +111,18 @@ impl<T: Message> Subscription<T> for LocalSubscription<T> {
     type Delivery = LocalDelivery<T>;
 
     async fn next(&mut self) -> Option<Result<LocalDelivery<T>, Error>> {
+        if self.cancelled {
+            return None;
+        }
         let entry = self.queue.pop().await;
         Some(Ok(LocalDelivery {
             entry: Some(entry),
             queue: self.queue.clone(),
             rows: self.rows.clone(),
         }))
+    }
+
+    async fn cancel(&mut self) {
+        self.cancelled = true;
     }
 }

@@ -12,6 +12,7 @@
 //! one-off runs and tests.
 
 mod delivery;
+mod fleet;
 mod queue;
 
 use std::collections::HashMap;
@@ -92,6 +93,8 @@ pub struct LocalBus {
     rows: Option<Arc<SqliteQueueRows>>,
     /// Message ids of the in-memory bus.
     next_id: Arc<AtomicI64>,
+    /// Workers' presence and signals.
+    fleet: Arc<fleet::Fleet>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -14,6 +14,7 @@ mod postgres_log_plans;
 mod postgres_probe;
 mod postgres_queues;
 mod postgres_read_models;
+mod postgres_workers;
 mod read_model_rows;
 mod schedule_rows;
 mod sqlite;
@@ -22,6 +23,8 @@ mod sqlite_log_head;
 mod sqlite_queue_rows;
 mod sqlite_queues;
 mod sqlite_read_models;
+mod sqlite_workers;
+mod worker_rows;
 
 pub use postgres::PgEventStore;
 pub use postgres_listener::{forward_notifications, wake_on_appends};

@@ -20,6 +20,8 @@ export declare class AmqpTransport implements Reports {
     /** Gives up on the running tasks (a drain that timed out): their unacked deliveries go back to their queues. */
     abandon(): Promise<void>;
     private session;
+    /** Sends a presence message; best effort (a failure is not the tasks' concern). */
+    private announce;
     private take;
     private work;
     started(task: TaskMessage): Promise<void>;

@@ -44,6 +44,7 @@ exports.AmqpTransport = void 0;
 const amqp = __importStar(require("amqplib"));
 const execute_1 = require("./execute");
 const message_1 = require("./message");
+const presence_1 = require("./presence");
 const reporter_1 = require("./reporter");
 const RESULTS = "distorch.results";
 /** Task ids whose results were confirmed, kept to ack their redeliveries. */
@@ -129,15 +130,46 @@ class AmqpTransport {
         this.channel = channel;
         for (const waiter of this.connectedWaiters.splice(0))
             waiter();
-        const why = await Promise.race([lost, this.runtime.drained().then(() => "drain")]);
-        if (why === "lost") {
-            this.runtime.log("lost the connection to RabbitMQ; reconnecting (unacked tasks come back)");
-            return;
+        const control = await channel.assertQueue((0, presence_1.controlQueue)(this.runtime.workerId), { exclusive: true, autoDelete: true });
+        await channel.consume(control.queue, (message) => {
+            if (message !== null && (0, presence_1.isDrain)(message.content)) {
+                this.runtime.log("asked to drain by the engine");
+                this.runtime.drain();
+            }
+        }, { noAck: true });
+        await channel.assertQueue(presence_1.WORKERS, { durable: true, arguments: presence_1.WORKERS_ARGUMENTS });
+        await this.announce((0, presence_1.presence)(this.runtime, "hello"));
+        const stopBeating = (0, presence_1.beat)(this.runtime, (message) => this.announce(message));
+        try {
+            const why = await Promise.race([lost, this.runtime.drained().then(() => "drain")]);
+            if (why === "lost") {
+                this.runtime.log("lost the connection to RabbitMQ; reconnecting (unacked tasks come back)");
+                return;
+            }
+            for (const tag of consumers)
+                await channel.cancel(tag);
+            this.runtime.log(`draining: ${this.running.size} task(s) running, taking no new one`);
+            const end = await Promise.race([lost, this.runtime.idle().then(() => "idle")]);
+            if (end === "idle")
+                await this.announce((0, presence_1.presence)(this.runtime, "goodbye"));
         }
-        for (const tag of consumers)
-            await channel.cancel(tag);
-        this.runtime.log(`draining: ${this.running.size} task(s) running, taking no new one`);
-        await Promise.race([lost, this.runtime.idle()]);
+        finally {
+            stopBeating();
+        }
+    }
+    /** Sends a presence message; best effort (a failure is not the tasks' concern). */
+    async announce(message) {
+        const channel = this.channel;
+        if (channel === undefined)
+            return;
+        await new Promise((resolveWith) => {
+            try {
+                channel.publish("", presence_1.WORKERS, Buffer.from(JSON.stringify(message)), { contentType: "application/json" }, () => resolveWith());
+            }
+            catch {
+                resolveWith();
+            }
+        });
     }
     async take(delivery) {
         const { channel, message } = delivery;
@@ -182,7 +214,9 @@ class AmqpTransport {
         }
     }
     async work(task) {
+        this.runtime.begin(task.taskId);
         const finished = await (0, execute_1.execute)(task, this.runtime.functionFor(task), this, this.runtime.lookup, this.runtime.log);
+        this.runtime.end(task.taskId, finished.outcome);
         const result = (0, message_1.resultOf)(task, finished.outcome);
         if (!finished.started)
             result.started_by = this.runtime.name;

@@ -17,6 +17,14 @@ export declare class Runtime {
     private readonly spawned;
     private drainingNow;
     private readonly drainListeners;
+    /** Presence (protocol section 12). */
+    readonly workerId: `${string}-${string}-${string}-${string}-${string}`;
+    readonly host: string;
+    readonly version = "0.1.0";
+    readonly startedAt: string;
+    readonly inFlight: Set<string>;
+    completed: number;
+    failed: number;
     constructor(name: string, functions: Map<string, TaskFunction>, lookup: SecretLookup, concurrency: number, prefetch: number, log: Logger);
     static key(queue: string, kind: Kind): string;
     functionFor(task: TaskMessage): TaskFunction | undefined;
@@ -39,5 +47,9 @@ export declare class Runtime {
     get busy(): boolean;
     /** Resolves once nothing spawned is left. */
     idle(): Promise<void>;
+    /** A task starts running (counted in `inFlight`). */
+    begin(taskId: string): void;
+    /** A task ended with `outcome` (counted as completed or failed). */
+    end(taskId: string, outcome: Outcome): void;
     logOutcome(task: TaskMessage, outcome: Outcome): void;
 }

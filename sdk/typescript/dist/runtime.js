@@ -4,6 +4,10 @@
 // worker's log lines.
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.Runtime = void 0;
+const node_crypto_1 = require("node:crypto");
+const node_os_1 = require("node:os");
+/** This SDK's version, announced in presence messages. */
+const SDK_VERSION = "0.1.0";
 class Runtime {
     name;
     functions;
@@ -19,6 +23,14 @@ class Runtime {
     spawned = new Set();
     drainingNow = false;
     drainListeners = [];
+    /** Presence (protocol section 12). */
+    workerId = (0, node_crypto_1.randomUUID)();
+    host = (0, node_os_1.hostname)();
+    version = SDK_VERSION;
+    startedAt = new Date().toISOString();
+    inFlight = new Set();
+    completed = 0;
+    failed = 0;
     constructor(name, functions, lookup, concurrency, prefetch, log) {
         this.name = name;
         this.functions = functions;
@@ -104,6 +116,18 @@ class Runtime {
     async idle() {
         while (this.spawned.size > 0)
             await Promise.all([...this.spawned]);
+    }
+    /** A task starts running (counted in `inFlight`). */
+    begin(taskId) {
+        this.inFlight.add(taskId);
+    }
+    /** A task ended with `outcome` (counted as completed or failed). */
+    end(taskId, outcome) {
+        this.inFlight.delete(taskId);
+        if (outcome.outcome === "failed")
+            this.failed += 1;
+        else
+            this.completed += 1;
     }
     logOutcome(task, outcome) {
         if (outcome.outcome === "failed") {

@@ -10,6 +10,7 @@ import * as amqp from "amqplib";
 
 import { execute, type Reports } from "./execute";
 import { heartbeat, parseTask, resultOf, started, UnreadableTask, type Result, type TaskMessage } from "./message";
+import { beat, controlQueue, isDrain, presence, WORKERS, WORKERS_ARGUMENTS, type Presence } from "./presence";
 import { Reporter } from "./reporter";
 import type { Runtime } from "./runtime";
 
@@ -95,14 +96,48 @@ export class AmqpTransport implements Reports {
     }
     this.channel = channel;
     for (const waiter of this.connectedWaiters.splice(0)) waiter();
-    const why = await Promise.race([lost, this.runtime.drained().then(() => "drain" as const)]);
-    if (why === "lost") {
-      this.runtime.log("lost the connection to RabbitMQ; reconnecting (unacked tasks come back)");
-      return;
+    const control = await channel.assertQueue(controlQueue(this.runtime.workerId), { exclusive: true, autoDelete: true });
+    await channel.consume(
+      control.queue,
+      (message) => {
+        if (message !== null && isDrain(message.content)) {
+          this.runtime.log("asked to drain by the engine");
+          this.runtime.drain();
+        }
+      },
+      { noAck: true },
+    );
+    await channel.assertQueue(WORKERS, { durable: true, arguments: WORKERS_ARGUMENTS });
+    await this.announce(presence(this.runtime, "hello"));
+    const stopBeating = beat(this.runtime, (message) => this.announce(message));
+    try {
+      const why = await Promise.race([lost, this.runtime.drained().then(() => "drain" as const)]);
+      if (why === "lost") {
+        this.runtime.log("lost the connection to RabbitMQ; reconnecting (unacked tasks come back)");
+        return;
+      }
+      for (const tag of consumers) await channel.cancel(tag);
+      this.runtime.log(`draining: ${this.running.size} task(s) running, taking no new one`);
+      const end = await Promise.race([lost, this.runtime.idle().then(() => "idle" as const)]);
+      if (end === "idle") await this.announce(presence(this.runtime, "goodbye"));
+    } finally {
+      stopBeating();
     }
-    for (const tag of consumers) await channel.cancel(tag);
-    this.runtime.log(`draining: ${this.running.size} task(s) running, taking no new one`);
-    await Promise.race([lost, this.runtime.idle()]);
+  }
+
+  /** Sends a presence message; best effort (a failure is not the tasks' concern). */
+  private async announce(message: Presence): Promise<void> {
+    const channel = this.channel;
+    if (channel === undefined) return;
+    await new Promise<void>((resolveWith) => {
+      try {
+        channel.publish("", WORKERS, Buffer.from(JSON.stringify(message)), { contentType: "application/json" }, () =>
+          resolveWith(),
+        );
+      } catch {
+        resolveWith();
+      }
+    });
   }
 
   private async take(delivery: Delivery): Promise<void> {
@@ -146,7 +181,9 @@ export class AmqpTransport implements Reports {
   }
 
   private async work(task: TaskMessage): Promise<void> {
+    this.runtime.begin(task.taskId);
     const finished = await execute(task, this.runtime.functionFor(task), this, this.runtime.lookup, this.runtime.log);
+    this.runtime.end(task.taskId, finished.outcome);
     const result = resultOf(task, finished.outcome);
     if (!finished.started) result.started_by = this.runtime.name;
     this.runtime.logOutcome(task, finished.outcome);

@@ -65,12 +65,23 @@ export class HttpTransport implements Reports {
   }
 
   private async take(queue: string): Promise<TaskMessage | undefined> {
-    const query = new URLSearchParams({ queue, wait: String(POLL_WAIT_SECONDS) });
+    const query = new URLSearchParams({
+      queue,
+      wait: String(POLL_WAIT_SECONDS),
+      worker_id: this.runtime.workerId,
+      name: this.runtime.name,
+    });
     const response = await fetch(`${this.url}/api/v1/tasks/poll?${query}`, {
       headers: this.headers,
       signal: AbortSignal.timeout((POLL_WAIT_SECONDS + 30) * 1000),
     });
-    if (response.status === 204) return undefined;
+    if (response.status === 204) {
+      if (response.headers.get("distorch-worker-draining") === "true") {
+        this.runtime.log("asked to drain by the engine");
+        this.runtime.drain();
+      }
+      return undefined;
+    }
     const body = await response.text();
     if (response.status !== 200) throw new PollRefused(`HTTP ${response.status}: ${body.slice(0, 300)}`);
     try {
@@ -87,11 +98,13 @@ export class HttpTransport implements Reports {
     // Handed out, it is this worker's: it runs even if a drain began.
     await this.runtime.acquireIgnoringDrain();
     let finished;
+    this.runtime.begin(task.taskId);
     try {
       finished = await execute(task, this.runtime.functionFor(task), this, this.runtime.lookup, this.runtime.log);
     } finally {
       this.runtime.release();
     }
+    this.runtime.end(task.taskId, finished.outcome);
     this.runtime.logOutcome(task, finished.outcome);
     await this.reportFinal(task, finished.outcome);
   }

@@ -2,10 +2,16 @@
 // concurrency slots, the work in flight (to wait for on a drain) and the
 // worker's log lines.
 
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+
 import type { TaskFunction } from "./execute";
 import type { Kind, Outcome, TaskMessage } from "./message";
 import type { SecretLookup } from "./secrets";
 import type { Logger } from "./task";
+
+/** This SDK's version, announced in presence messages. */
+const SDK_VERSION = "0.1.0";
 
 export class Runtime {
   readonly queues: string[];
@@ -16,6 +22,14 @@ export class Runtime {
   private readonly spawned = new Set<Promise<void>>();
   private drainingNow = false;
   private readonly drainListeners: Array<() => void> = [];
+  /** Presence (protocol section 12). */
+  readonly workerId = randomUUID();
+  readonly host = hostname();
+  readonly version = SDK_VERSION;
+  readonly startedAt = new Date().toISOString();
+  readonly inFlight = new Set<string>();
+  completed = 0;
+  failed = 0;
 
   constructor(
     readonly name: string,
@@ -105,6 +119,18 @@ export class Runtime {
   /** Resolves once nothing spawned is left. */
   async idle(): Promise<void> {
     while (this.spawned.size > 0) await Promise.all([...this.spawned]);
+  }
+
+  /** A task starts running (counted in `inFlight`). */
+  begin(taskId: string): void {
+    this.inFlight.add(taskId);
+  }
+
+  /** A task ended with `outcome` (counted as completed or failed). */
+  end(taskId: string, outcome: Outcome): void {
+    this.inFlight.delete(taskId);
+    if (outcome.outcome === "failed") this.failed += 1;
+    else this.completed += 1;
   }
 
   logOutcome(task: TaskMessage, outcome: Outcome): void {

@@ -26,4 +26,8 @@ impl PgReadModels {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
+
+    pub(in crate::store) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
 }

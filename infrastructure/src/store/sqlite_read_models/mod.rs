@@ -26,8 +26,16 @@ impl SqliteReadModels {
     pub(crate) fn new(pool: SqlitePool, writer: Writer) -> Self {
         Self { pool, writer }
     }
+
+    pub(in crate::store) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub(in crate::store) fn writer(&self) -> &Writer {
+        &self.writer
+    }
 }
 
-pub(super) fn time(at: DateTime<Utc>) -> String {
+pub(in crate::store) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

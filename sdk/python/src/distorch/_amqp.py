@@ -20,6 +20,7 @@ from pamqp.commands import Basic
 
 from ._execute import execute
 from ._message import TaskMessage, UnreadableTask, heartbeat, started
+from ._presence import WORKERS, WORKERS_ARGUMENTS, beat, control_queue, is_drain, presence
 from ._reporter import Reporter
 from ._runtime import Runtime
 
@@ -89,6 +90,10 @@ class AmqpTransport:
             log.info("working on %s as %s", ", ".join(self._runtime.queues), self._runtime.name)
         self._channel = channel
         self._connected.set()
+        await self._listen_for_signals(channel)
+        await channel.declare_queue(WORKERS, durable=True, arguments=WORKERS_ARGUMENTS)
+        await self._announce(presence(self._runtime, "hello"))
+        beating = asyncio.ensure_future(beat(self._runtime, self._announce))
         stopping: asyncio.Future[bool] = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait([lost, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -101,8 +106,38 @@ class AmqpTransport:
             idle = asyncio.ensure_future(self._idle())
             await asyncio.wait([lost, idle], return_when=asyncio.FIRST_COMPLETED)
             idle.cancel()
+            if not lost.done():
+                await self._announce(presence(self._runtime, "goodbye"))
         finally:
             stopping.cancel()
+            beating.cancel()
+
+    async def _listen_for_signals(self, channel: AbstractChannel) -> None:
+        """The control queue: a `drain` signal drains the worker."""
+        control = await channel.declare_queue(
+            control_queue(self._runtime.worker_id), exclusive=True, auto_delete=True
+        )
+
+        async def on_signal(message: AbstractIncomingMessage) -> None:
+            if is_drain(message.body):
+                log.info("asked to drain by the engine")
+                self._runtime.drain()
+
+        await control.consume(on_signal, no_ack=True)
+
+    async def _announce(self, message: dict[str, Any]) -> None:
+        """Sends a presence message; best effort (logged when it fails)."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            return
+        try:
+            await channel.default_exchange.publish(
+                aio_pika.Message(json.dumps(message).encode(), content_type="application/json"),
+                routing_key=WORKERS,
+                timeout=10,
+            )
+        except Exception as error:  # noqa: BLE001 - presence is best effort
+            log.debug("announcing this worker failed: %s", error)
 
     async def _idle(self) -> bool:
         await self._runtime.idle()
@@ -137,8 +172,10 @@ class AmqpTransport:
             await self._work(task)
 
     async def _work(self, task: TaskMessage) -> None:
+        self._runtime.begin(task.task_id)
         finished = await execute(task, self._runtime.handler(task), self, self._runtime.lookup,
                                  self._runtime.threads)
+        self._runtime.end(task.task_id, finished.outcome)
         result = task.result(finished.outcome)
         if not finished.started:
             result["started_by"] = self._runtime.name

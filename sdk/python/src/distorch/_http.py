@@ -70,9 +70,17 @@ class HttpTransport:
     async def _take(self, queue: str) -> Optional[TaskMessage]:
         assert self._session is not None
         url = f"{self._url}/api/v1/tasks/poll"
-        params = {"queue": queue, "wait": str(POLL_WAIT_SECONDS)}
+        params = {
+            "queue": queue,
+            "wait": str(POLL_WAIT_SECONDS),
+            "worker_id": self._runtime.worker_id,
+            "name": self._runtime.name,
+        }
         async with self._session.get(url, params=params) as response:
             if response.status == 204:
+                if response.headers.get("DisTorch-Worker-Draining") == "true":
+                    log.info("asked to drain by the engine")
+                    self._runtime.drain()
                 return None
             if response.status != 200:
                 raise PollRefused(f"HTTP {response.status}: {(await response.text())[:300]}")
@@ -86,8 +94,10 @@ class HttpTransport:
     async def _work(self, task: TaskMessage) -> None:
         # Handed out, it is this worker's: it runs even if a drain began.
         async with self._runtime.slots_ignoring_drain():
+            self._runtime.begin(task.task_id)
             finished = await execute(task, self._runtime.handler(task), self,
                                      self._runtime.lookup, self._runtime.threads)
+            self._runtime.end(task.task_id, finished.outcome)
         self._runtime.log_outcome(task, finished.outcome)
         await self._report_final(task, finished.outcome)
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Coroutine, Optional
 
 from ._execute import Handler
@@ -36,6 +39,36 @@ class Runtime:
         self._slots = asyncio.Semaphore(concurrency)
         self._spawned: set[asyncio.Task[None]] = set()
         self.draining = asyncio.Event()
+        # Presence (protocol section 12).
+        self.worker_id = str(uuid.uuid4())
+        self.host = socket.gethostname()
+        self.version = _version()
+        self.started_at = datetime.now(timezone.utc).isoformat()
+        self.in_flight: set[str] = set()
+        self.completed = 0
+        self.failed = 0
+
+    def drain(self) -> None:
+        """Begins the drain: no new task from now on."""
+        if not self.draining.is_set():
+            log.info("stopping: finishing the running tasks, taking no new one")
+            self.draining.set()
+
+    def begin(self, task_id: str) -> None:
+        """A task starts running (counted in `in_flight`)."""
+        self.in_flight.add(task_id)
+
+    def end(self, task_id: str, outcome: Outcome) -> None:
+        """A task ended with `outcome` (counted as completed or failed)."""
+        self.in_flight.discard(task_id)
+        if outcome["outcome"] == "failed":
+            self.failed += 1
+        else:
+            self.completed += 1
+
+    @property
+    def busy_with_tasks(self) -> bool:
+        return bool(self.in_flight)
 
     def handler(self, task: TaskMessage) -> Optional[Handler]:
         return self.handlers.get((task.queue, task.kind))
@@ -104,6 +137,15 @@ class Runtime:
                      "retryable" if error["retryable"] else "permanent", error["message"])
         else:
             log.info("%s: %s", task.task_id, outcome["outcome"])
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("distorch")
+    except Exception:  # noqa: BLE001 - not installed as a package
+        return "unknown"
 
 
 def _log_crash(job: asyncio.Task[None]) -> None:

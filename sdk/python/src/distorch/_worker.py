@@ -23,7 +23,9 @@ F = TypeVar("F", bound=Function)
 
 
 class Worker:
-    """A worker serving one or more task queues.
+    """A worker serving one or more task queues. It announces itself to the
+    engine (listed at `GET /api/v1/workers`) and drains when an operator
+    asks (`POST /api/v1/workers/{id}/drain`), as on SIGTERM.
 
     Give `amqp_url` (RabbitMQ, the fast path) or `http_url` and `token` (a
     node's long poll, for a worker that speaks HTTP only).
@@ -142,9 +144,7 @@ class Worker:
 
 
 def _drain(runtime: Runtime) -> None:
-    if not runtime.draining.is_set():
-        log.info("stopping: finishing the running tasks, taking no new one")
-        runtime.draining.set()
+    runtime.drain()
 
 
 def _ignore(_handle: object) -> None:
