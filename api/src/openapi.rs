@@ -30,7 +30,7 @@ use crate::{
         definitions::deploy, definitions::list, definitions::show, definitions::version,
         starts::start, starts::batch,
         workflows::list, workflows::show, workflows::events,
-        workflows::pause, workflows::resume, workflows::cancel,
+        workflows::pause, workflows::resume, workflows::cancel, workflows::signal,
         tasks::show, tasks::retry, tasks::skip, tasks::approve, tasks::reject,
         tasks::complete, tasks::fail, tasks::heartbeat, poll::poll,
         stats::stats, stats::bottlenecks, overview::show,

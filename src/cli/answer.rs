@@ -1,4 +1,4 @@
-//! A node's answer to the CLI's requests (`deploy`, `start`).
+//! A node's answer to the CLI's requests (`deploy`, `start`, `workflows`).
 
 use anyhow::Context;
 use reqwest::{RequestBuilder, StatusCode};
@@ -20,4 +20,15 @@ pub fn detail(body: &Value) -> String {
     body["detail"]
         .as_str()
         .map_or_else(|| body.to_string(), str::to_owned)
+}
+
+/// POSTs `body` as JSON to `path` on the node at `server` (on a runtime of
+/// its own); the status and the JSON body.
+pub fn post(server: &str, path: &str, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let request = reqwest::Client::new().post(url).json(body);
+    runtime.block_on(answer(request, server))
 }

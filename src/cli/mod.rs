@@ -19,6 +19,7 @@ mod stores;
 mod test;
 mod validate;
 mod worker;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -69,6 +70,8 @@ enum Command {
     BenchReads(bench_reads::BenchReadsArguments),
     /// Start a workflow on a running node (prints its id).
     Start(start::StartArguments),
+    /// Act on a workflow of a running node (`signal`).
+    Workflows(workflows::WorkflowsArguments),
     /// Deploy workflow definitions to a running node (stored, then startable on every node).
     Deploy(deploy::DeployArguments),
     /// Bring the database to the current schema.
@@ -105,6 +108,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
         Command::BenchReads(arguments) => bench_reads::run(arguments),
         Command::Start(arguments) => start::run(arguments),
         Command::Deploy(arguments) => deploy::run(arguments),
+        Command::Workflows(arguments) => workflows::run(arguments),
         Command::Migrate(arguments) => migrate::run(arguments),
         Command::Dlq(arguments) => dlq::run(arguments),
         Command::Projections(arguments) => projections::run(arguments),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::answer::{answer, detail};
+use super::answer::{detail, post};
 
 #[derive(Debug, clap::Args)]
 pub struct StartArguments {
@@ -24,24 +24,15 @@ pub struct StartArguments {
 
 pub fn run(arguments: StartArguments) -> anyhow::Result<ExitCode> {
     let input: Value = serde_json::from_str(&arguments.input).context("--input is not JSON")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let url = format!(
-            "{}/api/v1/workflows",
-            arguments.server.trim_end_matches('/')
-        );
-        let request = reqwest::Client::new().post(url).json(&json!({
-            "definition": arguments.definition, "version": arguments.version, "input": input
-        }));
-        let (status, body) = answer(request, &arguments.server).await?;
-        if status.is_success() {
-            println!("{}", body["id"].as_str().unwrap_or_default());
-            Ok(ExitCode::SUCCESS)
-        } else {
-            eprintln!("error: {status}: {}", detail(&body));
-            Ok(ExitCode::from(1))
-        }
-    })
+    let body = json!({
+        "definition": arguments.definition, "version": arguments.version, "input": input
+    });
+    let (status, body) = post(&arguments.server, "/api/v1/workflows", &body)?;
+    if status.is_success() {
+        println!("{}", body["id"].as_str().unwrap_or_default());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {status}: {}", detail(&body));
+        Ok(ExitCode::from(1))
+    }
 }

@@ -55,6 +55,12 @@ pub enum Command {
     Cancel {
         compensate: bool,
     },
+    /// Sends the signal `name` with its payload.
+    Signal {
+        name: String,
+        payload: Value,
+        actor: Actor,
+    },
     /// Runs a failed step once more (the instance failed without compensating),
     /// or a failed compensation once more.
     RetryStep {
@@ -83,6 +89,7 @@ impl Command {
             Self::Pause => "Pause",
             Self::Resume => "Resume",
             Self::Cancel { .. } => "Cancel",
+            Self::Signal { .. } => "Signal",
             Self::RetryStep { .. } => "RetryStep",
             Self::SkipStep { .. } => "SkipStep",
         }
@@ -144,6 +151,11 @@ pub enum Timer {
         step: StepId,
         attempt: u32,
     },
+    /// A `signal` step's `timeout` ran out.
+    SignalDeadline {
+        step: StepId,
+        attempt: u32,
+    },
     WorkflowDeadline,
     /// The workflow's `sla:` ran out.
     WorkflowSla,
@@ -166,6 +178,7 @@ impl Timer {
             | Timer::Heartbeat { step, .. }
             | Timer::ApprovalDeadline { step, .. }
             | Timer::Wake { step, .. }
+            | Timer::SignalDeadline { step, .. }
             | Timer::CompensationRetry { step, .. }
             | Timer::CompensationDeadline { step, .. } => Some(step),
             Timer::WorkflowDeadline | Timer::WorkflowSla => None,
