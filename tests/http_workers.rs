@@ -129,3 +129,60 @@ async fn an_http_worker_polls_and_completes_tasks_on_postgres_and_rabbitmq() {
     services.remove().await;
     std::fs::remove_dir_all(folder).ok();
 }
+
+/// The task queues RabbitMQ holds in `vhost`.
+fn broker_queues(vhost: &str) -> Vec<String> {
+    support::rabbitmqctl(&[
+        "list_queues",
+        "-p",
+        vhost,
+        "name",
+        "--quiet",
+        "--no-table-headers",
+    ])
+    .lines()
+    .map(|line| line.trim().to_owned())
+    .filter(|name| name.starts_with("distorch.task.") || name.starts_with("distorch.dlq."))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_queues_no_definition_names_creates_none_in_rabbitmq() {
+    let services = Services::new().await;
+    let folder = workflows_folder("http-workers-unknown", "polled", POLLED);
+    let node = Node::new(&folder).env(&services.env()).spawn();
+    let url = node.url.clone().unwrap();
+    let client = reqwest::Client::new();
+    for n in 0..20 {
+        let wait = if n == 0 { 2 } else { 0 };
+        let response = client
+            .get(format!(
+                "{url}/api/v1/tasks/poll?queue=unknown-{n}-{}&wait={wait}",
+                uuid::Uuid::now_v7().simple()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+    let queues = broker_queues(&services.vhost);
+    assert!(
+        queues.iter().all(|name| !name.contains("unknown-")),
+        "polls created queues: {queues:?}"
+    );
+
+    // A deployed definition's queue appears with its first task, and a
+    // poll that was waiting for it takes the task.
+    let waiting = tokio::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move { poll(&client, &url, 20).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = start(&client, &url, "polled", json!({})).await;
+    let task: Value = waiting.await.unwrap().json().await.unwrap();
+    assert_eq!(task["instance_id"], id.as_str());
+    assert!(broker_queues(&services.vhost).contains(&"distorch.task.payments".to_owned()));
+    drop(node);
+    services.remove().await;
+    std::fs::remove_dir_all(folder).ok();
+}

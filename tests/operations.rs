@@ -250,6 +250,106 @@ async fn prometheus(folder: &Path, node: &str, worker: &str) -> (Process, String
     (process, url)
 }
 
+/// A worker of queue `ops` running `exec`, with its `/metrics`; and its URL.
+fn ops_worker(services: &Services, exec: &str) -> (Process, String) {
+    let worker = spawn(
+        distorch(&[
+            "worker",
+            "--queue",
+            "ops",
+            "--exec",
+            exec,
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ]),
+        &services.env(),
+        true,
+    );
+    let url = worker.url.clone().unwrap();
+    (worker, url)
+}
+
+/// The alert rules against their `promtool test rules` cases
+/// (`deploy/prometheus/alerts.test.yml`): Prometheus's own evaluator, so
+/// the cases prove the rules as Prometheus will run them.
+#[test]
+fn alert_rules_pass_their_promtool_cases() {
+    let promtool = require("promtool");
+    let output = Command::new(promtool)
+        .args(["test", "rules"])
+        .arg(repository("deploy/prometheus/alerts.test.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "promtool test rules: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Before its first workflow, a node and a worker already export every
+/// series the dashboards and alerts read (at zero where the labels are
+/// known: definitions, steps, statuses, queues), so no panel says "No data"
+/// and `increase()` sees the first event; an embedded node reports no
+/// broker and no database it does not sample.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_node_exports_the_series_of_the_dashboards_at_zero() {
+    let services = Services::new().await;
+    let folder = workflows_folder("operations-fresh", "ops-tour", TOUR);
+    let node = Node::new(&folder).env(&services.env()).spawn();
+    let url = node.url.clone().unwrap();
+    let (worker, worker_url) = ops_worker(&services, "cat");
+    let client = reqwest::Client::new();
+    // The first scrape is an HTTP request the second one counts.
+    text(&client, &format!("{url}/metrics")).await;
+    let node_metrics = text(&client, &format!("{url}/metrics")).await;
+    let worker_metrics = text(&client, &format!("{worker_url}/metrics")).await;
+    let present: BTreeSet<String> = series_names(&node_metrics)
+        .union(&series_names(&worker_metrics))
+        .cloned()
+        .collect();
+    // Counted by event type as events are appended: none yet.
+    let later = BTreeSet::from(["distorch_events_appended_total".to_owned()]);
+    let missing: Vec<String> = metric_names_used()
+        .difference(&present)
+        .filter(|name| !later.contains(*name))
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "series the dashboards or alerts use that a fresh node lacks: {missing:?}\n{node_metrics}"
+    );
+    for line in [
+        r#"distorch_workflow_sla_breaches_total{definition="ops-tour"} 0"#,
+        r#"distorch_approvals_waiting{definition="ops-tour"} 0"#,
+        r#"distorch_step_retries_total{definition="ops-tour",step="charge"} 0"#,
+        r#"distorch_worker_tasks_total{queue="ops",outcome="failed"} 0"#,
+    ] {
+        let exported = node_metrics.contains(line) || worker_metrics.contains(line);
+        assert!(exported, "no `{line}` in\n{node_metrics}\n{worker_metrics}");
+    }
+    drop(worker);
+    drop(node);
+
+    let embedded = Node::new(&folder).spawn();
+    let embedded_url = embedded.url.clone().unwrap();
+    let embedded_metrics = text(&client, &format!("{embedded_url}/metrics")).await;
+    for gauge in ["distorch_database_up", "distorch_broker_up"] {
+        assert!(
+            !embedded_metrics.contains(gauge),
+            "an embedded node reports {gauge}:\n{embedded_metrics}"
+        );
+    }
+    assert!(
+        embedded_metrics.contains(r#"distorch_workflows_started_total{definition="ops-tour"} 0"#),
+        "{embedded_metrics}"
+    );
+    drop(embedded);
+    std::fs::remove_dir_all(&folder).ok();
+    services.remove().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_and_alerts_read_metrics_that_nodes_and_workers_export_with_data() {
     let promtool = require("promtool");
@@ -260,20 +360,7 @@ async fn dashboards_and_alerts_read_metrics_that_nodes_and_workers_export_with_d
     let node = Node::new(&folder).env(&services.env()).spawn();
     let url = node.url.clone().unwrap();
     let exec = format!("sh {}", script.display());
-    let worker = spawn(
-        distorch(&[
-            "worker",
-            "--queue",
-            "ops",
-            "--exec",
-            &exec,
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ]),
-        &services.env(),
-        true,
-    );
-    let worker_url = worker.url.clone().unwrap();
+    let (worker, worker_url) = ops_worker(&services, &exec);
     let client = reqwest::Client::new();
 
     let tour = [
@@ -325,9 +412,19 @@ async fn dashboards_and_alerts_read_metrics_that_nodes_and_workers_export_with_d
         );
     }
     assert!(
-        worker_metrics.contains(r#"distorch_worker_tasks_total{outcome="completed",queue="ops"}"#),
+        worker_metrics.contains(r#"distorch_worker_tasks_total{queue="ops",outcome="completed"}"#),
         "{worker_metrics}"
     );
+    for gauge in ["distorch_database_up", "distorch_broker_up"] {
+        assert!(
+            node_metrics.contains(&format!("{gauge} 1\n")),
+            "the node reports {gauge}:\n{node_metrics}"
+        );
+        assert!(
+            !worker_metrics.contains(gauge),
+            "a worker has no {gauge} to report:\n{worker_metrics}"
+        );
+    }
     promtool_accepts_metrics(&promtool, &node_metrics);
     promtool_accepts_metrics(&promtool, &worker_metrics);
     let rules = Command::new(&promtool)

@@ -75,11 +75,22 @@ impl<T> ReadModels for T where
 {
 }
 
-/// What every handler reaches: the engine and the read models.
+/// What every handler reaches: the engine, the read models, and where
+/// polled tasks come from.
 #[derive(Debug)]
 pub struct App<S, R> {
     pub engine: Arc<Engine<S>>,
     pub read_models: R,
+    pub handout: Option<Handout>,
+}
+
+impl<S, R> App<S, R> {
+    /// The task handout, as the use cases take it.
+    pub(crate) fn handout(&self) -> Option<&dyn application::ports::TaskHandout> {
+        self.handout
+            .as_ref()
+            .map(|Handout(handout)| handout.as_ref())
+    }
 }
 
 type Shared<S, R> = axum::extract::State<Arc<App<S, R>>>;
@@ -108,12 +119,13 @@ pub fn router<S: Store, R: ReadModels>(
     });
     let polls = poll::router(
         engine.clone(),
-        config.handout,
+        config.handout.clone(),
         config.limits.request_timeout,
     );
     let app = Arc::new(App {
         engine,
         read_models,
+        handout: config.handout,
     });
     Router::new()
         .nest("/api/v1/definitions", definitions::router())

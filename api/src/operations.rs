@@ -1,14 +1,16 @@
 //! What operators and orchestrators poll: `GET /metrics` (Prometheus text
-//! format) and `GET /health/ready` (200 when every check passes, else 503,
-//! with each check's outcome in the body).
+//! format, gzipped when the scraper accepts it, as Prometheus does) and
+//! `GET /health/ready` (200 when every check passes, else 503, with each
+//! check's outcome in the body).
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::sync::Arc;
 
 use application::metrics::{self, Telemetry};
 use application::ports::Check;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -48,12 +50,53 @@ pub async fn live() -> Json<Liveness> {
     responses((status = 200, description = "The metrics", content_type = "text/plain; version=0.0.4", body = String)),
     security(()),
 )]
-pub(crate) async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, TEXT_FORMAT)],
-        telemetry.render().await,
-    )
-        .into_response()
+pub(crate) async fn metrics(
+    State(telemetry): State<Arc<Telemetry>>,
+    headers: HeaderMap,
+) -> Response {
+    let text = telemetry.render().await;
+    if !accepts_gzip(&headers) {
+        return ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response();
+    }
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 8),
+        flate2::Compression::fast(),
+    );
+    let compressed = encoder
+        .write_all(text.as_bytes())
+        .and_then(|()| encoder.finish());
+    match compressed {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, TEXT_FORMAT),
+                (header::CONTENT_ENCODING, "gzip"),
+                (header::VARY, "accept-encoding"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(_) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response(),
+    }
+}
+
+/// Whether `Accept-Encoding` lists gzip without refusing it (`gzip;q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|parameter| {
+                parameter
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 /// One check of readiness.

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -29,6 +30,11 @@ pub(crate) struct StartRequest {
     /// The input, checked against the definition's input schema.
     #[serde(default)]
     input: Value,
+    /// When to start (RFC 3339). A later time answers at once with a
+    /// workflow in status `scheduled`, which can be cancelled until then;
+    /// a time not in the future starts at once.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    start_at: Option<DateTime<Utc>>,
 }
 
 impl From<StartRequest> for Start {
@@ -37,6 +43,7 @@ impl From<StartRequest> for Start {
             definition: request.definition,
             version: request.version,
             input: request.input,
+            start_at: request.start_at,
         }
     }
 }

@@ -241,7 +241,13 @@ pub(crate) async fn complete<S: Store, R: ReadModels>(
 ) -> Result<Json<ReportAccepted>, ApiError> {
     let task = TaskRef::parse(&task_id)?;
     let output = body(payload)?.output;
-    let events = tasks::report(&app.engine, &task, TaskOutcome::Completed { output }).await?;
+    let events = tasks::report(
+        &app.engine,
+        app.handout(),
+        &task,
+        TaskOutcome::Completed { output },
+    )
+    .await?;
     Ok(Json(ReportAccepted {
         task_id,
         events: event_names(&events),
@@ -283,7 +289,13 @@ pub(crate) async fn fail<S: Store, R: ReadModels>(
         message: request.message,
         retryable: request.retryable,
     };
-    let events = tasks::report(&app.engine, &task, TaskOutcome::Failed { error }).await?;
+    let events = tasks::report(
+        &app.engine,
+        app.handout(),
+        &task,
+        TaskOutcome::Failed { error },
+    )
+    .await?;
     Ok(Json(ReportAccepted {
         task_id,
         events: event_names(&events),

@@ -3,12 +3,14 @@
 //! the same key returns the workflow the first one started; another request
 //! under that key is refused.
 
+use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use domain::instance::{Command, DecisionContext, WorkflowInstance, decide};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::engine::deciding;
 use crate::ports::{DefinitionStore, EventStore, IdempotencyKeys};
 use crate::{Engine, Error, Origin, catalog};
 
@@ -24,6 +26,10 @@ pub struct Start {
     pub version: Option<u32>,
     /// Checked against the definition's input schema.
     pub input: Value,
+    /// When to start; at once when absent or not in the future. Left out of
+    /// the JSON when absent, so fingerprints stored before stay valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<DateTime<Utc>>,
 }
 
 /// A caller's key for a start: 1 to [`IdempotencyKey::MAX_LEN`] bytes.
@@ -130,7 +136,7 @@ async fn known<S: EventStore>(
 /// Refuses a start that cannot succeed: an unknown definition, or one the
 /// domain refuses (an input its schema rejects), decided on a fresh
 /// instance without storing anything.
-async fn check<S: EventStore>(
+pub(crate) async fn check<S: EventStore>(
     engine: &Engine<S>,
     read_models: &impl DefinitionStore,
     start: &Start,
@@ -141,9 +147,10 @@ async fn check<S: EventStore>(
     let command = Command::StartWorkflow {
         input: start.input.clone(),
         started_by: String::new(),
+        start_at: start.start_at,
     };
     let context = DecisionContext::new(engine.clock().now(), 0);
-    decide(&fresh, &command, context)?;
+    deciding(&fresh.definition, || decide(&fresh, &command, context))?;
     Ok(())
 }
 
@@ -157,8 +164,14 @@ async fn start_one<S: EventStore>(
     origin: &Origin,
 ) -> Result<InstanceId, StartError> {
     let (definition, version, input) = (&start.definition, start.version, start.input.clone());
+    let start_at = start.start_at;
     let Some(IdempotencyKey(key)) = key else {
-        return Ok(engine.start(definition, version, input, origin).await?);
+        let id = InstanceId(Uuid::now_v7());
+        let at = start_at;
+        engine
+            .start_as(id, definition, version, input, at, origin)
+            .await?;
+        return Ok(id);
     };
     let fingerprint = fingerprint(start);
     let fresh = InstanceId(Uuid::now_v7());
@@ -167,7 +180,7 @@ async fn start_one<S: EventStore>(
         return Err(StartError::KeyReused);
     }
     match engine
-        .start_as(id, definition, version, input, origin)
+        .start_as(id, definition, version, input, start_at, origin)
         .await
     {
         // `Conflict`: started by the first request with this key.
@@ -212,6 +225,7 @@ mod tests {
             definition: "order".into(),
             version: None,
             input: json!({"amount": 5}),
+            start_at: None,
         };
         let text = serde_json::to_string(&start).unwrap();
         assert_eq!(

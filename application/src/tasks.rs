@@ -106,12 +106,17 @@ impl TaskRef {
 
 /// A worker's report (completed or failed) on the attempt `task` names; the
 /// events it caused. One that changes nothing is [`TaskError::NotRunning`].
+/// Either way the task is then done with, and `handout` hears it.
 pub async fn report<S: EventStore + TimerQueue>(
     engine: &Engine<S>,
+    handout: Option<&dyn TaskHandout>,
     task: &TaskRef,
     outcome: TaskOutcome,
 ) -> Result<Vec<Event>, TaskError> {
     let events = engine.handle_result(task.result(outcome)?).await?;
+    if let Some(handout) = handout {
+        handout.settled(&task.text).await?;
+    }
     if events.is_empty() {
         return Err(TaskError::NotRunning(task.text.clone()));
     }

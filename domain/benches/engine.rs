@@ -28,6 +28,7 @@ fn run(
     let mut pending = vec![Command::StartWorkflow {
         input: json!({"amount": 5}),
         started_by: "bench".into(),
+        start_at: None,
     }];
     while let Some(command) = pending.pop() {
         let events = decide(&state, &command, context()).expect("accepted");

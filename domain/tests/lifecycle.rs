@@ -27,6 +27,7 @@ fn commands() -> Vec<(&'static str, Command)> {
             Command::StartWorkflow {
                 input: json!({}),
                 started_by: "t".into(),
+                start_at: None,
             },
         ),
         (
@@ -134,6 +135,7 @@ const TABLE: &[(InstanceStatus, [&str; 17])] = {
     &[
         //                     start              started        complete       fail           complete_undo   fail_undo      deadline       approve                reject                 pause          resume         cancel           abort            retry_c          retry_a          skip_c           skip_a
         (NotStarted,          ["E",               "NotStarted",  "NotStarted",  "NotStarted",  "NotStarted",   "NotStarted",  "NotStarted",  "NotStarted",          "NotStarted",          "NotStarted",  "NotStarted",  "NotStarted",    "NotStarted",    "NotStarted",    "NotStarted",    "NotStarted",    "NotStarted"]),
+        (Scheduled,           ["AlreadyStarted",  "-",           "-",           "-",           "-",            "-",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "E",             "E",             "NotRetryable",  "NotRetryable",  "NotSkippable",  "NotSkippable"]),
         (Running,             ["AlreadyStarted",  "E",           "E",           "E",           "-",            "-",           "E",           "ApprovalNotPending",  "ApprovalNotPending",  "E",           "NotPaused",   "E",             "E",             "NotRetryable",  "NotRetryable",  "E",             "NotSkippable"]),
         (Paused,              ["AlreadyStarted",  "E",           "E",           "E",           "-",            "-",           "E",           "ApprovalNotPending",  "ApprovalNotPending",  "NotRunning",  "E",           "E",             "E",             "NotRetryable",  "NotRetryable",  "E",             "NotSkippable"]),
         (Compensating,        ["AlreadyStarted",  "-",           "-",           "-",           "E",            "E",           "-",           "NotRunning",          "NotRunning",          "NotRunning",  "NotPaused",   "CannotCancel",  "CannotCancel",  "NotRetryable",  "NotRetryable",  "NotSkippable",  "NotSkippable"]),

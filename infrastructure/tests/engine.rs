@@ -283,7 +283,7 @@ async fn starts_at_once_are_stored_together<S: EventStore + OutboxQueue + TimerQ
         let engine = node.engine.clone();
         starts.spawn(async move {
             let outcome = engine
-                .start_as(id, "order", None, json!({}), &Origin::actor("test"))
+                .start_as(id, "order", None, json!({}), None, &Origin::actor("test"))
                 .await;
             (n, outcome)
         });

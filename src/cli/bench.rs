@@ -41,7 +41,7 @@ steps:
 enum Mode {
     /// PostgreSQL + RabbitMQ (DATABASE_URL, AMQP_URL), worker in its own process.
     Cluster,
-    /// SQLite + in-process queue and worker.
+    /// SQLite (the log and the queues in one file) and an in-process worker.
     Embedded,
     /// SSE subscribers while workflows run at `--rate` (PostgreSQL, in-process worker).
     Feeds,
@@ -122,12 +122,12 @@ async fn bench(arguments: BenchArguments) -> anyhow::Result<()> {
                 .prefix("distorch-bench-")
                 .tempdir()?;
             let store = SqliteEventStore::open(&dir.path().join("bench.db")).await?;
+            let bus = LocalBus::durable(&store).await?;
             let engine = Arc::new(Engine::new(store, registry, clock));
-            let bus = LocalBus::default();
             let metrics = Arc::new(Metrics::new());
             spawn_loops(&engine, &bus, &[], false, &metrics)?;
             spawn_echo_worker(&bus, "bench", &metrics);
-            println!("mode: embedded (SQLite + in-process queue and worker)");
+            println!("mode: embedded (SQLite, queues in the same file, in-process worker)");
             measure(&engine, &arguments, &[]).await?;
         }
         Mode::Cluster => {

@@ -140,6 +140,7 @@ pub fn spawn_workers<B: Bus>(
 ) -> anyhow::Result<()> {
     let served: HashSet<&str> = workers.iter().map(|(queue, _)| queue.as_str()).collect();
     for (queue, command) in workers {
+        metrics.prime_worker(queue);
         let worker = Arc::new(Worker::new(
             bus.clone(),
             queue.clone(),
@@ -149,6 +150,7 @@ pub fn spawn_workers<B: Bus>(
         tokio::spawn(async move { worker.run().await });
     }
     if http_worker && !served.contains(HTTP_QUEUE) {
+        metrics.prime_worker(HTTP_QUEUE);
         let worker = Arc::new(Worker::new(
             bus.clone(),
             HTTP_QUEUE,
@@ -260,6 +262,7 @@ impl application::loops::Executor for EchoExecutor {
 }
 
 pub fn spawn_echo_worker<B: Bus>(bus: &B, queue: &str, metrics: &Arc<Metrics>) {
+    metrics.prime_worker(queue);
     let worker = Arc::new(Worker::new(
         bus.clone(),
         queue.to_owned(),

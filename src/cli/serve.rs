@@ -1,5 +1,5 @@
 //! `distorch serve`: an engine node. With no `DATABASE_URL` it runs embedded
-//! (a SQLite file, the in-process queue, in-process workers); with
+//! (a SQLite file holding the log and the queues, in-process workers); with
 //! `DATABASE_URL` and `AMQP_URL` it runs on PostgreSQL and RabbitMQ beside
 //! other nodes.
 
@@ -44,7 +44,8 @@ pub struct ServeArguments {
     /// PostgreSQL; without it, the node runs embedded on a SQLite file.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
-    /// RabbitMQ; without it, tasks go through an in-process queue.
+    /// RabbitMQ; without it, tasks go through the node's own queue (in the
+    /// SQLite file when embedded, in memory beside PostgreSQL).
     #[arg(long, env = "AMQP_URL")]
     amqp_url: Option<String>,
     /// The SQLite file of the embedded mode.
@@ -236,15 +237,15 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
             let mut config = arguments.api_config(store.clone()).await?;
             tracing::info!(
                 data = %arguments.data.display(),
-                "embedded mode: SQLite file {}, in-process queue",
+                "embedded mode: SQLite file {}, its queues in the same file",
                 arguments.data.display()
             );
+            let bus = LocalBus::durable(&store).await?;
             let store = MeteredStore::new(store, metrics.clone());
             let engine = Arc::new(Engine::new(store, registry, clock));
             let (lag, max_lag) = arguments.projection_lag(&read_models);
             let telemetry = telemetry.with_projections(lag, max_lag);
             let feed = spawn_feed(&engine, Arc::new(FeedSignal::default()), false);
-            let bus = LocalBus::default();
             config.handout = Some(Handout(Arc::new(bus.clone())));
             spawn_loops(&engine, &bus, &workers, http_worker, &metrics)?;
             spawn_projector(&engine, &read_models);
@@ -291,7 +292,7 @@ async fn serve(arguments: ServeArguments) -> anyhow::Result<()> {
                 }
                 None => {
                     tracing::info!(
-                        "PostgreSQL mode with an in-process queue (set AMQP_URL for RabbitMQ)"
+                        "PostgreSQL mode with an in-memory queue: tasks in flight are lost with the process (set AMQP_URL for RabbitMQ)"
                     );
                     let bus = LocalBus::default();
                     api_config.handout = Some(Handout(Arc::new(bus.clone())));

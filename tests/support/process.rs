@@ -39,11 +39,16 @@ impl Process {
 
     /// Sends it SIGTERM (a graceful stop).
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends it a signal by name (`TERM`, `STOP`, `CONT`...).
+    pub fn signal(&self, name: &str) {
         let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(sent.success(), "SIGTERM to {}", self.child.id());
+        assert!(sent.success(), "SIG{name} to {}", self.child.id());
     }
 
     /// Its exit status once it exited, or `None` if it still runs after `within`.

@@ -145,7 +145,10 @@ impl<S: Store, R: ReadModels> Backend for Node<S, R> {
     }
 
     fn report(&self, task: TaskRef, outcome: TaskOutcome) -> Reply<'_, Vec<Event>> {
-        Box::pin(async move { Ok(tasks::report(&self.app.engine, &task, outcome).await?) })
+        let app = &self.app;
+        Box::pin(
+            async move { Ok(tasks::report(&app.engine, app.handout(), &task, outcome).await?) },
+        )
     }
 
     fn heartbeat(&self, task: TaskRef, progress: Option<u8>) -> Reply<'_, ()> {

@@ -6,6 +6,7 @@ use application::messages::TaskOutcome;
 use application::starts::{IdempotencyKey, Start};
 use application::tasks::TaskRef;
 use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
 use domain::instance::{Command, StepError};
 use serde_json::Value;
 
@@ -39,6 +40,7 @@ impl MutationRoot {
 
     /// Starts a workflow (the latest version unless one is named). A repeat
     /// with the same `idempotencyKey` returns the workflow the first started.
+    /// With a later `startAt`, the workflow is `SCHEDULED` until then.
     async fn start_workflow(
         &self,
         ctx: &Context<'_>,
@@ -46,6 +48,7 @@ impl MutationRoot {
         version: Option<u32>,
         input: Option<Json<Value>>,
         idempotency_key: Option<String>,
+        start_at: Option<DateTime<Utc>>,
     ) -> Result<Workflow> {
         let key = idempotency_key.as_deref().map(key).transpose()?;
         let input = input.map_or(Value::Null, |Json(input)| input);
@@ -53,6 +56,7 @@ impl MutationRoot {
             definition,
             version,
             input,
+            start_at,
         };
         let origin = identity(ctx)?.caller.origin();
         let backend = backend(ctx)?;

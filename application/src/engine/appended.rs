@@ -40,7 +40,7 @@ impl<S: EventStore> Engine<S> {
     /// After an append: cache the new state and tell the subscribers.
     pub(super) fn stored(&self, cached: Cached) {
         let (id, status) = (cached.state.id, cached.state.status);
-        self.remember(cached);
+        self.cache.remember(cached);
         let _ = self.changes.send(id);
         if status.is_final() {
             tracing::info!(status = status.as_str(), "workflow finished");

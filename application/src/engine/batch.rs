@@ -76,7 +76,7 @@ impl<S: EventStore> Engine<S> {
         let mut settlements = Vec::with_capacity(groups.len());
         let mut alone = Vec::new();
         for (id, indices) in groups {
-            let Some(Cached { mut state, trace }) = self.lock_cache().get(&id).cloned() else {
+            let Some(Cached { mut state, trace }) = self.cache.get(&id) else {
                 alone.extend(indices);
                 continue;
             };
@@ -196,7 +196,7 @@ impl<S: EventStore> Engine<S> {
                             Ok(())
                         }
                         Err(error) => {
-                            self.forget(decided.cached.state.id);
+                            self.cache.forget(decided.cached.state.id);
                             Err(error)
                         }
                     })
@@ -211,7 +211,7 @@ impl<S: EventStore> Engine<S> {
                 decided
                     .iter()
                     .map(|decided| {
-                        self.forget(decided.cached.state.id);
+                        self.cache.forget(decided.cached.state.id);
                         Err(error.clone())
                     })
                     .collect()

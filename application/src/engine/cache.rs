@@ -1,18 +1,27 @@
 //! Instances loaded through a cache of folded states: a state is read from
 //! its stream once, then kept up to date by the appends of this node; a
-//! state another node moved on is found out by a conflicting append.
+//! state another node moved on is found out by a conflicting append. The
+//! cache is bounded and evicts the least recently used states one by one
+//! (an evicted instance is reloaded from its stream at its next command),
+//! so thousands of instances waiting for days at an approval do not push
+//! out the ones in flight; it is a concurrent map, no lock shared by every
+//! command.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::instance::{Event, WorkflowInstance, evolve};
 use domain::{InstanceId, WorkflowDefinition};
+use moka::policy::EvictionPolicy;
 
 use super::Engine;
 use crate::Error;
 use crate::codec::decode;
 use crate::ports::{EventStore, RecordedEvent};
 use crate::trace::TraceParent;
+
+/// Folded states kept per node. An order saga's state is a few kilobytes:
+/// this bounds the cache to some tens of megabytes.
+pub(super) const CAPACITY: u64 = 10_000;
 
 /// A folded state and the trace its instance belongs to.
 #[derive(Clone, Debug)]
@@ -21,11 +30,40 @@ pub(super) struct Cached {
     pub(super) trace: TraceParent,
 }
 
-impl<S> Engine<S> {
-    pub(super) fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, Cached>> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The states of the instances this node worked on lately.
+pub(super) struct StateCache(moka::sync::Cache<InstanceId, Cached>);
+
+impl StateCache {
+    pub(super) fn new(capacity: u64) -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
+        )
+    }
+
+    pub(super) fn get(&self, id: &InstanceId) -> Option<Cached> {
+        self.0.get(id)
+    }
+
+    /// Keeps the state of an instance in progress; a final one is dropped.
+    pub(super) fn remember(&self, cached: Cached) {
+        let id = cached.state.id;
+        if cached.state.status.is_final() {
+            self.0.invalidate(&id);
+        } else {
+            self.0.insert(id, cached);
+        }
+    }
+
+    pub(super) fn forget(&self, id: InstanceId) {
+        self.0.invalidate(&id);
+    }
+
+    /// How many states it holds (approximately: evictions run lazily).
+    pub(super) fn entry_count(&self) -> u64 {
+        self.0.entry_count()
     }
 }
 
@@ -37,7 +75,7 @@ impl<S: EventStore> Engine<S> {
 
     /// The current state of an instance and its trace (read from its start).
     pub(super) async fn load(&self, id: InstanceId) -> Result<Cached, Error> {
-        let cached = self.lock_cache().get(&id).cloned();
+        let cached = self.cache.get(&id);
         let after = cached.as_ref().map_or(0, |cached| cached.state.version);
         let records = self.store.load(id, after).await?;
         let mut cached = match cached {
@@ -55,7 +93,7 @@ impl<S: EventStore> Engine<S> {
         for record in &records {
             cached.state = evolve(cached.state, &decode(record)?);
         }
-        self.remember(cached.clone());
+        self.cache.remember(cached.clone());
         Ok(cached)
     }
 
@@ -81,23 +119,6 @@ impl<S: EventStore> Engine<S> {
         }
         Ok(found)
     }
-
-    pub(super) fn remember(&self, cached: Cached) {
-        let mut cache = self.lock_cache();
-        let id = cached.state.id;
-        if cached.state.status.is_final() {
-            cache.remove(&id);
-            return;
-        }
-        if cache.len() >= self.cache_capacity && !cache.contains_key(&id) {
-            cache.clear();
-        }
-        cache.insert(id, cached);
-    }
-
-    pub(super) fn forget(&self, id: InstanceId) {
-        self.lock_cache().remove(&id);
-    }
 }
 
 /// The trace an instance's first event names; an instance started before
@@ -109,4 +130,70 @@ fn trace_of(first: &RecordedEvent) -> TraceParent {
         .as_deref()
         .and_then(TraceParent::parse)
         .unwrap_or_else(|| TraceParent::derived_from(first.stream_id.0, first.metadata.event_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::instance::InstanceStatus;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn definition() -> Arc<WorkflowDefinition> {
+        let yaml = "name: w\nversion: 1\nsteps:\n  a: {type: noop}\n";
+        Arc::new(domain::parse_workflow(yaml).unwrap())
+    }
+
+    fn cached(definition: &Arc<WorkflowDefinition>, status: InstanceStatus) -> Cached {
+        let id = InstanceId(Uuid::now_v7());
+        let mut state = WorkflowInstance::new(id, definition.clone());
+        state.status = status;
+        Cached {
+            state,
+            trace: TraceParent::derived_from(id.0, Uuid::nil()),
+        }
+    }
+
+    #[test]
+    fn a_full_cache_evicts_the_least_recently_used_state_and_keeps_the_others() {
+        let definition = definition();
+        let cache = StateCache::new(3);
+        let states: Vec<Cached> = (0..3)
+            .map(|_| cached(&definition, InstanceStatus::Running))
+            .collect();
+        let ids: Vec<InstanceId> = states.iter().map(|cached| cached.state.id).collect();
+        for state in states {
+            cache.remember(state);
+        }
+        cache.0.run_pending_tasks();
+        // The first is used again: the second is now the least recent.
+        assert!(cache.get(&ids[0]).is_some());
+        cache.0.run_pending_tasks();
+        let newcomer = cached(&definition, InstanceStatus::Running);
+        let newcomer_id = newcomer.state.id;
+        cache.remember(newcomer);
+        cache.0.run_pending_tasks();
+
+        assert_eq!(
+            cache.entry_count(),
+            3,
+            "one state evicted, not the whole cache"
+        );
+        assert!(cache.get(&ids[1]).is_none(), "the least recently used went");
+        for kept in [ids[0], ids[2], newcomer_id] {
+            assert!(cache.get(&kept).is_some(), "{kept:?} was evicted");
+        }
+    }
+
+    #[test]
+    fn a_final_state_is_not_kept() {
+        let definition = definition();
+        let cache = StateCache::new(10);
+        let mut running = cached(&definition, InstanceStatus::Running);
+        let id = running.state.id;
+        cache.remember(running.clone());
+        running.state.status = InstanceStatus::Completed;
+        cache.remember(running);
+        assert!(cache.get(&id).is_none());
+    }
 }

@@ -2,6 +2,7 @@
 //! the tasks they dispatch and the timers they set in one transaction, and
 //! on a concurrency conflict reload and decide again.
 
+use chrono::{DateTime, Utc};
 use domain::InstanceId;
 use domain::instance::effects::{dispatch_of, timers_of};
 use domain::instance::{Command, DecisionContext, Event, WorkflowInstance, decide, evolve};
@@ -10,6 +11,7 @@ use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use super::cache::Cached;
+use super::offload::deciding;
 use super::{Engine, Origin};
 use crate::Error;
 use crate::codec::encode;
@@ -30,7 +32,8 @@ impl<S: EventStore> Engine<S> {
         origin: &Origin,
     ) -> Result<InstanceId, Error> {
         let id = InstanceId(Uuid::now_v7());
-        self.start_as(id, name, version, input, origin).await?;
+        self.start_as(id, name, version, input, None, origin)
+            .await?;
         Ok(id)
     }
 
@@ -42,6 +45,7 @@ impl<S: EventStore> Engine<S> {
         name: &str,
         version: Option<u32>,
         input: Value,
+        start_at: Option<DateTime<Utc>>,
         origin: &Origin,
     ) -> Result<(), Error> {
         let definition = self.definitions.get(name, version)?;
@@ -49,6 +53,7 @@ impl<S: EventStore> Engine<S> {
         let command = Command::StartWorkflow {
             input,
             started_by: origin.actor.clone(),
+            start_at,
         };
         self.start_in_group(state, command, origin).await
     }
@@ -88,7 +93,7 @@ impl<S: EventStore> Engine<S> {
             // writer moved the stream on, the append conflicts and we reload.
             // A cached state that decides nothing may only be behind (a result
             // for a step it has not seen scheduled yet): check on a fresh one.
-            let cached = self.lock_cache().get(&id).cloned();
+            let cached = self.cache.get(&id);
             let outcome = match cached {
                 Some(cached) => match self.decide_and_append(cached, commands, origin).await {
                     Ok(events) if events.is_empty() => {
@@ -103,7 +108,7 @@ impl<S: EventStore> Engine<S> {
                 }
             };
             match outcome {
-                Err(Error::Conflict { .. }) => self.forget(id),
+                Err(Error::Conflict { .. }) => self.cache.forget(id),
                 outcome => return outcome,
             }
         }
@@ -178,14 +183,17 @@ impl<S: EventStore> Engine<S> {
     ) -> Result<(WorkflowInstance, Vec<Event>), Error> {
         let id = state.id;
         let definition = state.definition.clone();
-        let mut next = state;
-        let mut events = Vec::new();
-        for command in commands {
-            let context = DecisionContext::new(now, self.clock.entropy());
-            let decided = decide(&next, command, context)?;
-            next = decided.iter().fold(next, evolve);
-            events.extend(decided);
-        }
+        let (next, events) = deciding(&definition, || {
+            let mut next = state;
+            let mut events = Vec::new();
+            for command in commands {
+                let context = DecisionContext::new(now, self.clock.entropy());
+                let decided = decide(&next, command, context)?;
+                next = decided.iter().fold(next, evolve);
+                events.extend(decided);
+            }
+            Ok::<_, Error>((next, events))
+        })?;
         let correlation_id = origin.correlation_id.unwrap_or(id.0);
         let traceparent = traceparent.to_string();
         // Added to `request` only once every event and task is encoded.

@@ -8,11 +8,13 @@ mod batch;
 mod cache;
 mod claims;
 mod execute;
+mod offload;
 mod origin;
 mod results;
 mod setup;
 mod starts;
 
+pub use offload::deciding;
 pub use origin::{Origin, Submission};
 pub use setup::Engine;
 

@@ -2,14 +2,13 @@
 //! start queue and the channels it tells others through), made once per
 //! node, and what it hands out of them.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use domain::InstanceId;
 use domain::instance::InstanceStatus;
 use tokio::sync::{Notify, broadcast};
 
-use super::cache::Cached;
+use super::cache::StateCache;
 use super::{claims, starts};
 use crate::clock::Clock;
 use crate::definitions::DefinitionRegistry;
@@ -21,8 +20,7 @@ pub struct Engine<S> {
     pub(super) store: S,
     pub(super) definitions: Arc<DefinitionRegistry>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) cache: Mutex<HashMap<InstanceId, Cached>>,
-    pub(super) cache_capacity: usize,
+    pub(super) cache: StateCache,
     /// Instances a command of this node is deciding now.
     pub(super) claims: claims::Claims,
     /// Starts waiting to be stored together.
@@ -41,7 +39,7 @@ pub struct Engine<S> {
 impl<S> std::fmt::Debug for Engine<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("cached", &self.lock_cache().len())
+            .field("cached", &self.cache.entry_count())
             .finish_non_exhaustive()
     }
 }
@@ -52,8 +50,7 @@ impl<S: EventStore> Engine<S> {
             store,
             definitions,
             clock,
-            cache: Mutex::new(HashMap::new()),
-            cache_capacity: 10_000,
+            cache: StateCache::new(super::cache::CAPACITY),
             claims: claims::Claims::default(),
             starts: starts::StartQueue::default(),
             outbox_written: Arc::new(Notify::new()),

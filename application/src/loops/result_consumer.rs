@@ -31,7 +31,7 @@ impl<S: EventStore + TimerQueue, B: Bus> ResultConsumer<S, B> {
         Self {
             engine,
             bus,
-            prefetch: 256,
+            prefetch: RESULTS_PREFETCH,
         }
     }
 
@@ -130,6 +130,12 @@ impl<S: EventStore + TimerQueue, B: Bus> ResultConsumer<S, B> {
         Ok(())
     }
 }
+
+/// Result messages a node holds unacknowledged at most: what a node that
+/// freezes keeps from the others until the broker gives up on its
+/// connection (docs/operations.md, "Queues"). A worker's message may
+/// carry several results, so a round may still apply up to `BATCH`.
+pub const RESULTS_PREFETCH: u16 = 64;
 
 /// Results applied in one round at most.
 const BATCH: usize = 128;

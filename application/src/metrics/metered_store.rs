@@ -48,7 +48,9 @@ impl<S: EventStore> EventStore for MeteredStore<S> {
             .observe(began.elapsed().as_secs_f64());
         match &outcome {
             Ok(_) => self.metrics.appended(stream, &observed),
-            Err(Error::Conflict { .. }) => self.metrics.append_conflicts.inc(),
+            Err(Error::Conflict { .. }) => {
+                self.metrics.append_conflicts.inc();
+            }
             Err(_) => {}
         }
         outcome
@@ -73,7 +75,9 @@ impl<S: EventStore> EventStore for MeteredStore<S> {
             for ((stream, observed), outcome) in observed.iter().zip(outcomes) {
                 match outcome {
                     Ok(_) => self.metrics.appended(*stream, observed),
-                    Err(Error::Conflict { .. }) => self.metrics.append_conflicts.inc(),
+                    Err(Error::Conflict { .. }) => {
+                        self.metrics.append_conflicts.inc();
+                    }
                     Err(_) => {}
                 }
             }

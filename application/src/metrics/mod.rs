@@ -3,13 +3,15 @@
 //! of the database and broker behind `/metrics` and `/health/ready`.
 
 mod executor;
-mod exposition;
+mod families;
 mod metered_store;
 mod observe;
+mod prime;
 mod registry;
 mod telemetry;
 
 pub use executor::MeteredExecutor;
+pub use families::{Counter, FloatGauge, IntGauge, Labelled, Reported};
 pub use metered_store::MeteredStore;
 pub use observe::Observed;
 pub use registry::Metrics;

@@ -3,9 +3,11 @@
 //! need the time of an earlier event of the same instance: the node keeps
 //! those times for the instances it touches, learnt from what it appends and
 //! from what it loads (a node that takes over an instance loads its stream).
+//! Those times live in a bounded cache that evicts the least recently used
+//! instance, each behind a lock of its own: no lock shared by every append.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use domain::InstanceId;
@@ -51,14 +53,29 @@ impl Observed {
     }
 }
 
-/// Instances whose times are kept; past it the memory starts over (the
-/// durations of the instances in flight then go unmeasured, nothing else).
-const CAPACITY: usize = 100_000;
+/// Instances whose times are kept; past it the least recently used go (the
+/// durations of an evicted instance then go unmeasured, nothing else).
+const CAPACITY: u64 = 100_000;
 const UNKNOWN: &str = "unknown";
 
-#[derive(Debug, Default)]
-pub(super) struct Timings {
-    instances: Mutex<HashMap<InstanceId, InstanceTimes>>,
+/// The times of the instances this node touched lately.
+pub(super) struct Timings(moka::sync::Cache<InstanceId, Arc<Mutex<InstanceTimes>>>);
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
+        )
+    }
+}
+
+impl std::fmt::Debug for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Timings({} instances)", self.0.entry_count())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -78,36 +95,41 @@ struct StepTimes {
 impl Metrics {
     /// Counts the events this node appended to `stream`.
     pub fn appended(&self, stream: InstanceId, events: &[Observed]) {
-        let mut instances = self.timings.lock();
+        let entry = self.timings.of(stream);
+        let mut times = lock(&entry);
+        let mut finished = false;
         for event in events {
             self.events_appended
                 .with_label_values(&[event.event_type.as_str()])
                 .inc();
-            let times = instances.entry(stream).or_default();
-            let finished = self.observe(times, event);
+            finished = self.observe(&mut times, event);
             if finished {
-                instances.remove(&stream);
+                *times = InstanceTimes::default();
             }
         }
-        if instances.len() > CAPACITY {
-            instances.clear();
+        drop(times);
+        if finished {
+            self.timings.0.invalidate(&stream);
         }
     }
 
     /// Learns the times of events loaded from a stream, counting nothing.
     pub fn loaded(&self, stream: InstanceId, after_version: u64, records: &[RecordedEvent]) {
-        let mut instances = self.timings.lock();
-        if after_version == 0 {
-            instances.remove(&stream);
-        }
-        let times = instances.entry(stream).or_default();
+        let entry = if after_version == 0 {
+            let fresh = Arc::default();
+            self.timings.0.insert(stream, Arc::clone(&fresh));
+            fresh
+        } else {
+            self.timings.of(stream)
+        };
+        let mut times = lock(&entry);
         for record in records {
             let event = Observed::new(
                 &record.event_type,
                 &record.data,
                 record.metadata.occurred_at,
             );
-            learn(times, &event);
+            learn(&mut times, &event);
         }
     }
 
@@ -127,10 +149,11 @@ impl Metrics {
             from.map(|from| (at - from).to_std().unwrap_or_default().as_secs_f64())
         };
         match event_type {
-            "WorkflowStarted" => self
-                .workflows_started
-                .with_label_values(&[definition])
-                .inc(),
+            "WorkflowStarted" => {
+                self.workflows_started
+                    .with_label_values(&[definition])
+                    .inc();
+            }
             "StepStarted" => {
                 if let Some(wait) = since(before.scheduled_at) {
                     self.step_queue_wait
@@ -154,18 +177,21 @@ impl Metrics {
                         .inc();
                 }
             }
-            "StepSkipped" => self
-                .step_outcomes
-                .with_label_values(&[definition, step, "skipped"])
-                .inc(),
-            "StepRetryScheduled" => self
-                .step_retries
-                .with_label_values(&[definition, step])
-                .inc(),
-            "ApprovalRequested" => self
-                .approvals_requested
-                .with_label_values(&[definition, step])
-                .inc(),
+            "StepSkipped" => {
+                self.step_outcomes
+                    .with_label_values(&[definition, step, "skipped"])
+                    .inc();
+            }
+            "StepRetryScheduled" => {
+                self.step_retries
+                    .with_label_values(&[definition, step])
+                    .inc();
+            }
+            "ApprovalRequested" => {
+                self.approvals_requested
+                    .with_label_values(&[definition, step])
+                    .inc();
+            }
             "ApprovalGranted" | "ApprovalRejected" => {
                 let decision = if event_type == "ApprovalGranted" {
                     "granted"
@@ -181,18 +207,21 @@ impl Metrics {
                         .observe(waited);
                 }
             }
-            "CompensationStarted" => self
-                .compensations_started
-                .with_label_values(&[definition])
-                .inc(),
-            "CompensationScheduled" | "CompensationCompleted" | "CompensationFailed" => self
-                .compensation_steps
-                .with_label_values(&[definition, step, outcome(event_type)])
-                .inc(),
-            "WorkflowSlaBreached" => self
-                .workflow_sla_breaches
-                .with_label_values(&[definition])
-                .inc(),
+            "CompensationStarted" => {
+                self.compensations_started
+                    .with_label_values(&[definition])
+                    .inc();
+            }
+            "CompensationScheduled" | "CompensationCompleted" | "CompensationFailed" => {
+                self.compensation_steps
+                    .with_label_values(&[definition, step, outcome(event_type)])
+                    .inc();
+            }
+            "WorkflowSlaBreached" => {
+                self.workflow_sla_breaches
+                    .with_label_values(&[definition])
+                    .inc();
+            }
             _ => {}
         }
         let finished = final_status(event_type);
@@ -213,11 +242,16 @@ impl Metrics {
 }
 
 impl Timings {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, InstanceTimes>> {
-        self.instances
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The times of an instance, kept from now on if they were not.
+    fn of(&self, stream: InstanceId) -> Arc<Mutex<InstanceTimes>> {
+        self.0.get_with(stream, Arc::default)
     }
+}
+
+fn lock(times: &Mutex<InstanceTimes>) -> MutexGuard<'_, InstanceTimes> {
+    times
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Remembers the times later events of the instance are measured from.
@@ -312,9 +346,9 @@ mod tests {
         for line in [
             r#"distorch_workflows_started_total{definition="order"} 1"#,
             r#"distorch_workflows_finished_total{definition="order",status="completed"} 1"#,
-            r#"distorch_workflow_duration_seconds_sum{definition="order",status="completed"} 9"#,
-            r#"distorch_step_queue_wait_seconds_sum{definition="order",step="charge"} 2"#,
-            r#"distorch_step_duration_seconds_sum{definition="order",step="charge"} 10"#,
+            r#"distorch_workflow_duration_seconds_sum{definition="order",status="completed"} 9.0"#,
+            r#"distorch_step_queue_wait_seconds_sum{definition="order",step="charge"} 2.0"#,
+            r#"distorch_step_duration_seconds_sum{definition="order",step="charge"} 10.0"#,
             r#"distorch_step_duration_seconds_count{definition="order",step="charge"} 2"#,
             r#"distorch_step_retries_total{definition="order",step="charge"} 1"#,
             r#"distorch_events_appended_total{type="StepScheduled"} 1"#,
@@ -357,7 +391,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                r#"distorch_approval_wait_seconds_sum{definition="order",step="boss"} 30"#
+                r#"distorch_approval_wait_seconds_sum{definition="order",step="boss"} 30.0"#
             ),
             "{text}"
         );

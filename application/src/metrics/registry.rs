@@ -1,17 +1,16 @@
 //! Every metric a node or worker exports, by name, in one place. Labels come
 //! only from bounded sets: definition, step, outcome, status, queue, event
-//! type, route template; never an instance id.
+//! type, route template; never an instance id. A scrape encodes straight
+//! from the families (prometheus-client): no copy of the series is made.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::exposition::write_families;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry};
+
+use super::families::{Counter, FloatGauge, IntGauge, Labelled, Reported};
 use super::observe::Timings;
-use prometheus::core::Collector;
-use prometheus::{
-    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry,
-};
 
 /// Seconds, from a fast step to a day-long approval: for the series kept
 /// per definition (workflows, approvals).
@@ -26,51 +25,67 @@ const FAST_BUCKETS: &[f64] = &[
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
-/// The collectors, registered in their own registry (not the global one).
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS.iter().copied())
+}
+
+fn step_histogram() -> Histogram {
+    Histogram::new(STEP_BUCKETS.iter().copied())
+}
+
+fn fast_histogram() -> Histogram {
+    Histogram::new(FAST_BUCKETS.iter().copied())
+}
+
+type Histograms<const N: usize> = Labelled<N, Histogram>;
+
+/// The families, registered in their own registry (not a global one).
 #[derive(Debug)]
 pub struct Metrics {
-    collectors: Collectors,
+    registry: Registry,
     /// The length of the last rendering: the next one starts that large.
     rendered_bytes: AtomicUsize,
     pub(super) timings: Timings,
-    pub workflows_started: IntCounterVec,
-    pub workflows_finished: IntCounterVec,
-    pub workflow_duration: HistogramVec,
-    pub workflow_sla_breaches: IntCounterVec,
-    pub step_outcomes: IntCounterVec,
-    pub step_duration: HistogramVec,
-    pub step_queue_wait: HistogramVec,
-    pub step_retries: IntCounterVec,
-    pub step_timeouts: IntCounterVec,
-    pub compensations_started: IntCounterVec,
-    pub compensation_steps: IntCounterVec,
-    pub approvals_requested: IntCounterVec,
-    pub approvals_decided: IntCounterVec,
-    pub approval_wait: HistogramVec,
-    pub events_appended: IntCounterVec,
+    pub workflows_started: Labelled<1, Counter>,
+    pub workflows_finished: Labelled<2, Counter>,
+    pub workflow_duration: Histograms<2>,
+    pub workflow_sla_breaches: Labelled<1, Counter>,
+    pub step_outcomes: Labelled<3, Counter>,
+    pub step_duration: Histograms<2>,
+    pub step_queue_wait: Histograms<2>,
+    pub step_retries: Labelled<2, Counter>,
+    pub step_timeouts: Labelled<3, Counter>,
+    pub compensations_started: Labelled<1, Counter>,
+    pub compensation_steps: Labelled<3, Counter>,
+    pub approvals_requested: Labelled<2, Counter>,
+    pub approvals_decided: Labelled<3, Counter>,
+    pub approval_wait: Histograms<2>,
+    pub events_appended: Labelled<1, Counter>,
     pub append_duration: Histogram,
-    pub append_conflicts: IntCounter,
-    pub workflows_running: IntGaugeVec,
-    pub workflows_compensation_failed: IntGaugeVec,
-    pub approvals_waiting: IntGaugeVec,
-    pub tasks_waiting: IntGaugeVec,
-    pub task_oldest_wait: GaugeVec,
-    pub dead_letter_tasks: IntGaugeVec,
-    pub outbox_pending: IntGauge,
-    pub outbox_oldest_age: Gauge,
-    pub timers_due: IntGauge,
-    pub timers_late: Gauge,
-    pub projection_lag_events: IntGaugeVec,
-    pub projection_lag_seconds: GaugeVec,
-    pub db_connections: IntGaugeVec,
-    pub broker_up: IntGauge,
-    pub database_up: IntGauge,
-    pub scrape_errors: IntCounterVec,
-    pub http_requests: IntCounterVec,
-    pub http_duration: HistogramVec,
-    pub worker_tasks: IntCounterVec,
-    pub worker_task_duration: HistogramVec,
-    pub build_info: IntGaugeVec,
+    pub append_conflicts: Counter,
+    pub workflows_running: Labelled<1, IntGauge>,
+    pub workflows_compensation_failed: Labelled<1, IntGauge>,
+    pub approvals_waiting: Labelled<1, IntGauge>,
+    pub tasks_waiting: Labelled<1, IntGauge>,
+    pub task_oldest_wait: Labelled<1, FloatGauge>,
+    pub dead_letter_tasks: Labelled<1, IntGauge>,
+    pub outbox_pending: Reported<IntGauge>,
+    pub outbox_oldest_age: Reported<FloatGauge>,
+    pub timers_due: Reported<IntGauge>,
+    pub timers_late: Reported<FloatGauge>,
+    pub projection_lag_events: Labelled<1, IntGauge>,
+    pub projection_lag_seconds: Labelled<1, FloatGauge>,
+    pub db_connections: Labelled<1, IntGauge>,
+    /// Exported only by a process that has a broker (a node on RabbitMQ).
+    pub broker_up: Reported<IntGauge>,
+    /// Exported only by a process that samples its database.
+    pub database_up: Reported<IntGauge>,
+    pub scrape_errors: Labelled<1, Counter>,
+    pub http_requests: Labelled<3, Counter>,
+    pub http_duration: Histograms<2>,
+    pub worker_tasks: Labelled<2, Counter>,
+    pub worker_task_duration: Histograms<2>,
+    pub build_info: Labelled<1, IntGauge>,
 }
 
 impl Default for Metrics {
@@ -81,261 +96,249 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registration::default();
+        let mut registry = Registry::default();
+        let r = &mut registry;
         let metrics = Self {
             timings: Timings::default(),
-            workflows_started: counter(
-                &registry,
+            workflows_started: register(
+                r,
                 "distorch_workflows_started_total",
                 "Workflow instances started.",
-                &["definition"],
+                Labelled::new(["definition"]),
             ),
-            workflows_finished: counter(
-                &registry,
+            workflows_finished: register(
+                r,
                 "distorch_workflows_finished_total",
                 "Workflow instances that reached a final status.",
-                &["definition", "status"],
+                Labelled::new(["definition", "status"]),
             ),
-            workflow_duration: histogram(
-                &registry,
+            workflow_duration: register(
+                r,
                 "distorch_workflow_duration_seconds",
                 "From start to final status.",
-                &["definition", "status"],
-                DURATION_BUCKETS,
+                Labelled::with(
+                    ["definition", "status"],
+                    duration_histogram as fn() -> Histogram,
+                ),
             ),
-            workflow_sla_breaches: counter(
-                &registry,
+            workflow_sla_breaches: register(
+                r,
                 "distorch_workflow_sla_breaches_total",
                 "Instances still running when their `sla:` ran out.",
-                &["definition"],
+                Labelled::new(["definition"]),
             ),
-            step_outcomes: counter(
-                &registry,
+            step_outcomes: register(
+                r,
                 "distorch_step_outcomes_total",
                 "Step attempts by outcome: completed, failed, timed_out, skipped.",
-                &["definition", "step", "outcome"],
+                Labelled::new(["definition", "step", "outcome"]),
             ),
-            step_duration: histogram(
-                &registry,
+            step_duration: register(
+                r,
                 "distorch_step_duration_seconds",
                 "A step attempt from start (or schedule, for engine-run steps) to its outcome, \
                  whichever it was (distorch_step_outcomes_total counts them by outcome).",
-                &["definition", "step"],
-                STEP_BUCKETS,
+                Labelled::with(["definition", "step"], step_histogram as fn() -> Histogram),
             ),
-            step_queue_wait: histogram(
-                &registry,
+            step_queue_wait: register(
+                r,
                 "distorch_step_queue_wait_seconds",
                 "A dispatched attempt from schedule until a worker started it.",
-                &["definition", "step"],
-                STEP_BUCKETS,
+                Labelled::with(["definition", "step"], step_histogram as fn() -> Histogram),
             ),
-            step_retries: counter(
-                &registry,
+            step_retries: register(
+                r,
                 "distorch_step_retries_total",
                 "Retries scheduled after a failed attempt.",
-                &["definition", "step"],
+                Labelled::new(["definition", "step"]),
             ),
-            step_timeouts: counter(
-                &registry,
+            step_timeouts: register(
+                r,
                 "distorch_step_timeouts_total",
                 "Attempts that timed out: attempt, heartbeat or approval deadline.",
-                &["definition", "step", "kind"],
+                Labelled::new(["definition", "step", "kind"]),
             ),
-            compensations_started: counter(
-                &registry,
+            compensations_started: register(
+                r,
                 "distorch_compensations_started_total",
                 "Instances that began compensating.",
-                &["definition"],
+                Labelled::new(["definition"]),
             ),
-            compensation_steps: counter(
-                &registry,
+            compensation_steps: register(
+                r,
                 "distorch_compensation_steps_total",
                 "Compensation attempts: scheduled, completed, failed.",
-                &["definition", "step", "outcome"],
+                Labelled::new(["definition", "step", "outcome"]),
             ),
-            approvals_requested: counter(
-                &registry,
+            approvals_requested: register(
+                r,
                 "distorch_approvals_requested_total",
                 "Approvals asked for.",
-                &["definition", "step"],
+                Labelled::new(["definition", "step"]),
             ),
-            approvals_decided: counter(
-                &registry,
+            approvals_decided: register(
+                r,
                 "distorch_approvals_decided_total",
                 "Approvals granted or rejected.",
-                &["definition", "step", "decision"],
+                Labelled::new(["definition", "step", "decision"]),
             ),
-            approval_wait: histogram(
-                &registry,
+            approval_wait: register(
+                r,
                 "distorch_approval_wait_seconds",
                 "From the request of an approval to its decision.",
-                &["definition", "step"],
-                DURATION_BUCKETS,
+                Labelled::with(
+                    ["definition", "step"],
+                    duration_histogram as fn() -> Histogram,
+                ),
             ),
-            events_appended: counter(
-                &registry,
+            events_appended: register(
+                r,
                 "distorch_events_appended_total",
                 "Events appended by this node.",
-                &["type"],
+                Labelled::new(["type"]),
             ),
             append_duration: register(
-                &registry,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "distorch_event_append_duration_seconds",
-                        "One append: events, outbox rows and timers in one transaction.",
-                    )
-                    .buckets(FAST_BUCKETS.to_vec()),
-                ),
+                r,
+                "distorch_event_append_duration_seconds",
+                "One append: events, outbox rows and timers in one transaction.",
+                fast_histogram(),
             ),
             append_conflicts: register(
-                &registry,
-                IntCounter::new(
-                    "distorch_event_append_conflicts_total",
-                    "Appends refused because another writer moved the stream on.",
-                ),
+                r,
+                "distorch_event_append_conflicts_total",
+                "Appends refused because another writer moved the stream on.",
+                Counter::default(),
             ),
-            workflows_running: gauge(
-                &registry,
+            workflows_running: register(
+                r,
                 "distorch_workflows_running",
                 "Instances not in a final status (running, paused or compensating).",
-                &["definition"],
+                Labelled::new(["definition"]),
             ),
-            workflows_compensation_failed: gauge(
-                &registry,
+            workflows_compensation_failed: register(
+                r,
                 "distorch_workflows_compensation_failed",
                 "Instances stopped in compensation_failed, waiting for an operator.",
-                &["definition"],
+                Labelled::new(["definition"]),
             ),
-            approvals_waiting: gauge(
-                &registry,
+            approvals_waiting: register(
+                r,
                 "distorch_approvals_waiting",
                 "Approvals requested and not decided yet.",
-                &["definition"],
+                Labelled::new(["definition"]),
             ),
-            tasks_waiting: gauge(
-                &registry,
+            tasks_waiting: register(
+                r,
                 "distorch_tasks_waiting",
                 "Dispatched attempts no worker has started yet (outbox and broker).",
-                &["queue"],
+                Labelled::new(["queue"]),
             ),
             task_oldest_wait: register(
-                &registry,
-                GaugeVec::new(
-                    Opts::new(
-                        "distorch_task_oldest_wait_seconds",
-                        "Age of the oldest dispatched attempt no worker has started.",
-                    ),
-                    &["queue"],
-                ),
+                r,
+                "distorch_task_oldest_wait_seconds",
+                "Age of the oldest dispatched attempt no worker has started.",
+                Labelled::new(["queue"]),
             ),
-            dead_letter_tasks: gauge(
-                &registry,
+            dead_letter_tasks: register(
+                r,
                 "distorch_dead_letter_tasks",
                 "Tasks in the dead-letter queue of each task queue.",
-                &["queue"],
+                Labelled::new(["queue"]),
             ),
             outbox_pending: register(
-                &registry,
-                IntGauge::new("distorch_outbox_pending", "Outbox rows not yet published."),
+                r,
+                "distorch_outbox_pending",
+                "Outbox rows not yet published.",
+                Reported::default(),
             ),
             outbox_oldest_age: register(
-                &registry,
-                Gauge::new(
-                    "distorch_outbox_oldest_age_seconds",
-                    "Age of the oldest unpublished outbox row: the relay's lag.",
-                ),
+                r,
+                "distorch_outbox_oldest_age_seconds",
+                "Age of the oldest unpublished outbox row: the relay's lag.",
+                Reported::default(),
             ),
             timers_due: register(
-                &registry,
-                IntGauge::new(
-                    "distorch_timers_due",
-                    "Timers whose due time has passed and that have not fired yet.",
-                ),
+                r,
+                "distorch_timers_due",
+                "Timers whose due time has passed and that have not fired yet.",
+                Reported::default(),
             ),
             timers_late: register(
-                &registry,
-                Gauge::new(
-                    "distorch_timers_late_seconds",
-                    "How far past its due time the most overdue timer is.",
-                ),
+                r,
+                "distorch_timers_late_seconds",
+                "How far past its due time the most overdue timer is.",
+                Reported::default(),
             ),
-            projection_lag_events: gauge(
-                &registry,
+            projection_lag_events: register(
+                r,
                 "distorch_projection_lag_events",
                 "Log positions the projection has yet to apply (checkpoint to head).",
-                &["projection"],
+                Labelled::new(["projection"]),
             ),
             projection_lag_seconds: register(
-                &registry,
-                GaugeVec::new(
-                    Opts::new(
-                        "distorch_projection_lag_seconds",
-                        "Age of the oldest event the projection has yet to apply.",
-                    ),
-                    &["projection"],
-                ),
+                r,
+                "distorch_projection_lag_seconds",
+                "Age of the oldest event the projection has yet to apply.",
+                Labelled::new(["projection"]),
             ),
-            db_connections: gauge(
-                &registry,
+            db_connections: register(
+                r,
                 "distorch_db_pool_connections",
                 "Database pool connections of this node, in_use or idle.",
-                &["state"],
+                Labelled::new(["state"]),
             ),
             broker_up: register(
-                &registry,
-                IntGauge::new(
-                    "distorch_broker_up",
-                    "1 when the broker answered at the last scrape.",
-                ),
+                r,
+                "distorch_broker_up",
+                "1 when the broker answered at the last scrape.",
+                Reported::default(),
             ),
             database_up: register(
-                &registry,
-                IntGauge::new(
-                    "distorch_database_up",
-                    "1 when the database answered at the last scrape.",
-                ),
+                r,
+                "distorch_database_up",
+                "1 when the database answered at the last scrape.",
+                Reported::default(),
             ),
-            scrape_errors: counter(
-                &registry,
+            scrape_errors: register(
+                r,
                 "distorch_metrics_scrape_errors_total",
                 "Scrape-time samples that could not be taken.",
-                &["source"],
+                Labelled::new(["source"]),
             ),
-            http_requests: counter(
-                &registry,
+            http_requests: register(
+                r,
                 "distorch_http_requests_total",
                 "HTTP requests by method, route template and status.",
-                &["method", "route", "status"],
+                Labelled::new(["method", "route", "status"]),
             ),
-            http_duration: histogram(
-                &registry,
+            http_duration: register(
+                r,
                 "distorch_http_request_duration_seconds",
                 "HTTP request latency by method and route template.",
-                &["method", "route"],
-                FAST_BUCKETS,
+                Labelled::with(["method", "route"], fast_histogram as fn() -> Histogram),
             ),
-            worker_tasks: counter(
-                &registry,
+            worker_tasks: register(
+                r,
                 "distorch_worker_tasks_total",
                 "Tasks a worker executed, by queue and outcome.",
-                &["queue", "outcome"],
+                Labelled::new(["queue", "outcome"]),
             ),
-            worker_task_duration: histogram(
-                &registry,
+            worker_task_duration: register(
+                r,
                 "distorch_worker_task_duration_seconds",
                 "A worker's execution of one task.",
-                &["queue", "outcome"],
-                DURATION_BUCKETS,
+                Labelled::with(
+                    ["queue", "outcome"],
+                    duration_histogram as fn() -> Histogram,
+                ),
             ),
-            build_info: gauge(
-                &registry,
+            build_info: register(
+                r,
                 "distorch_build_info",
                 "Always 1; the labels say which build runs.",
-                &["version"],
+                Labelled::new(["version"]),
             ),
-            collectors: registry.finish(),
+            registry,
             rendered_bytes: AtomicUsize::new(0),
         };
         metrics
@@ -349,88 +352,20 @@ impl Metrics {
     /// as the last rendering.
     pub fn render(&self) -> String {
         let mut text = String::with_capacity(self.rendered_bytes.load(Ordering::Relaxed) + 4096);
-        let collectors: Vec<&dyn Collector> = self
-            .collectors
-            .0
-            .iter()
-            .map(|collector| &**collector)
-            .collect();
-        write_families(&collectors, &mut text);
+        prometheus_text::encode(&mut text, &self.registry)
+            .expect("writing into a String cannot fail");
         self.rendered_bytes.store(text.len(), Ordering::Relaxed);
         text
     }
 }
 
-/// Every collector, ordered by metric name.
-struct Collectors(Vec<Box<dyn Collector>>);
-
-impl std::fmt::Debug for Collectors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Collectors({})", self.0.len())
-    }
-}
-
-/// Collectors as they are registered: the registry refuses a name twice,
-/// the list keeps them for rendering.
-#[derive(Default)]
-struct Registration {
-    registry: Registry,
-    collectors: RefCell<Vec<Box<dyn Collector>>>,
-}
-
-impl Registration {
-    fn finish(self) -> Collectors {
-        let mut collectors = self.collectors.into_inner();
-        collectors.sort_by_cached_key(|collector| {
-            collector
-                .desc()
-                .first()
-                .map(|desc| desc.fq_name.clone())
-                .unwrap_or_default()
-        });
-        Collectors(collectors)
-    }
-}
-
-/// Registers a collector built from constant, valid options.
-fn register<C: Collector + Clone + 'static>(
-    registry: &Registration,
-    collector: prometheus::Result<C>,
-) -> C {
-    let collector = collector.expect("metric options are constants and valid");
-    registry
-        .registry
-        .register(Box::new(collector.clone()))
-        .expect("metric names are unique");
-    registry
-        .collectors
-        .borrow_mut()
-        .push(Box::new(collector.clone()));
-    collector
-}
-
-fn counter(registry: &Registration, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(registry, IntCounterVec::new(Opts::new(name, help), labels))
-}
-
-fn gauge(registry: &Registration, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    register(registry, IntGaugeVec::new(Opts::new(name, help), labels))
-}
-
-fn histogram(
-    registry: &Registration,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-    buckets: &[f64],
-) -> HistogramVec {
-    register(
-        registry,
-        HistogramVec::new(
-            HistogramOpts::new(name, help).buckets(buckets.to_vec()),
-            labels,
-        ),
-    )
+/// Registers a family under its full name. prometheus-client adds `_total`
+/// to counters and a full stop to the help text itself.
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    let name = name.strip_suffix("_total").unwrap_or(name);
+    let help = help.strip_suffix('.').unwrap_or(help);
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 #[cfg(test)]
@@ -450,5 +385,21 @@ mod tests {
             text.contains("distorch_workflows_started_total{definition=\"order\"} 1"),
             "{text}"
         );
+        assert!(
+            text.contains("# TYPE distorch_workflows_started_total counter\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_process_without_a_database_or_broker_exports_neither_gauge() {
+        let metrics = Metrics::new();
+        let text = metrics.render();
+        assert!(!text.contains("distorch_database_up"), "{text}");
+        assert!(!text.contains("distorch_broker_up"), "{text}");
+        metrics.database_up.set(1);
+        let text = metrics.render();
+        assert!(text.contains("distorch_database_up 1\n"), "{text}");
+        assert!(!text.contains("distorch_broker_up"), "{text}");
     }
 }

@@ -1,8 +1,8 @@
 //! A node's telemetry: the metrics it counts, refreshed at scrape time with
 //! what its database and broker report, and its readiness checks.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,6 +24,8 @@ pub struct Telemetry {
     store: Option<Arc<dyn StoreProbe>>,
     broker: Option<Arc<dyn BrokerProbe>>,
     projections: Option<(Arc<dyn ProjectionProbe>, Duration)>,
+    /// The definitions (name, version) whose series exist already.
+    primed: Mutex<HashSet<(String, u32)>>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -61,6 +63,7 @@ impl Telemetry {
             store: None,
             broker: None,
             projections: None,
+            primed: Mutex::default(),
         }
     }
 
@@ -87,6 +90,7 @@ impl Telemetry {
 
     /// The metrics in the text format, with the scrape-time gauges fresh.
     pub async fn render(&self) -> String {
+        self.prime();
         self.refresh().await;
         self.metrics.render()
     }
@@ -103,6 +107,20 @@ impl Telemetry {
             checks.push(self.projections_check(probe.as_ref(), *max_lag).await);
         }
         Readiness { checks }
+    }
+
+    /// Creates the series of every definition deployed since the last
+    /// scrape, at zero.
+    fn prime(&self) {
+        let mut primed = self
+            .primed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for definition in self.definitions.all() {
+            if primed.insert((definition.name.clone(), definition.version)) {
+                self.metrics.prime_definition(&definition);
+            }
+        }
     }
 
     async fn refresh(&self) {
@@ -207,6 +225,9 @@ impl Telemetry {
             (&metrics.approvals_waiting, &sample.approvals_waiting),
         ] {
             gauge.reset();
+            for definition in self.definitions.all() {
+                gauge.with_label_values(&[definition.name.as_str()]).set(0);
+            }
             for (definition, count) in counts {
                 gauge.with_label_values(&[definition.as_str()]).set(*count);
             }

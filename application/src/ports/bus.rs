@@ -69,11 +69,13 @@ pub trait Bus: Send + Sync + Clone + 'static {
 /// Hands tasks one at a time to workers that poll over HTTP instead of
 /// consuming a queue. Object-safe: the API holds it behind `dyn`.
 ///
-/// A task is acknowledged (gone from its queue) when it is handed out: the
-/// poller may die before it reports, and then the step's own `timeout` or
-/// `heartbeat_timeout` fails the attempt and schedules a new one. Holding
-/// the message unacknowledged across HTTP requests is not possible (the
-/// report may reach another node).
+/// Over RabbitMQ a task is acknowledged (gone from its queue) when it is
+/// handed out: holding the message unacknowledged across HTTP requests is
+/// not possible (the report may reach another node), so a poller that dies
+/// before it reports leaves the attempt to the step's own `timeout` or
+/// `heartbeat_timeout`. The embedded mode's queue keeps a handed-out task
+/// until its result is stored ([`TaskHandout::settled`]) and hands it out
+/// again after a restart if none was.
 pub trait TaskHandout: Send + Sync {
     /// Takes one task off `queue`, waiting up to `wait` for one to arrive;
     /// `None` when none did.
@@ -82,4 +84,11 @@ pub trait TaskHandout: Send + Sync {
         queue: &'a str,
         wait: std::time::Duration,
     ) -> super::BoxFuture<'a, Result<Option<TaskMessage>, Error>>;
+
+    /// The result of task `task_id` was stored (or can never be): the task
+    /// is done with. Nothing to do where handing out acknowledged it.
+    fn settled<'a>(&'a self, task_id: &'a str) -> super::BoxFuture<'a, Result<(), Error>> {
+        let _ = task_id;
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -29,6 +29,7 @@ pub fn changes_of(
             started_by: started_by.clone(),
             steps: definition.map(new_steps).unwrap_or_default(),
         },
+        Event::ScheduledStartReached => ChangeKind::Status("running"),
         Event::WorkflowPaused => ChangeKind::Status("paused"),
         Event::WorkflowResumed => ChangeKind::Status("running"),
         Event::CompensationStarted { .. } => ChangeKind::Status("compensating"),
@@ -56,6 +57,9 @@ pub fn changes_of(
     let mut changes = vec![change(kind)];
     // Besides their step, these move the instance too (as `evolve` does).
     let side_effect = match event {
+        Event::WorkflowStarted {
+            start_at: Some(_), ..
+        } => Some(ChangeKind::Status("scheduled")),
         Event::StepRetryRequested { .. } => Some(ChangeKind::Revived {
             only_if_failed: false,
         }),

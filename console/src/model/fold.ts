@@ -39,7 +39,7 @@ export interface StepState {
 }
 
 export type InstanceStatus =
-  | 'not_started' | 'running' | 'paused' | 'compensating' | 'completed' | 'failed'
+  | 'not_started' | 'scheduled' | 'running' | 'paused' | 'compensating' | 'completed' | 'failed'
   | 'compensated' | 'compensation_failed' | 'cancelled';
 
 export interface InstanceState {
@@ -96,10 +96,13 @@ export function apply(state: InstanceState, event: HistoryEvent): InstanceState 
   };
   switch (event.type) {
     case 'WorkflowStarted':
-      next.status = 'running';
+      next.status = d.start_at ? 'scheduled' : 'running';
       next.input = d.input;
       next.deadline = d.deadline;
       next.started_at = at;
+      break;
+    case 'ScheduledStartReached':
+      next.status = 'running';
       break;
     case 'WorkflowSlaBreached':
       next.sla_breached = true;

@@ -40,6 +40,7 @@ export function tone(state: string): string {
 
 export const STATUS_WORDS: Record<InstanceStatus | string, string> = {
   not_started: 'not started',
+  scheduled: 'scheduled',
   running: 'running',
   paused: 'paused',
   compensating: 'compensating',

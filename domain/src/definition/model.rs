@@ -33,9 +33,18 @@ pub struct WorkflowDefinition {
     pub(crate) descendants: Vec<StepSet>,
     /// For each step, every step it needs, directly or not.
     pub(crate) ancestors: Vec<StepSet>,
+    /// Whether one of its expressions iterates (see [`Expression::iterates`]).
+    pub(crate) iterates: bool,
 }
 
 impl WorkflowDefinition {
+    /// Whether one of its expressions iterates (`all`, `exists`, `map`,
+    /// ...): deciding may then take long enough to be run off the threads
+    /// that serve requests.
+    pub fn iterates(&self) -> bool {
+        self.iterates
+    }
+
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
     }

@@ -8,8 +8,22 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::convert;
+use super::cost::{Estimate, MAX_DEGREE};
+use super::limits::{COST_BUDGET, MAX_SOURCE_BYTES, MAX_VALUE_BYTES, Shape};
 use super::references::References;
 use super::scope::Scope;
+
+/// How deep the parser may recurse (brackets, parentheses and arguments
+/// inside each other); each level takes a large frame.
+const MAX_PARSER_NESTING: u16 = 24;
+/// Stack a compilation may need: the parser and the walks over the tree
+/// recurse. With less left, it runs on a stack of its own of this size
+/// (`compilation_fits_in_its_stack` checks the worst case).
+pub(super) const COMPILE_STACK: usize = 16 * 1024 * 1024;
+/// Stack the evaluator takes per level of the tree, at most: measured on a
+/// debug build (`evaluation_fits_in_its_red_zone`), whose frames are the
+/// larger, so a release build has room to spare.
+const EVALUATION_STACK_PER_LEVEL: usize = 64 * 1024;
 
 thread_local! {
     /// CEL's standard functions, built once per thread: building them takes
@@ -21,8 +35,13 @@ thread_local! {
 #[derive(Clone)]
 pub struct Expression {
     source: Arc<str>,
-    program: Arc<cel::Program>,
+    tree: Arc<cel::IdedExpr>,
     references: Arc<References>,
+    estimate: Arc<Estimate>,
+    iterates: bool,
+    /// The stack an evaluation may need: with less left, it runs on a
+    /// stack of its own.
+    red_zone: usize,
 }
 
 /// Why an expression failed to run; becomes a step failure, never a panic.
@@ -40,16 +59,46 @@ pub struct CompileError {
     pub line: u32,
     pub column: u32,
     pub message: String,
+    /// The expression parses but breaks a limit.
+    pub over_limit: bool,
 }
 
 impl Expression {
+    /// Compiles `source`, refusing it when it breaks a limit of
+    /// [`limits`](super::limits): too long, too large, too deep, or with a
+    /// cost that grows too fast with its data.
     pub fn compile(source: &str) -> Result<Self, CompileError> {
-        let program = catch_parser_panic(source)?;
-        let references = References::of(program.expression());
-        Ok(Self {
-            source: source.into(),
-            program: Arc::new(program),
-            references: Arc::new(references),
+        if source.len() > MAX_SOURCE_BYTES {
+            return Err(CompileError::whole(format!(
+                "the expression is {} bytes long, over the limit of {MAX_SOURCE_BYTES}",
+                source.len()
+            )));
+        }
+        // Parsing, measuring and (on a refusal) dropping the tree recurse:
+        // a tree too deep to walk is measured and dropped on a stack that
+        // holds it.
+        stacker::maybe_grow(COMPILE_STACK, COMPILE_STACK, || {
+            let tree = catch_parser_panic(source)?;
+            let shape = Shape::of(&tree);
+            if let Some(problem) = shape.problem() {
+                return Err(CompileError::whole(problem));
+            }
+            let estimate = Estimate::of(&tree);
+            if estimate.degree() > MAX_DEGREE {
+                return Err(CompileError::whole(format!(
+                    "the expression iterates too deeply: its cost grows with the power {} of its data's size (at most {MAX_DEGREE})",
+                    estimate.degree()
+                )));
+            }
+            let references = References::of(&tree);
+            Ok(Self {
+                source: source.into(),
+                tree: Arc::new(tree),
+                references: Arc::new(references),
+                estimate: Arc::new(estimate),
+                iterates: shape.comprehensions > 0,
+                red_zone: (shape.depth + 4) * EVALUATION_STACK_PER_LEVEL,
+            })
         })
     }
 
@@ -61,9 +110,18 @@ impl Expression {
         &self.references
     }
 
+    /// Evaluates the expression, unless its estimated cost for the data it
+    /// reads is over [`COST_BUDGET`]; a result over [`MAX_VALUE_BYTES`] is
+    /// an error too.
     pub fn evaluate(&self, scope: &dyn Scope) -> Result<Value, EvaluationError> {
-        let mut context = cel::Context::with_env(STANDARD_ENVIRONMENT.with(Arc::clone));
         let refs = &self.references;
+        let cost = self.estimate.cost_at(self.data_weight(scope));
+        if cost.is_nan() || cost > COST_BUDGET {
+            return Err(self.error(format!(
+                "its estimated cost over the data it reads ({cost:.0}) is over the budget of {COST_BUDGET:.0}"
+            )));
+        }
+        let mut context = cel::Context::with_env(STANDARD_ENVIRONMENT.with(Arc::clone));
         if refs.input {
             context.add_variable_from_value("input", convert::to_cel(scope.input()));
         }
@@ -83,11 +141,37 @@ impl Expression {
             }
             context.add_variable_from_value("steps", cel::Value::from(steps));
         }
-        let value = self
-            .program
-            .execute(&context)
-            .map_err(|error| self.error(error.to_string()))?;
-        convert::from_cel(&value).map_err(|reason| self.error(reason))
+        let value = stacker::maybe_grow(self.red_zone, 2 * self.red_zone, || {
+            cel::Value::resolve(&self.tree, &context)
+        })
+        .map_err(|error| self.error(error.to_string()))?;
+        convert::from_cel(&value, MAX_VALUE_BYTES).map_err(|reason| self.error(reason))
+    }
+
+    /// The size of the data the expression reads in `scope`, in the
+    /// estimate's units.
+    pub fn data_weight(&self, scope: &dyn Scope) -> f64 {
+        let refs = &self.references;
+        refs.paths
+            .iter()
+            .map(|path| convert::weight_at(scope, refs, path))
+            .sum()
+    }
+
+    /// The stack an evaluation may need.
+    pub fn red_zone(&self) -> usize {
+        self.red_zone
+    }
+
+    /// The static estimate of its cost and of its result's size.
+    pub fn estimate(&self) -> &Estimate {
+        &self.estimate
+    }
+
+    /// Whether the expression iterates (`all`, `exists`, `map`, ...), so
+    /// that a run may take long.
+    pub fn iterates(&self) -> bool {
+        self.iterates
     }
 
     /// Evaluates a condition; anything but a boolean is an error.
@@ -106,24 +190,59 @@ impl Expression {
     }
 }
 
+impl CompileError {
+    /// A problem with the expression as a whole.
+    fn whole(message: String) -> Self {
+        Self {
+            line: 1,
+            column: 1,
+            message,
+            over_limit: true,
+        }
+    }
+
+    /// The problem, for a message about `source`: its start only when it
+    /// is long.
+    pub fn describe(&self, source: &str) -> String {
+        let source = source.trim();
+        let excerpt = match source.char_indices().nth(60) {
+            Some((end, _)) => format!("{}…", &source[..end]),
+            None => source.to_owned(),
+        };
+        if self.over_limit {
+            format!("expression `{excerpt}` is refused: {}", self.message)
+        } else {
+            format!(
+                "expression `{excerpt}` does not parse: {} (at {}:{} of the expression)",
+                self.message, self.line, self.column
+            )
+        }
+    }
+}
+
 /// The CEL parser is generated code; a parser panic on odd input must become
 /// an error, not take the process down.
-fn catch_parser_panic(source: &str) -> Result<cel::Program, CompileError> {
-    let outcome = std::panic::catch_unwind(|| cel::Program::compile(source));
+fn catch_parser_panic(source: &str) -> Result<cel::IdedExpr, CompileError> {
+    let parser = STANDARD_ENVIRONMENT
+        .with(|environment| environment.parser())
+        .max_recursion_depth(MAX_PARSER_NESTING);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
     match outcome {
-        Ok(Ok(program)) => Ok(program),
+        Ok(Ok(tree)) => Ok(tree),
         Ok(Err(errors)) => {
             let first = errors.errors.first();
             Err(CompileError {
                 line: first.map_or(1, |e| e.pos.0.max(1) as u32),
                 column: first.map_or(1, |e| e.pos.1.max(0) as u32 + 1),
                 message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
+                over_limit: false,
             })
         }
         Err(_) => Err(CompileError {
             line: 1,
             column: 1,
             message: "the expression could not be parsed".to_owned(),
+            over_limit: false,
         }),
     }
 }

@@ -1,9 +1,14 @@
-//! JSON to CEL values and back.
+//! JSON to CEL values and back; the weight of the data an expression reads
+//! (for its cost budget); a result may not grow past a limit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Number, Value};
+
+use super::cost::STRING_BYTES_PER_UNIT;
+use super::references::References;
+use super::scope::Scope;
 
 pub(super) fn to_cel(value: &Value) -> cel::Value {
     match value {
@@ -30,28 +35,126 @@ pub(super) fn to_cel(value: &Value) -> cel::Value {
     }
 }
 
-pub(super) fn from_cel(value: &cel::Value) -> Result<Value, String> {
-    Ok(match value {
-        cel::Value::Null => Value::Null,
-        cel::Value::Bool(flag) => Value::Bool(*flag),
-        cel::Value::Int(int) => Value::Number((*int).into()),
-        cel::Value::UInt(uint) => Value::Number((*uint).into()),
-        cel::Value::Float(float) => Number::from_f64(*float)
-            .map(Value::Number)
-            .ok_or_else(|| format!("the result {float} is not a finite number"))?,
-        cel::Value::String(text) => Value::String(text.to_string()),
+/// The size of `value` in the cost estimate's units: one per value, and
+/// one per [`STRING_BYTES_PER_UNIT`] bytes of a string or a key.
+pub fn weight(value: &Value) -> f64 {
+    let text = |text: &str| (text.len() / STRING_BYTES_PER_UNIT) as f64;
+    1.0 + match value {
+        Value::String(value) => text(value),
+        Value::Array(items) => items.iter().map(weight).sum(),
+        Value::Object(entries) => entries
+            .iter()
+            .map(|(key, value)| text(key) + weight(value))
+            .sum(),
+        _ => 0.0,
+    }
+}
+
+/// The size of the data at `path` (see [`References::paths`]); nothing
+/// when there is none.
+pub(super) fn weight_at(scope: &dyn Scope, references: &References, path: &[String]) -> f64 {
+    let under = |value: &Value, fields: &[String]| {
+        fields
+            .iter()
+            .try_fold(value, |value, field| value.get(field))
+            .map_or(0.0, weight)
+    };
+    let step = |id: &String| {
+        scope
+            .step(id)
+            .and_then(|(_, output)| output)
+            .map_or(1.0, |output| 1.0 + weight(output))
+    };
+    match path {
+        [root, fields @ ..] if root == "input" => under(scope.input(), fields),
+        [root, fields @ ..] if root == "workflow" => under(&scope.workflow(), fields),
+        [_steps] => references.steps.iter().map(step).sum(),
+        [_steps, id] => step(id),
+        [_steps, id, output, fields @ ..] if output == "output" => scope
+            .step(id)
+            .and_then(|(_, output)| output)
+            .map_or(0.0, |output| under(output, fields)),
+        _ => 1.0,
+    }
+}
+
+/// Converts a result to JSON, refusing it once it is over `limit` bytes
+/// written out (counted roughly: numbers as 20 bytes).
+pub(super) fn from_cel(value: &cel::Value, limit: usize) -> Result<Value, String> {
+    let mut room = limit;
+    convert_back(value, &mut room)
+        .ok_or_else(|| format!("the result is larger than the limit of {limit} bytes"))?
+}
+
+/// `None` when the result is over its limit; `Some(Err)` when it is not JSON.
+fn convert_back(value: &cel::Value, room: &mut usize) -> Option<Result<Value, String>> {
+    let take = |room: &mut usize, bytes: usize| -> Option<()> {
+        *room = room.checked_sub(bytes)?;
+        Some(())
+    };
+    Some(Ok(match value {
+        cel::Value::Null => {
+            take(room, 4)?;
+            Value::Null
+        }
+        cel::Value::Bool(flag) => {
+            take(room, 5)?;
+            Value::Bool(*flag)
+        }
+        cel::Value::Int(int) => {
+            take(room, 20)?;
+            Value::Number((*int).into())
+        }
+        cel::Value::UInt(uint) => {
+            take(room, 20)?;
+            Value::Number((*uint).into())
+        }
+        cel::Value::Float(float) => {
+            take(room, 20)?;
+            match Number::from_f64(*float) {
+                Some(number) => Value::Number(number),
+                None => return Some(Err(format!("the result {float} is not a finite number"))),
+            }
+        }
+        cel::Value::String(text) => {
+            take(room, text.len() + 2)?;
+            Value::String(text.to_string())
+        }
         cel::Value::List(items) => {
-            Value::Array(items.iter().map(from_cel).collect::<Result<_, _>>()?)
+            take(room, 2 + items.len())?;
+            let mut array = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                match convert_back(item, room)? {
+                    Ok(item) => array.push(item),
+                    error => return Some(error),
+                }
+            }
+            Value::Array(array)
         }
         cel::Value::Map(map) => {
+            take(room, 2 + map.map.len())?;
             let mut object = Map::with_capacity(map.map.len());
             for (key, value) in map.map.iter() {
-                object.insert(key.to_string(), from_cel(value)?);
+                let key = key.to_string();
+                take(room, key.len() + 3)?;
+                match convert_back(value, room)? {
+                    Ok(value) => object.insert(key, value),
+                    error => return Some(error),
+                };
             }
             Value::Object(object)
         }
-        other => other
-            .json()
-            .map_err(|error| format!("the result cannot be written as JSON: {error}"))?,
-    })
+        other => {
+            let json = match other.json() {
+                Ok(json) => json,
+                Err(error) => {
+                    return Some(Err(format!(
+                        "the result cannot be written as JSON: {error}"
+                    )));
+                }
+            };
+            take(room, json.to_string().len())?;
+            json
+        }
+    }))
 }

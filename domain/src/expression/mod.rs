@@ -3,11 +3,14 @@
 
 mod compiled;
 mod convert;
+pub mod cost;
+pub mod limits;
 mod references;
 mod scope;
 mod template;
 
 pub use compiled::{CompileError, EvaluationError, Expression};
+pub use convert::weight;
 pub use references::References;
 pub use scope::Scope;
 pub use template::{Template, TemplateError};

@@ -21,6 +21,10 @@ pub struct References {
     pub secrets_dynamic: bool,
     /// Free identifiers that are none of the known variables.
     pub unknown: BTreeSet<String>,
+    /// The data it reads, as paths of field names from a variable
+    /// (`input.order.items` is `["input", "order", "items"]`): every value
+    /// it reads lies under one of them.
+    pub paths: BTreeSet<Vec<String>>,
 }
 
 impl References {
@@ -28,7 +32,33 @@ impl References {
         let mut references = Self::default();
         let mut bound = Vec::new();
         references.walk(root, &mut bound);
+        references.paths(root, &mut Vec::new());
         references
+    }
+
+    /// Collects the paths of the data `node` reads: each chain of field
+    /// selections from a free variable, whole.
+    fn paths(&mut self, node: &IdedExpr, bound: &mut Vec<String>) {
+        if let Some(path) = data_path(node, bound) {
+            self.paths.insert(path);
+            return;
+        }
+        let depth = bound.len();
+        if let Expr::Comprehension(comprehension) = &node.expr {
+            self.paths(&comprehension.iter_range, bound);
+            bound.push(comprehension.iter_var.clone());
+            bound.extend(comprehension.iter_var2.clone());
+            bound.push(comprehension.accu_var.clone());
+        }
+        for child in super::limits::children(node) {
+            if let Expr::Comprehension(comprehension) = &node.expr
+                && std::ptr::eq(child, &comprehension.iter_range)
+            {
+                continue;
+            }
+            self.paths(child, bound);
+        }
+        bound.truncate(depth);
     }
 
     fn walk(&mut self, node: &IdedExpr, bound: &mut Vec<String>) {
@@ -128,6 +158,29 @@ impl References {
             other => {
                 self.unknown.insert(other.to_owned());
             }
+        }
+    }
+}
+
+/// The variables that hold data.
+const DATA: [&str; 3] = ["input", "steps", "workflow"];
+
+/// `node` as a path of fields from a free data variable, if it is one.
+fn data_path(node: &IdedExpr, bound: &[String]) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut current = node;
+    loop {
+        match &current.expr {
+            Expr::Select(select) if !select.test => {
+                fields.push(select.field.clone());
+                current = &select.operand;
+            }
+            Expr::Ident(root) if DATA.contains(&root.as_str()) && !bound.contains(root) => {
+                fields.push(root.clone());
+                fields.reverse();
+                return Some(fields);
+            }
+            _ => return None,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{EvaluationError, Expression, Scope};
+use super::{EvaluationError, Expression, Scope, limits};
 use crate::definition::source::Position;
 use crate::definition::yaml::{Node, NodeValue};
 
@@ -55,10 +55,18 @@ impl Template {
         Template::Literal(value)
     }
 
+    /// Renders the template; a value over
+    /// [`MAX_VALUE_BYTES`](super::limits::MAX_VALUE_BYTES) is an error,
+    /// found as soon as the parts rendered so far pass it.
     pub fn render(&self, scope: &dyn Scope) -> Result<Value, EvaluationError> {
-        match self {
-            Template::Literal(value) => Ok(value.clone()),
-            Template::Expression(expression) => expression.evaluate(scope),
+        let mut room = limits::MAX_VALUE_BYTES;
+        self.render_within(scope, &mut room)
+    }
+
+    fn render_within(&self, scope: &dyn Scope, room: &mut usize) -> Result<Value, EvaluationError> {
+        let value = match self {
+            Template::Literal(value) => value.clone(),
+            Template::Expression(expression) => expression.evaluate(scope)?,
             Template::Text(pieces) => {
                 let mut text = String::new();
                 for piece in pieces {
@@ -75,21 +83,45 @@ impl Template {
                             other => text.push_str(&other.to_string()),
                         },
                     }
+                    if text.len() > *room {
+                        return Err(self.oversized());
+                    }
                 }
-                Ok(Value::String(text))
+                Value::String(text)
             }
-            Template::Array(items) => items
-                .iter()
-                .map(|item| item.render(scope))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
+            Template::Array(items) => {
+                let mut array = Vec::with_capacity(items.len());
+                for item in items {
+                    array.push(item.render_within(scope, room)?);
+                }
+                return Ok(Value::Array(array));
+            }
             Template::Object(entries) => {
                 let mut object = Map::with_capacity(entries.len());
                 for (key, template) in entries {
-                    object.insert(key.clone(), template.render(scope)?);
+                    object.insert(key.clone(), template.render_within(scope, room)?);
                 }
-                Ok(Value::Object(object))
+                return Ok(Value::Object(object));
             }
+        };
+        // Leaves are counted; the brackets and keys around them are few
+        // next to the limit.
+        *room = room
+            .checked_sub(limits::json_bytes(&value))
+            .ok_or_else(|| self.oversized())?;
+        Ok(value)
+    }
+
+    fn oversized(&self) -> EvaluationError {
+        EvaluationError {
+            expression: self
+                .expressions()
+                .first()
+                .map_or_else(String::new, |first| first.source().to_owned()),
+            reason: format!(
+                "the rendered value is larger than the limit of {} bytes",
+                limits::MAX_VALUE_BYTES
+            ),
         }
     }
 
@@ -191,13 +223,7 @@ fn compile_string(
                 }
                 Err(error) => errors.push(TemplateError {
                     at,
-                    message: format!(
-                        "expression `{}` does not parse: {} (at {}:{} of the expression)",
-                        source.trim(),
-                        error.message,
-                        error.line,
-                        error.column
-                    ),
+                    message: error.describe(&source),
                 }),
             },
         }

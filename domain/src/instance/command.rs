@@ -2,6 +2,7 @@
 //! (some events), ignored as a duplicate or stale (no events), or refused
 //! with a rule-named [`super::DomainError`].
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,6 +14,8 @@ pub enum Command {
     StartWorkflow {
         input: Value,
         started_by: String,
+        /// When to start; a time not after `now` starts at once.
+        start_at: Option<DateTime<Utc>>,
     },
     RecordStepStarted {
         step: StepId,
@@ -156,6 +159,8 @@ pub enum Timer {
         step: StepId,
         attempt: u32,
     },
+    /// A scheduled instance's `start_at` came.
+    ScheduledStart,
     WorkflowDeadline,
     /// The workflow's `sla:` ran out.
     WorkflowSla,
@@ -181,7 +186,7 @@ impl Timer {
             | Timer::SignalDeadline { step, .. }
             | Timer::CompensationRetry { step, .. }
             | Timer::CompensationDeadline { step, .. } => Some(step),
-            Timer::WorkflowDeadline | Timer::WorkflowSla => None,
+            Timer::ScheduledStart | Timer::WorkflowDeadline | Timer::WorkflowSla => None,
         }
     }
 }

@@ -15,8 +15,14 @@ pub fn timers_of(event: &Event) -> Vec<(Timer, DateTime<Utc>)> {
     let mut timers = Vec::new();
     match event {
         Event::WorkflowStarted {
-            deadline, sla_due, ..
+            deadline,
+            sla_due,
+            start_at,
+            ..
         } => {
+            if let Some(at) = start_at {
+                timers.push((Timer::ScheduledStart, *at));
+            }
             if let Some(deadline) = deadline {
                 timers.push((Timer::WorkflowDeadline, *deadline));
             }

@@ -21,7 +21,13 @@ pub enum Event {
         /// When the instance breaches its `sla:` if it is still running then.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sla_due: Option<DateTime<Utc>>,
+        /// Set when the start was asked for later: the instance is
+        /// `scheduled` until [`Event::ScheduledStartReached`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_at: Option<DateTime<Utc>>,
     },
+    /// A scheduled instance's `start_at` came: it runs from now on.
+    ScheduledStartReached,
     /// The instance was still running when its `sla:` ran out; it goes on.
     WorkflowSlaBreached {
         /// The `sla:` it ran past, in seconds.
@@ -174,6 +180,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::WorkflowStarted { .. } => "WorkflowStarted",
+            Event::ScheduledStartReached => "ScheduledStartReached",
             Event::WorkflowSlaBreached { .. } => "WorkflowSlaBreached",
             Event::StepScheduled { .. } => "StepScheduled",
             Event::StepStarted { .. } => "StepStarted",

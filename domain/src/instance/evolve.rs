@@ -19,10 +19,19 @@ impl WorkflowInstance {
             .step()
             .and_then(|step| self.definition.step_index(step.as_str()));
         match (event, index) {
-            (Event::WorkflowStarted { input, .. }, _) => {
-                self.status = InstanceStatus::Running;
+            (
+                Event::WorkflowStarted {
+                    input, start_at, ..
+                },
+                _,
+            ) => {
+                self.status = match start_at {
+                    Some(_) => InstanceStatus::Scheduled,
+                    None => InstanceStatus::Running,
+                };
                 self.input = Arc::new(input.clone());
             }
+            (Event::ScheduledStartReached, _) => self.status = InstanceStatus::Running,
             (Event::WorkflowPaused, _) => self.status = InstanceStatus::Paused,
             (Event::WorkflowResumed, _) => self.status = InstanceStatus::Running,
             (Event::CancellationRequested { compensate }, _) => {

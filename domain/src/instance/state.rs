@@ -16,6 +16,9 @@ use crate::ids::InstanceId;
 #[serde(rename_all = "snake_case")]
 pub enum InstanceStatus {
     NotStarted,
+    /// Accepted with a `start_at` in the future: nothing runs before then,
+    /// and it can be cancelled.
+    Scheduled,
     Running,
     Paused,
     Compensating,
@@ -57,6 +60,7 @@ impl InstanceStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NotStarted => "not_started",
+            Self::Scheduled => "scheduled",
             Self::Running => "running",
             Self::Paused => "paused",
             Self::Compensating => "compensating",
@@ -83,6 +87,7 @@ impl std::str::FromStr for InstanceStatus {
     fn from_str(name: &str) -> Result<Self, UnknownStatus> {
         Ok(match name {
             "not_started" => Self::NotStarted,
+            "scheduled" => Self::Scheduled,
             "running" => Self::Running,
             "paused" => Self::Paused,
             "compensating" => Self::Compensating,

@@ -95,6 +95,7 @@ impl Harness {
         self.then(Command::StartWorkflow {
             input,
             started_by: "test".to_owned(),
+            start_at: None,
         })
     }
 

@@ -10,7 +10,7 @@
 //!     == ["StepRetryRequested c", "StepScheduled c#2"]
 //! ```
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::harness::{Harness, INSTANCE, epoch};
@@ -51,6 +51,7 @@ pub fn lifecycle() -> Harness {
 pub fn in_status(status: InstanceStatus) -> Vec<Event> {
     match status {
         InstanceStatus::NotStarted => Vec::new(),
+        InstanceStatus::Scheduled => scheduled_later(),
         InstanceStatus::Running => running(),
         InstanceStatus::Paused => paused(),
         InstanceStatus::Compensating => compensating(),
@@ -69,19 +70,33 @@ pub fn in_status(status: InstanceStatus) -> Vec<Event> {
 /// StepScheduled a#1      deadline 00:01:00
 /// ```
 pub fn running() -> Vec<Event> {
-    let hash = lifecycle().state.definition.hash.clone();
     vec![
-        Event::WorkflowStarted {
-            definition: "lifecycle".to_owned(),
-            version: 1,
-            hash,
-            input: json!({}),
-            started_by: "test".to_owned(),
-            deadline: None,
-            sla_due: None,
-        },
+        started(None),
         scheduled("a", Some(epoch() + Duration::minutes(1))),
     ]
+}
+
+/// Started by `test` with `{}` to run an hour later: nothing runs yet.
+///
+/// ```text
+/// WorkflowStarted        start_at 01:00:00
+/// ```
+pub fn scheduled_later() -> Vec<Event> {
+    vec![started(Some(epoch() + Duration::hours(1)))]
+}
+
+/// The lifecycle workflow started by `test` with `{}`, at once or later.
+fn started(start_at: Option<DateTime<Utc>>) -> Event {
+    Event::WorkflowStarted {
+        definition: "lifecycle".to_owned(),
+        version: 1,
+        hash: lifecycle().state.definition.hash.clone(),
+        input: json!({}),
+        started_by: "test".to_owned(),
+        deadline: None,
+        sla_due: None,
+        start_at,
+    }
 }
 
 /// Paused while `a` is in flight.

@@ -129,6 +129,7 @@ pub fn run_case(
         Command::StartWorkflow {
             input: case.input.clone(),
             started_by: "test".to_owned(),
+            start_at: None,
         },
     )
     .map_err(|error| match error {

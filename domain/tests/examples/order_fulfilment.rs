@@ -67,6 +67,7 @@ fn refuses_an_order_without_items() {
     let refused = h.when(Command::StartWorkflow {
         input,
         started_by: "shop".to_owned(),
+        start_at: None,
     });
     assert!(
         matches!(&refused, Err(DomainError::InputRejected { problems }) if problems.len() == 1 && problems[0].starts_with("/items")),

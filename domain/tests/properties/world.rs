@@ -184,6 +184,7 @@ fn drive_world(world: &mut World, input: Value, choices: &[Choice]) -> Result<()
         .when(Command::StartWorkflow {
             input,
             started_by: "test".to_owned(),
+            start_at: None,
         })
         .map_err(|error| format!("the start was refused: {error}"))?;
     let mut iterations = 0;

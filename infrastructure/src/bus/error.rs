@@ -92,3 +92,9 @@ fn out_of_reach(error: &lapin::Error) -> bool {
         _ => true,
     }
 }
+
+/// Whether the broker answered 404 (not found): a passive declaration of a
+/// queue that does not exist.
+pub(super) fn is_not_found(error: &lapin::Error) -> bool {
+    matches!(error.kind(), ErrorKind::ProtocolError(reply) if reply.get_id() == 404)
+}

@@ -30,7 +30,8 @@ pub(crate) const PERSISTENT: u8 = 2;
 #[derive(Clone, Debug)]
 pub struct RabbitConfig {
     /// `amqp://user:password@host:port/vhost` (the vhost URL-encoded, `%2f`
-    /// for `/`); query parameters such as `heartbeat=10` are honoured.
+    /// for `/`); query parameters such as `heartbeat=10` are honoured, and
+    /// `heartbeat=5` is added when none is given (see `HEARTBEAT_SECONDS`).
     pub url: String,
     /// Shown by the broker (`user_provided_name`) so operators can tell
     /// the nodes' connections apart.

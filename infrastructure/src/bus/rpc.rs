@@ -24,3 +24,13 @@ pub(super) async fn rpc<T>(
         ))),
     }
 }
+
+/// [`rpc`], keeping the broker's own error (a caller that tells a reply
+/// code apart); only the lack of an answer in time is mapped.
+pub(super) async fn rpc_raw<T>(
+    exchange: impl std::future::Future<Output = lapin::Result<T>>,
+) -> Result<lapin::Result<T>, Error> {
+    tokio::time::timeout(RPC_TIMEOUT, exchange)
+        .await
+        .map_err(|_| Error::unavailable(format!("no answer from RabbitMQ within {RPC_TIMEOUT:?}")))
+}

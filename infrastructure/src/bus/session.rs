@@ -131,6 +131,11 @@ impl Session {
         Ok(())
     }
 
+    /// Whether task queue `name` was declared on this connection.
+    pub(crate) fn is_declared(&self, name: &str) -> bool {
+        lock(&self.declared).contains(name)
+    }
+
     /// Remembers that `name` was declared on this connection (and is to be
     /// declared on the following ones).
     pub(crate) fn record_declared(&self, name: &str) {

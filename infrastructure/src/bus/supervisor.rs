@@ -108,7 +108,7 @@ async fn open(
     let setup = async {
         let properties = ConnectionProperties::default()
             .with_connection_name(config.connection_name.clone().into());
-        let connection = Connection::connect(&config.url, properties)
+        let connection = Connection::connect(&with_heartbeat(&config.url), properties)
             .await
             .map_err(failed("connect to RabbitMQ"))?;
         let channel = connection
@@ -130,6 +130,22 @@ async fn open(
     Ok(Session::new(generation, connection, names, known.clone()))
 }
 
+/// The AMQP heartbeat, in seconds, unless the URL sets `heartbeat=`. The
+/// broker closes a connection that stays silent for about two of them (a
+/// process stopped by SIGSTOP, a frozen host) and gives every message it
+/// held unacknowledged to the other consumers; the broker's own default
+/// (60 s) let a frozen node hold its prefetched results for minutes.
+pub(crate) const HEARTBEAT_SECONDS: u16 = 5;
+
+/// `url` with `heartbeat=HEARTBEAT_SECONDS` added when it names none.
+fn with_heartbeat(url: &str) -> String {
+    if url.contains("heartbeat=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}heartbeat={HEARTBEAT_SECONDS}")
+}
+
 /// Resolves once the connection is no longer usable.
 async fn connection_lost(connection: &Connection) {
     let mut events = connection.events_listener();
@@ -142,5 +158,26 @@ async fn connection_lost(connection: &Connection) {
         if !connection.status().connected() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_heartbeat;
+
+    #[test]
+    fn connections_heartbeat_every_five_seconds_unless_the_url_says() {
+        assert_eq!(
+            with_heartbeat("amqp://g:g@127.0.0.1:5672/%2f"),
+            "amqp://g:g@127.0.0.1:5672/%2f?heartbeat=5"
+        );
+        assert_eq!(
+            with_heartbeat("amqp://h/v?frame_max=8192"),
+            "amqp://h/v?frame_max=8192&heartbeat=5"
+        );
+        assert_eq!(
+            with_heartbeat("amqp://h/v?heartbeat=30"),
+            "amqp://h/v?heartbeat=30"
+        );
     }
 }

@@ -18,6 +18,7 @@ mod read_model_rows;
 mod sqlite;
 mod sqlite_api_keys;
 mod sqlite_log_head;
+mod sqlite_queue_rows;
 mod sqlite_queues;
 mod sqlite_read_models;
 
@@ -26,6 +27,7 @@ pub use postgres_listener::{forward_notifications, wake_on_appends};
 pub use postgres_probe::PgStoreProbe;
 pub use postgres_read_models::PgReadModels;
 pub use sqlite::SqliteEventStore;
+pub use sqlite_queue_rows::{NewQueueRow, QueueRow, RowKind, SqliteQueueRows};
 pub use sqlite_read_models::SqliteReadModels;
 
 use error::{database, unreadable, unwritable, violates};

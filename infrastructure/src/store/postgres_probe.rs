@@ -1,6 +1,7 @@
 //! What a node's PostgreSQL says at scrape time (work in progress, outbox
 //! and timer backlog, pool use) and whether it is ready (reachable, every
-//! migration of this build applied).
+//! migration of this build applied). The work in progress is counted on the
+//! read models' live rows (partial indexes), never on the event log.
 
 use std::collections::BTreeSet;
 
@@ -27,15 +28,14 @@ impl PgStoreProbe {
             connections_idle: self.pool.num_idle() as u32,
             ..StoreSample::default()
         };
-        for row in sqlx::query(include_str!("sql/instances_by_last_event.sql"))
+        for row in sqlx::query(include_str!("sql/live_instances.sql"))
             .fetch_all(&self.pool)
             .await
             .map_err(database)?
         {
             let definition = text(&row, "definition")?;
             let count: i64 = row.try_get("count").map_err(database)?;
-            let last_type = text(&row, "last_type")?;
-            let bucket = if last_type == "WorkflowCompensationFailed" {
+            let bucket = if text(&row, "status")? == "compensation_failed" {
                 &mut sample.compensation_failed
             } else {
                 &mut sample.running

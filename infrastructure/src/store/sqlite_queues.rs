@@ -35,7 +35,7 @@ pub(super) fn lease_end(now: DateTime<Utc>, lease: Duration) -> String {
 }
 
 /// Times are stored as RFC 3339 in UTC with a fixed width, so text order is time order.
-fn text(time: DateTime<Utc>) -> String {
+pub(super) fn text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 

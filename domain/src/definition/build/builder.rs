@@ -23,6 +23,8 @@ pub(super) struct Builder<'a> {
     pub(super) ids: HashMap<&'a str, usize>,
     pub(super) ancestors: Vec<StepSet>,
     pub(super) names: Vec<&'a str>,
+    /// Whether an expression compiled so far iterates.
+    pub(super) iterates: bool,
 }
 
 impl<'a> Builder<'a> {

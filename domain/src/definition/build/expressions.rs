@@ -14,6 +14,7 @@ impl Builder<'_> {
             found.push((at, expression.clone()));
         });
         for (at, expression) in found {
+            self.iterates |= expression.iterates();
             self.check_references(&expression, at, reach, what);
         }
         match compiled {
@@ -36,6 +37,7 @@ impl Builder<'_> {
     ) -> Option<Expression> {
         match Expression::compile(source) {
             Ok(expression) => {
+                self.iterates |= expression.iterates();
                 let references = expression.references();
                 if references.secrets_dynamic || !references.secrets.is_empty() {
                     self.problem(at, format!("{what}: secrets cannot be read in a condition"));
@@ -44,13 +46,7 @@ impl Builder<'_> {
                 Some(expression)
             }
             Err(error) => {
-                self.problem(
-                    at,
-                    format!(
-                        "{what}: expression `{source}` does not parse: {} (at {}:{} of the expression)",
-                        error.message, error.line, error.column
-                    ),
-                );
+                self.problem(at, format!("{what}: {}", error.describe(source)));
                 None
             }
         }

@@ -22,6 +22,7 @@ pub(in crate::definition) fn build(
         ids: HashMap::new(),
         ancestors: Vec::new(),
         names: written.iter().map(|(id, _)| id.value.as_str()).collect(),
+        iterates: false,
     };
     builder.check_header(spec);
     for (index, (id, _)) in written.iter().enumerate() {
@@ -116,6 +117,7 @@ pub(in crate::definition) fn build(
         index,
         descendants,
         ancestors: builder.ancestors,
+        iterates: builder.iterates,
     })
 }
 

@@ -14,7 +14,7 @@ mod timers;
 
 use chrono::{DateTime, Utc};
 
-use super::command::Command;
+use super::command::{Command, Timer};
 use super::effects::TaskKind;
 use super::error::DomainError;
 use super::event::Event;
@@ -75,7 +75,7 @@ impl Transition {
         use InstanceStatus as S;
         use TaskKind::{Compensation, Forward};
         match (self.state.status, command) {
-            (S::NotStarted, C::StartWorkflow { input, started_by })                   => self.start(input, started_by),
+            (S::NotStarted, C::StartWorkflow { input, started_by, start_at })         => self.start(input, started_by, *start_at),
             (_, C::StartWorkflow { .. })                                              => Err(E::AlreadyStarted),
             (S::NotStarted, _)                                                        => Err(E::NotStarted),
 
@@ -87,6 +87,7 @@ impl Transition {
             (_, C::RecordStepStarted { step, .. } | C::CompleteStep { step, .. } | C::FailStep { step, .. }
               | C::CompleteCompensation { step, .. } | C::FailCompensation { step, .. }) => self.stale(step),
 
+            (S::Scheduled, C::FireTimer(Timer::ScheduledStart))                       => self.begin(),
             (s, C::FireTimer(timer)) if s.admits_results()                            => self.fire(timer),
             (_, C::FireTimer(_))                                                      => Ok(()),
 
@@ -101,6 +102,7 @@ impl Transition {
             (status, C::Pause)                                                        => Err(E::NotRunning { status }),
             (S::Paused, C::Resume)                                                    => self.resume(),
             (status, C::Resume)                                                       => Err(E::NotPaused { status }),
+            (S::Scheduled, C::Cancel { .. })                                          => self.cancel_scheduled(),
             (s, C::Cancel { compensate }) if s.is_active()                            => self.cancel(*compensate),
             (status, C::Cancel { .. })                                                => Err(E::CannotCancel { status }),
 
@@ -142,9 +144,6 @@ impl Transition {
 
     /// `now + duration`, saturating far in the future.
     pub fn after(&self, duration: std::time::Duration) -> DateTime<Utc> {
-        chrono::Duration::from_std(duration)
-            .ok()
-            .and_then(|duration| self.context.now.checked_add_signed(duration))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        start::later(self.context.now, duration)
     }
 }

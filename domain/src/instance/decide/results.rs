@@ -9,6 +9,7 @@ use super::Transition;
 use chrono::{DateTime, Utc};
 
 use crate::definition::{OnError, RetryPolicy};
+use crate::expression::limits;
 use crate::ids::StepId;
 use crate::instance::backoff::retry_delay;
 use crate::instance::effects::TaskKind;
@@ -69,6 +70,15 @@ impl Transition {
             return Ok(());
         }
         let step = step.clone();
+        let oversized = match report {
+            Report::Completed(output) => limits::oversized("the output", output).map(StepError::permanent),
+            Report::Failed(error) => limits::oversized_text("the error message", &error.message).map(|message| StepError { message, ..error.clone() }),
+            Report::Started(_) => None,
+        };
+        let report = match &oversized {
+            Some(error) => Report::Failed(error),
+            None => report,
+        };
         match (task, report) {
             (Forward, Report::Started(worker))        => self.started(index, attempt, worker),
             (Forward, Report::Completed(output))      => self.emit(Event::StepCompleted { step, attempt, output: output.clone() }),

@@ -132,6 +132,10 @@ fn step_query(change: &StepChange, id: String, step: String, at: String) -> Sqli
         StepChange::Waiting { attempt } => {
             update!("status = 'waiting', attempt = ?4, scheduled_at = ?3").bind(i64::from(*attempt))
         }
-        StepChange::Compensation(state) => update!("compensation = ?4").bind(*state),
+        StepChange::Compensation(state) => update!(
+            "compensation = ?4, compensation_scheduled_at = case when ?4 = 'scheduled' \
+             then ?3 else compensation_scheduled_at end"
+        )
+        .bind(*state),
     }
 }
