@@ -59,6 +59,9 @@ pub struct Problem {
     /// and `column` for definition sources, `index` for batches).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problems: Option<Vec<serde_json::Value>>,
+    /// With 409 `unknown-signal`: the signals the workflow waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_for: Option<Vec<String>>,
 }
 
 /// The challenge of RFC 6750 that tells a client how to authenticate.
@@ -134,6 +137,14 @@ impl ApiError {
                 Error::Rejected(DomainError::UnknownStep { .. }) => {
                     (StatusCode::NOT_FOUND, "unknown-step", error.to_string())
                 }
+                Error::Rejected(DomainError::SignalRejected { .. }) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "signal-rejected",
+                    error.to_string(),
+                ),
+                Error::Rejected(DomainError::UnknownSignal { .. }) => {
+                    (StatusCode::CONFLICT, "unknown-signal", error.to_string())
+                }
                 Error::Rejected(DomainError::NotAnApprover { .. }) => {
                     (StatusCode::FORBIDDEN, "not-an-approver", error.to_string())
                 }
@@ -184,6 +195,18 @@ impl IntoResponse for ApiError {
             detail,
             problems: match &self {
                 ApiError::Unprocessable { problems, .. } => Some(problems.clone()),
+                ApiError::App(Error::Rejected(DomainError::SignalRejected {
+                    problems, ..
+                })) => {
+                    let message = |text: &String| serde_json::json!({ "message": text });
+                    Some(problems.iter().map(message).collect())
+                }
+                _ => None,
+            },
+            waits_for: match &self {
+                ApiError::App(Error::Rejected(DomainError::UnknownSignal { expected, .. })) => {
+                    Some(expected.clone())
+                }
                 _ => None,
             },
         };

@@ -32,7 +32,7 @@ use crate::{
         schedules::create, schedules::list, schedules::show, schedules::delete,
         schedules::pause, schedules::resume,
         workflows::list, workflows::show, workflows::events,
-        workflows::pause, workflows::resume, workflows::cancel,
+        workflows::pause, workflows::resume, workflows::cancel, workflows::signal,
         tasks::show, tasks::retry, tasks::skip, tasks::approve, tasks::reject,
         tasks::complete, tasks::fail, tasks::heartbeat, poll::poll,
         stats::stats, stats::bottlenecks, overview::show,

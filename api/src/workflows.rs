@@ -1,5 +1,5 @@
 //! `/api/v1/workflows`: start, list and read (from the read models), the
-//! history (from the log), pause, resume, cancel.
+//! history (from the log), pause, resume, cancel, signals.
 
 use std::sync::Arc;
 
@@ -32,6 +32,7 @@ pub fn router<S: Store, R: ReadModels>() -> Router<Arc<App<S, R>>> {
         .route("/{id}/pause", post(pause::<S, R>))
         .route("/{id}/resume", post(resume::<S, R>))
         .route("/{id}/cancel", post(cancel::<S, R>))
+        .route("/{id}/signals/{name}", post(signal::<S, R>))
 }
 
 pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -269,5 +270,40 @@ pub(crate) async fn cancel<S: Store, R: ReadModels>(
     let id = instance_id(&id)?;
     let compensate = optional(payload)?.is_none_or(|request| request.compensate);
     let command = Command::Cancel { compensate };
+    operate(&app.engine, id, command, &caller).await
+}
+
+/// Sends a signal to a workflow: the JSON body is its payload, the caller
+/// its sender. A `signal` step waiting for the name completes with the
+/// payload; one not reached yet takes it when it is (the signal is kept).
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{id}/signals/{name}", tag = "workflows",
+    params(
+        ("id" = Uuid, Path, description = "The workflow's id"),
+        ("name" = String, Path, description = "The signal's name, as a `signal` step of the definition names it"),
+    ),
+    request_body(content = serde_json::Value, description = "The payload: any JSON value"),
+    responses(
+        (status = 200, description = "The engine's state after the signal", body = Workflow),
+        (status = 400, description = "Not a workflow id; a body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The definition waits for no signal of that name (`waits_for` lists those it does), or the workflow has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The payload breaks the signal's schema (each problem listed)", body = Problem, content_type = "application/problem+json"),
+        NoSuchWorkflow, BodyLimit,
+    ),
+)]
+pub(crate) async fn signal<S: Store, R: ReadModels>(
+    State(app): Shared<S, R>,
+    caller: Caller,
+    PathParams((id, name)): PathParams<(String, String)>,
+    payload: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<Workflow>, ApiError> {
+    let id = instance_id(&id)?;
+    let payload = body(payload)?;
+    let actor = caller.actor();
+    let command = Command::Signal {
+        name,
+        payload,
+        actor,
+    };
     operate(&app.engine, id, command, &caller).await
 }

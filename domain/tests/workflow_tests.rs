@@ -229,9 +229,9 @@ tests:
     assert_eq!(
         lines,
         [
-            "6:10: the outcome of `a` needs exactly one of `output`, `fail`, `timeout`, `approve`, `reject` (or `attempts:`, a list of them)",
-            "7:10: the outcome of `b` needs exactly one of `output`, `fail`, `timeout`, `approve`, `reject` (or `attempts:`, a list of them)",
-            "7:12: unknown key `aprove` in the outcome of `b` (did you mean `approve`?); expected one of: output, fail, retryable, timeout, approve, reject",
+            "6:10: the outcome of `a` needs exactly one of `output`, `fail`, `timeout`, `approve`, `reject`, `signal` (or `attempts:`, a list of them)",
+            "7:10: the outcome of `b` needs exactly one of `output`, `fail`, `timeout`, `approve`, `reject`, `signal` (or `attempts:`, a list of them)",
+            "7:12: unknown key `aprove` in the outcome of `b` (did you mean `approve`?); expected one of: output, fail, retryable, timeout, approve, reject, signal",
             "8:23: `done` is not an instance status; expected one of: completed, failed, compensated, compensation_failed, cancelled, running, paused, compensating",
             "8:29: unknown key `outptu` in `expect` (did you mean `output`?); expected one of: status, output, ran, skipped, compensated",
         ]
@@ -261,4 +261,33 @@ tests:
             "6:24: `see` is not a step of lifecycle v1; its steps are: a, b, c",
         ]
     );
+}
+
+#[test]
+fn signals_are_scripted_as_outcomes_or_sent_before_the_step_is_reached() {
+    let definition = Arc::new(
+        parse_workflow(
+            r#"
+name: waits
+version: 1
+steps:
+  first: { type: signal, name: go }
+  second: { type: signal, name: later, needs: [first] }
+output: { first: "${ steps.first.output }", second: "${ steps.second.output }" }
+"#,
+        )
+        .unwrap(),
+    );
+    let file = read_test_file(
+        r#"
+workflow: waits
+tests:
+  - name: one scripted, one sent early
+    signals: [{ name: later, payload: early }]
+    steps: { first: { signal: { n: 1 } } }
+    expect: { status: completed, output: { first: { n: 1 }, second: early } }
+"#,
+    )
+    .unwrap();
+    assert_eq!(verdict(&definition, &file.cases[0]), Verdict::Passed);
 }

@@ -95,6 +95,7 @@ impl Progress {
             }
             match step.waiting() {
                 Some(Waiting::Approval { .. }) => line.push_str(": waiting for an approval"),
+                Some(Waiting::Signal { .. }) => line.push_str(": waiting for a signal"),
                 Some(Waiting::Retry { at, .. }) => {
                     line.push_str(&format!(": retry at {}", at.format("%H:%M:%S")));
                 }

@@ -4,23 +4,14 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::answer::{answer, detail};
+use super::client::{Client, Connection, block_on, segment};
 
 #[derive(Debug, clap::Args)]
 pub struct WorkersArguments {
     #[command(subcommand)]
     command: WorkersCommand,
-    /// The node's address.
-    #[arg(
-        long,
-        env = "DISTORCH_SERVER",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    server: String,
-    /// An API key or a JWT, sent as `Authorization: Bearer`.
-    #[arg(long, env = "DISTORCH_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -38,44 +29,30 @@ enum WorkersCommand {
 }
 
 pub fn run(arguments: WorkersArguments) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let base = format!("{}/api/v1/workers", arguments.server.trim_end_matches('/'));
-        let client = reqwest::Client::new();
-        let request = match &arguments.command {
-            WorkersCommand::List { .. } => client.get(&base),
-            WorkersCommand::Show { id } => client.get(format!("{base}/{}", segment(id))),
-            WorkersCommand::Drain { id } => client.post(format!("{base}/{}/drain", segment(id))),
+    let client = Client::new(&arguments.connection);
+    block_on(async move {
+        let answer = match &arguments.command {
+            WorkersCommand::List { .. } => client.get("/api/v1/workers").await?,
+            WorkersCommand::Show { id } => {
+                client
+                    .get(&format!("/api/v1/workers/{}", segment(id)))
+                    .await?
+            }
+            WorkersCommand::Drain { id } => {
+                let path = format!("/api/v1/workers/{}/drain", segment(id));
+                client.post(&path, &Value::Null).await?
+            }
         };
-        let request = match &arguments.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+        let body = match answer {
+            Ok(body) => body,
+            Err(refusal) => return Ok(refusal.report()),
         };
-        let (status, body) = answer(request, &arguments.server).await?;
-        if !status.is_success() {
-            eprintln!("error: {status}: {}", detail(&body));
-            return Ok(ExitCode::from(1));
-        }
         match arguments.command {
             WorkersCommand::List { json: false } => print_table(&body),
             _ => println!("{}", serde_json::to_string_pretty(&body)?),
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// A worker id as one path segment.
-fn segment(id: &str) -> String {
-    id.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(byte).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 fn print_table(body: &Value) {

@@ -76,6 +76,16 @@ enum WorkflowsCommand {
         #[arg(long = "with-output", value_name = "JSON", default_value = "{}")]
         with_output: String,
     },
+    /// Send a signal to a workflow (`POST .../signals/NAME`): the payload
+    /// becomes the output of the `signal` step that waits for it.
+    Signal {
+        id: String,
+        /// The signal's name, as a `signal` step of its definition names it.
+        name: String,
+        /// The payload, as JSON.
+        #[arg(long, default_value = "null")]
+        payload: String,
+    },
     /// Approve an approval step.
     Approve {
         id: String,
@@ -143,6 +153,12 @@ pub fn run(arguments: WorkflowsArguments) -> anyhow::Result<ExitCode> {
                     .map_err(|error| anyhow::anyhow!("--with-output is not JSON: {error}"))?;
                 let body = json!({"output": output});
                 client.post(&task(&id, &step, "skip"), &body).await?
+            }
+            Signal { id, name, payload } => {
+                let payload: Value = serde_json::from_str(&payload)
+                    .map_err(|error| anyhow::anyhow!("--payload is not JSON: {error}"))?;
+                let path = workflow(&id, &format!("/signals/{}", segment(&name)));
+                client.post(&path, &payload).await?
             }
             Approve { id, step, comment } => {
                 let body = json!({"comment": comment});

@@ -17,6 +17,11 @@ pub const ROUTES: &[(Method, &str, Permission)] = &[
     (Method::POST, "/api/v1/workflows/{id}/pause", Operate),
     (Method::POST, "/api/v1/workflows/{id}/resume", Operate),
     (Method::POST, "/api/v1/workflows/{id}/cancel", Operate),
+    (
+        Method::POST,
+        "/api/v1/workflows/{id}/signals/{name}",
+        Operate,
+    ),
     (Method::GET, "/api/v1/workflows/{id}/stream", Read),
     (Method::GET, "/api/v1/events/stream", Read),
     (Method::GET, "/ws/events", Read),

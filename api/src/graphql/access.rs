@@ -31,6 +31,7 @@ pub const ROOT_FIELDS: &[(&str, &str, Permission)] = &[
     ("Mutation", "pauseWorkflow", Operate),
     ("Mutation", "resumeWorkflow", Operate),
     ("Mutation", "cancelWorkflow", Operate),
+    ("Mutation", "signalWorkflow", Operate),
     ("Mutation", "retryTask", Operate),
     ("Mutation", "skipTask", Operate),
     ("Mutation", "approveTask", Approve),

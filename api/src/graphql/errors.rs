@@ -34,8 +34,20 @@ pub(crate) fn graphql(error: ApiError) -> Error {
         ApiError::Unprocessable { problems, .. } => problems.clone(),
         _ => Vec::new(),
     };
+    let waits_for = match &error {
+        ApiError::App(application::Error::Rejected(
+            domain::instance::DomainError::UnknownSignal { expected, .. },
+        )) => Some(expected.clone()),
+        _ => None,
+    };
     Error::new(detail).extend_with(|_, extensions| {
         describe(extensions, code(status), status);
+        if let Some(names) = &waits_for {
+            extensions.set(
+                "waitsFor",
+                Value::List(names.iter().cloned().map(Value::from).collect()),
+            );
+        }
         extensions.set("type", format!("https://distorch.dev/problems/{kind}"));
         if !problems.is_empty() {
             let problems = problems.into_iter().map(Value::from_json);

@@ -87,6 +87,26 @@ impl MutationRoot {
         execute(ctx, instance_id(&id)?, Command::Cancel { compensate }).await
     }
 
+    /// Sends the signal `name` with `payload` (null when absent), as
+    /// `POST /api/v1/workflows/{id}/signals/{name}` does; a name the
+    /// definition does not wait for is a CONFLICT listing those it does.
+    async fn signal_workflow(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+        payload: Option<Json<Value>>,
+    ) -> Result<Workflow> {
+        let payload = payload.map_or(Value::Null, |Json(payload)| payload);
+        let actor = identity(ctx)?.caller.actor();
+        let command = Command::Signal {
+            name,
+            payload,
+            actor,
+        };
+        execute(ctx, instance_id(&id)?, command).await
+    }
+
     /// `taskId` is `<workflow id>:<step>` (or a worker's full task id). An
     /// approval step only by one who may decide it, or an admin.
     async fn retry_task(&self, ctx: &Context<'_>, task_id: String) -> Result<Workflow> {

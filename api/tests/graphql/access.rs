@@ -29,6 +29,7 @@ fn sample(root: &str, field: &str, id: &str) -> String {
         "workflow" | "pauseWorkflow" | "resumeWorkflow" | "cancelWorkflow" => {
             format!("(id: \"{id}\")")
         }
+        "signalWorkflow" => format!("(id: \"{id}\", name: \"go\")"),
         "workflowEvents" => format!("(workflowId: \"{id}\")"),
         "deployDefinition" => "(source: \"name: x\")".to_owned(),
         "startWorkflow" => "(definition: \"beta\")".to_owned(),

@@ -3,7 +3,7 @@
 //! | permission  | what it covers                                       | viewer | operator | approver | admin |
 //! |-------------|------------------------------------------------------|--------|----------|----------|-------|
 //! | `read`      | read definitions, workflows, tasks, stats, feeds     | yes    | yes      | yes      | yes   |
-//! | `operate`   | start, cancel, pause, resume, retry, skip; workers   |        | yes      |          | yes   |
+//! | `operate`   | start, cancel, pause, resume, retry, skip, signal; workers | | yes   |          | yes   |
 //! | `approve`   | approve or reject an approval step                   |        |          | yes      | yes   |
 //! | `administer`| deploy definitions, manage keys, any unlisted route  |        |          |          | yes   |
 //!

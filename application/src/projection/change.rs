@@ -76,7 +76,8 @@ pub enum StepChange {
     },
     /// An operator asked for it to run again: back to pending.
     RetryRequested,
-    ApprovalRequested {
+    /// Waiting for a person's decision or a signal.
+    Waiting {
         attempt: u32,
     },
     /// Where its compensation stands.

@@ -1,7 +1,7 @@
 //! The projection as a pure function: the row changes of one event.
 
 use chrono::{DateTime, Utc};
-use domain::instance::{Event, SkipReason, TimeoutKind};
+use domain::instance::{Event, SkipReason};
 use domain::{InstanceId, WorkflowDefinition};
 
 use super::{Change, ChangeKind, NewStep, StepChange};
@@ -124,20 +124,15 @@ fn step_change(event: &Event) -> Option<(String, StepChange)> {
             attempt, timeout, ..
         } => StepChange::Failed {
             attempt: *attempt,
-            error: match timeout {
-                TimeoutKind::Attempt => "the attempt timed out",
-                TimeoutKind::Heartbeat => "the worker stopped sending heartbeats",
-                TimeoutKind::Approval => "nobody decided the approval in time",
-            }
-            .to_owned(),
+            error: timeout.message().to_owned(),
         },
         Event::StepRetryScheduled { .. } => StepChange::RetryScheduled,
         Event::StepRetryRequested { .. } => StepChange::RetryRequested,
         Event::StepSkipped { output, .. } => StepChange::Skipped {
             output: output.clone(),
         },
-        Event::ApprovalRequested { attempt, .. } => {
-            StepChange::ApprovalRequested { attempt: *attempt }
+        Event::ApprovalRequested { attempt, .. } | Event::SignalAwaited { attempt, .. } => {
+            StepChange::Waiting { attempt: *attempt }
         }
         Event::CompensationScheduled { .. } => StepChange::Compensation("scheduled"),
         Event::CompensationCompleted { .. } => StepChange::Compensation("completed"),

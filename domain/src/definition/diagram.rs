@@ -10,6 +10,7 @@ pub fn mermaid(definition: &WorkflowDefinition) -> String {
     for step in &definition.steps {
         let shape = match step.kind {
             StepKind::Approval { .. } => ("{{", "}}"),
+            StepKind::Signal { .. } => (">", "]"),
             StepKind::Wait(_) => ("([", "])"),
             StepKind::Fail { .. } => ("[/", "/]"),
             _ => ("[", "]"),
@@ -63,6 +64,7 @@ pub fn dot(definition: &WorkflowDefinition) -> String {
     for step in &definition.steps {
         let shape = match step.kind {
             StepKind::Approval { .. } => "hexagon",
+            StepKind::Signal { .. } => "cds",
             StepKind::Wait(_) => "ellipse",
             StepKind::Fail { .. } => "parallelogram",
             _ => "box",
@@ -122,6 +124,7 @@ fn label(step: &StepDefinition) -> String {
         StepKind::Approval { approvers, .. } if !approvers.is_empty() => {
             format!("approval: {}", approvers.join(", "))
         }
+        StepKind::Signal { name, .. } => format!("signal: {name}"),
         other => other.name().to_owned(),
     };
     let join = if step.join == Join::Any {

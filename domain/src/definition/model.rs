@@ -73,13 +73,30 @@ impl WorkflowDefinition {
         &self.descendants[index]
     }
 
+    /// The names of the signals the steps wait for, sorted, each once.
+    pub fn signal_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .steps
+            .iter()
+            .filter_map(|step| match &step.kind {
+                StepKind::Signal { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// Every step that `index` (transitively) needs.
     pub fn ancestors(&self, index: usize) -> &StepSet {
         &self.ancestors[index]
     }
 }
 
-/// The JSON Schema a start request's input must satisfy, compiled once.
+/// A JSON Schema a value must satisfy (a start's input, a signal's
+/// payload), compiled once.
+#[derive(Clone)]
 pub struct InputSchema {
     pub schema: Value,
     pub(crate) validator: Arc<jsonschema::Validator>,
@@ -162,6 +179,12 @@ pub enum StepKind {
     Fail {
         message: Template,
     },
+    /// Waits for the named signal; its payload is the output.
+    Signal {
+        name: String,
+        schema: Option<InputSchema>,
+        on_timeout: SignalTimeout,
+    },
 }
 
 impl StepKind {
@@ -173,6 +196,7 @@ impl StepKind {
             StepKind::Wait(_) => "wait",
             StepKind::Noop { .. } => "noop",
             StepKind::Fail { .. } => "fail",
+            StepKind::Signal { .. } => "signal",
         }
     }
 
@@ -221,6 +245,18 @@ pub enum ApprovalTimeout {
     Reject,
     /// The approval counts as granted.
     Approve,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalTimeout {
+    /// The step fails as timed out; its `on_error` decides.
+    #[default]
+    Fail,
+    /// The step is skipped, as a false `when` would skip it.
+    Skip,
 }
 
 #[derive(

@@ -2,7 +2,7 @@
 //! stopping at the first: unknown keys (with the valid ones listed), wrong
 //! types, missing keys, malformed durations.
 
-use super::model::{ApprovalTimeout, Backoff, Join, OnError};
+use super::model::{ApprovalTimeout, Backoff, Join, OnError, SignalTimeout};
 use super::source::{Position, Problem};
 use super::spec::*;
 use super::yaml::{Key, Node, NodeValue};
@@ -258,6 +258,7 @@ read_keyword!(OnError { "compensate" => OnError::Compensate, "continue" => OnErr
 read_keyword!(Backoff { "fixed" => Backoff::Fixed, "linear" => Backoff::Linear, "exponential" => Backoff::Exponential });
 read_keyword!(OverlapPolicy { "skip" => OverlapPolicy::Skip, "buffer_one" => OverlapPolicy::BufferOne, "allow" => OverlapPolicy::Allow, "cancel_previous" => OverlapPolicy::CancelPrevious });
 read_keyword!(ApprovalTimeout { "reject" => ApprovalTimeout::Reject, "approve" => ApprovalTimeout::Approve });
+read_keyword!(SignalTimeout { "fail" => SignalTimeout::Fail, "skip" => SignalTimeout::Skip });
 
 /// Reads a whole workflow file. Returns `None` only when the top is not a mapping.
 pub(super) fn read_workflow(node: &Node, reader: &mut Reader) -> Option<WorkflowSpec> {
@@ -552,6 +553,11 @@ fn read_kind(
         }),
         "fail" => StepKindSpec::Fail(FailSpec {
             message: fields.required("message", at, what, reader)?,
+        }),
+        "signal" => StepKindSpec::Signal(SignalSpec {
+            name: fields.required("name", at, what, reader)?,
+            schema: fields.optional("schema", reader),
+            on_timeout: fields.optional("on_timeout", reader),
         }),
         _ => return None,
     })

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::spec::{
     ApprovalSpec, CommonStepSpec, CompensationSpec, DurationSpec, FailSpec, HttpSpec, NoopSpec,
-    RetrySpec, StepSpec, TaskSpec, WaitSpec, WorkflowSpec,
+    RetrySpec, SignalSpec, StepSpec, TaskSpec, WaitSpec, WorkflowSpec,
 };
 
 /// The schema of a workflow file, draft-07 so that editors understand it.
@@ -94,10 +94,11 @@ impl JsonSchema for StepSpec {
             variant("wait", &shared, inline::<WaitSpec>(generator), None),
             variant("noop", &shared, inline::<NoopSpec>(generator), None),
             variant("fail", &shared, inline::<FailSpec>(generator), None),
+            variant("signal", &shared, inline::<SignalSpec>(generator), None),
         ];
         one_of(
             variants,
-            &["task", "http", "approval", "wait", "noop", "fail"],
+            &["task", "http", "approval", "wait", "noop", "fail", "signal"],
         )
     }
 }

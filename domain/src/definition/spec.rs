@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
-use super::model::{ApprovalTimeout, Backoff, Join, OnError};
+use super::model::{ApprovalTimeout, Backoff, Join, OnError, SignalTimeout};
 use super::source::Position;
 use super::yaml::Node;
 use crate::schedule::OverlapPolicy;
@@ -227,6 +227,7 @@ pub enum StepKindSpec {
     Wait(WaitSpec),
     Noop(NoopSpec),
     Fail(FailSpec),
+    Signal(SignalSpec),
 }
 
 /// A step run by an external worker consuming `queue`.
@@ -294,6 +295,21 @@ pub struct FailSpec {
     pub message: TemplateSpec,
 }
 
+/// Waits for the signal `name`, sent to the instance from outside
+/// (`POST /api/v1/workflows/{id}/signals/{name}`); the output is its payload.
+/// A signal sent before the step is reached is kept until it is.
+#[derive(Clone, Debug, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct SignalSpec {
+    /// Letters, digits, `_`, `-` and `.`: the name senders use.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), length(max = 128))]
+    pub name: Located<String>,
+    /// A JSON Schema the payload must satisfy; a payload that breaks it is refused (422).
+    pub schema: Option<Located<serde_json::Value>>,
+    /// What the step's `timeout` means: `fail` (default: the step fails, `on_error` decides) or `skip`.
+    pub on_timeout: Option<SignalTimeout>,
+}
+
 /// How a completed step is undone: a task or an HTTP call.
 #[derive(Clone, Debug)]
 pub struct CompensationSpec {
@@ -317,6 +333,7 @@ pub const STEP_TYPES: &[(&str, &[&str])] = &[
     ("wait", &["duration", "until"]),
     ("noop", &["output", "duration"]),
     ("fail", &["message"]),
+    ("signal", &["name", "schema", "on_timeout"]),
 ];
 
 pub const COMMON_STEP_KEYS: &[&str] = &[

@@ -177,6 +177,15 @@ impl Transition {
                 approvers: approvers.clone(),
                 due_at: deadline,
             }),
+            StepKind::Signal { name, .. } => {
+                self.emit(Event::SignalAwaited {
+                    step,
+                    attempt,
+                    name: name.clone(),
+                    due_at: deadline,
+                });
+                self.deliver(name);
+            }
             StepKind::Wait(wait) => {
                 let until = match wait {
                     WaitFor::Duration(duration) => Ok(self.after(*duration)),

@@ -58,6 +58,12 @@ pub enum Command {
     Cancel {
         compensate: bool,
     },
+    /// Sends the signal `name` with its payload.
+    Signal {
+        name: String,
+        payload: Value,
+        actor: Actor,
+    },
     /// Runs a failed step once more (the instance failed without compensating),
     /// or a failed compensation once more.
     RetryStep {
@@ -90,6 +96,7 @@ impl Command {
             Self::Pause => "Pause",
             Self::Resume => "Resume",
             Self::Cancel { .. } => "Cancel",
+            Self::Signal { .. } => "Signal",
             Self::RetryStep { .. } => "RetryStep",
             Self::SkipStep { .. } => "SkipStep",
         }
@@ -165,6 +172,11 @@ pub enum Timer {
         step: StepId,
         attempt: u32,
     },
+    /// A `signal` step's `timeout` ran out.
+    SignalDeadline {
+        step: StepId,
+        attempt: u32,
+    },
     /// A scheduled instance's `start_at` came.
     ScheduledStart,
     WorkflowDeadline,
@@ -189,6 +201,7 @@ impl Timer {
             | Timer::Heartbeat { step, .. }
             | Timer::ApprovalDeadline { step, .. }
             | Timer::Wake { step, .. }
+            | Timer::SignalDeadline { step, .. }
             | Timer::CompensationRetry { step, .. }
             | Timer::CompensationDeadline { step, .. } => Some(step),
             Timer::ScheduledStart | Timer::WorkflowDeadline | Timer::WorkflowSla => None,

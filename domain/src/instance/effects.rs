@@ -93,6 +93,20 @@ pub fn timers_of(event: &Event) -> Vec<(Timer, DateTime<Utc>)> {
                 *due,
             ));
         }
+        Event::SignalAwaited {
+            step,
+            attempt,
+            due_at: Some(due),
+            ..
+        } => {
+            timers.push((
+                Timer::SignalDeadline {
+                    step: step.clone(),
+                    attempt: *attempt,
+                },
+                *due,
+            ));
+        }
         Event::CompensationScheduled {
             step,
             attempt,

@@ -30,6 +30,10 @@ pub enum DomainError {
         actor: String,
         approvers: Vec<String>,
     },
+    #[error("this workflow waits for no signal `{name}`; it waits for: {}", if expected.is_empty() { "none".to_owned() } else { expected.join(", ") })]
+    UnknownSignal { name: String, expected: Vec<String> },
+    #[error("the payload of signal `{name}` does not match its schema: {}", problems.join("; "))]
+    SignalRejected { name: String, problems: Vec<String> },
     #[error("step `{step}` cannot be retried: it is {step_status} and the workflow is {status}")]
     NotRetryable {
         step: StepId,

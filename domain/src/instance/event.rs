@@ -103,6 +103,26 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
+    /// A `signal` step started waiting for its signal.
+    SignalAwaited {
+        step: StepId,
+        attempt: u32,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_at: Option<DateTime<Utc>>,
+    },
+    /// A signal was sent to the instance; kept until a step takes it.
+    SignalReceived {
+        name: String,
+        payload: Value,
+        by: String,
+    },
+    /// A waiting step took the oldest kept signal of `name`; the
+    /// `StepCompleted` that follows carries its payload.
+    SignalConsumed {
+        step: StepId,
+        name: String,
+    },
     WorkflowPaused,
     WorkflowResumed,
     CancellationRequested {
@@ -173,6 +193,9 @@ impl Event {
             Event::ApprovalRequested { .. } => "ApprovalRequested",
             Event::ApprovalGranted { .. } => "ApprovalGranted",
             Event::ApprovalRejected { .. } => "ApprovalRejected",
+            Event::SignalAwaited { .. } => "SignalAwaited",
+            Event::SignalReceived { .. } => "SignalReceived",
+            Event::SignalConsumed { .. } => "SignalConsumed",
             Event::WorkflowPaused => "WorkflowPaused",
             Event::WorkflowResumed => "WorkflowResumed",
             Event::CancellationRequested { .. } => "CancellationRequested",
@@ -211,6 +234,8 @@ impl Event {
             | Event::ApprovalRequested { step, .. }
             | Event::ApprovalGranted { step, .. }
             | Event::ApprovalRejected { step, .. }
+            | Event::SignalAwaited { step, .. }
+            | Event::SignalConsumed { step, .. }
             | Event::CompensationScheduled { step, .. }
             | Event::CompensationCompleted { step, .. }
             | Event::CompensationFailed { step, .. }
@@ -232,6 +257,7 @@ impl Event {
             | Event::StepTimedOut { attempt, .. }
             | Event::StepRetryScheduled { attempt, .. }
             | Event::ApprovalRequested { attempt, .. }
+            | Event::SignalAwaited { attempt, .. }
             | Event::CompensationScheduled { attempt, .. }
             | Event::CompensationCompleted { attempt, .. }
             | Event::CompensationFailed { attempt, .. }
@@ -291,6 +317,8 @@ pub enum TimeoutKind {
     Heartbeat,
     /// Nobody decided an approval in time.
     Approval,
+    /// No signal came in time.
+    Signal,
 }
 
 impl TimeoutKind {
@@ -300,6 +328,7 @@ impl TimeoutKind {
             Self::Attempt => "the attempt timed out",
             Self::Heartbeat => "the worker stopped sending heartbeats",
             Self::Approval => "nobody decided the approval in time",
+            Self::Signal => "no signal came in time",
         }
     }
 }
@@ -313,6 +342,8 @@ pub enum SkipReason {
     UpstreamSkipped { need: StepId },
     /// An operator skipped it, giving its output.
     Operator,
+    /// Its signal did not come in time (`on_timeout: skip`).
+    TimedOut,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

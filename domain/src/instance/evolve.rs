@@ -56,6 +56,14 @@ impl WorkflowInstance {
             (Event::WorkflowCancelled, _) => self.status = InstanceStatus::Cancelled,
             (Event::WorkflowSlaBreached { .. }, _) => self.sla_breached = true,
             (Event::ApprovalGranted { .. } | Event::ApprovalRejected { .. }, _) => {}
+            (Event::SignalReceived { name, payload, .. }, _) => {
+                self.signals.push((name.clone(), Arc::new(payload.clone())));
+            }
+            (Event::SignalConsumed { name, .. }, _) => {
+                if let Some(kept) = self.signals.iter().position(|(kept, _)| kept == name) {
+                    self.signals.remove(kept);
+                }
+            }
             (Event::StepSkipped { reason, .. }, Some(index)) => {
                 self.steps[index].apply(event);
                 if *reason == SkipReason::Operator && self.status == InstanceStatus::Failed {
@@ -136,6 +144,12 @@ impl StepState {
             } => {
                 self.attempt = *attempt;
                 self.phase = StepPhase::Waiting(Waiting::Approval { due_at: *due_at });
+            }
+            Event::SignalAwaited {
+                attempt, due_at, ..
+            } => {
+                self.attempt = *attempt;
+                self.phase = StepPhase::Waiting(Waiting::Signal { due_at: *due_at });
             }
             Event::CompensationScheduled { attempt, .. } => {
                 self.compensation = CompensationState::Scheduled { attempt: *attempt };

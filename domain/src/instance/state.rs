@@ -120,6 +120,8 @@ pub struct WorkflowInstance {
     pub error: Option<String>,
     /// Whether the instance ran past its `sla:` (recorded once).
     pub sla_breached: bool,
+    /// Signals received and not taken by a step yet, oldest first: `(name, payload)`.
+    pub signals: Vec<(String, Arc<Value>)>,
     /// Events applied so far: the stream version.
     pub version: u64,
 }
@@ -139,6 +141,7 @@ impl WorkflowInstance {
             output: None,
             error: None,
             sla_breached: false,
+            signals: Vec::new(),
             version: 0,
         }
     }

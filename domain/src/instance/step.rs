@@ -111,6 +111,10 @@ pub enum Waiting {
     Timer {
         until: DateTime<Utc>,
     },
+    /// A `signal` step.
+    Signal {
+        due_at: Option<DateTime<Utc>>,
+    },
 }
 
 /// Where the undoing of a step stands.

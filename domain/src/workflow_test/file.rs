@@ -29,6 +29,8 @@ pub struct TestCase {
     pub input: Value,
     /// What each step does when it runs, by step id.
     pub steps: Vec<(Located<String>, Script)>,
+    /// Signals sent right after the start, before any step runs: `(name, payload)`.
+    pub signals: Vec<(Located<String>, Value)>,
     /// What each compensation does; an unscripted one succeeds.
     pub compensations: Vec<(Located<String>, Script)>,
     pub expect: Expectation,
@@ -84,6 +86,8 @@ pub enum Outcome {
         by: Option<String>,
         comment: Option<String>,
     },
+    /// The signal a `signal` step waits for arrives with this payload.
+    Signal(Value),
 }
 
 /// What a run must come to; an absent key is not checked.
@@ -106,6 +110,7 @@ const OUTCOME_KEYS: &[&str] = &[
     "timeout",
     "approve",
     "reject",
+    "signal",
 ];
 
 /// Reads a test file, reporting every problem at once.
@@ -161,6 +166,9 @@ fn read_case(node: &Node, reader: &mut Reader) -> Option<TestCase> {
     let steps = fields
         .get("steps")
         .map(|steps| read_scripts(steps, "steps", reader));
+    let signals = fields
+        .get("signals")
+        .map(|signals| read_signals(signals, reader));
     let compensations = fields
         .get("compensations")
         .map(|steps| read_scripts(steps, "compensations", reader));
@@ -172,7 +180,14 @@ fn read_case(node: &Node, reader: &mut Reader) -> Option<TestCase> {
         }
     };
     fields.finish(
-        &["name", "input", "steps", "compensations", "expect"],
+        &[
+            "name",
+            "input",
+            "signals",
+            "steps",
+            "compensations",
+            "expect",
+        ],
         "a test",
         reader,
     );
@@ -181,6 +196,7 @@ fn read_case(node: &Node, reader: &mut Reader) -> Option<TestCase> {
         name: name?,
         input,
         steps: steps.unwrap_or_default(),
+        signals: signals.unwrap_or_default(),
         compensations: compensations.unwrap_or_default(),
         expect: expect?,
     })
@@ -206,6 +222,30 @@ fn read_scripts(node: &Node, key: &str, reader: &mut Reader) -> Vec<(Located<Str
                 value: step.name.clone(),
             };
             Some((id, script))
+        })
+        .collect()
+}
+
+/// `signals:`, a list of `{ name, payload }`.
+fn read_signals(node: &Node, reader: &mut Reader) -> Vec<(Located<String>, Value)> {
+    let NodeValue::Sequence(items) = &node.value else {
+        reader.problem(
+            node.at,
+            format!(
+                "`signals` must be a list of `{{ name, payload }}`, not {}",
+                node.kind()
+            ),
+        );
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let mut fields = reader.mapping(item, "a signal")?;
+            let name = fields.required("name", item.at, "a signal", reader);
+            let payload = fields.optional("payload", reader).unwrap_or(Value::Null);
+            fields.finish(&["name", "payload"], "a signal", reader);
+            Some((name?, payload))
         })
         .collect()
 }
@@ -240,7 +280,7 @@ fn read_script(node: &Node, step: &str, reader: &mut Reader) -> Option<Script> {
 
 fn read_outcome(node: &Node, what: &str, reader: &mut Reader) -> Option<Outcome> {
     let mut fields = reader.mapping(node, what)?;
-    let present: Vec<&str> = ["output", "fail", "timeout", "approve", "reject"]
+    let present: Vec<&str> = ["output", "fail", "timeout", "approve", "reject", "signal"]
         .into_iter()
         .filter(|key| fields.has(key))
         .collect();
@@ -262,6 +302,7 @@ fn read_outcome(node: &Node, what: &str, reader: &mut Reader) -> Option<Outcome>
         ["approve"] => fields.get("approve").and_then(|decision| {
             read_decision(decision, reader).map(|(by, comment)| Outcome::Approve { by, comment })
         }),
+        ["signal"] => fields.optional("signal", reader).map(Outcome::Signal),
         ["reject"] => fields.get("reject").and_then(|decision| {
             read_decision(decision, reader).map(|(by, comment)| Outcome::Reject { by, comment })
         }),
@@ -272,7 +313,7 @@ fn read_outcome(node: &Node, what: &str, reader: &mut Reader) -> Option<Outcome>
             reader.problem(
                 node.at,
                 format!(
-                    "{what} needs exactly one of `output`, `fail`, `timeout`, `approve`, `reject` (or `attempts:`, a list of them)"
+                    "{what} needs exactly one of `output`, `fail`, `timeout`, `approve`, `reject`, `signal` (or `attempts:`, a list of them)"
                 ),
             );
             None

@@ -95,9 +95,23 @@ fn unknown(at: Position, step: &str, definition: &WorkflowDefinition) -> Problem
 /// A request of the engine that the script answers.
 #[derive(Clone, Debug)]
 enum Work {
-    Attempt { step: StepId, attempt: u32 },
-    Approval { step: StepId, attempt: u32 },
-    Compensation { step: StepId, attempt: u32 },
+    Attempt {
+        step: StepId,
+        attempt: u32,
+    },
+    Approval {
+        step: StepId,
+        attempt: u32,
+    },
+    Signal {
+        step: StepId,
+        attempt: u32,
+        name: String,
+    },
+    Compensation {
+        step: StepId,
+        attempt: u32,
+    },
 }
 
 /// Runs `case` on `definition` to a final state (or until nothing is left to do).
@@ -122,6 +136,14 @@ pub fn run_case(
         RunError::Refused { reason, .. } => RunError::InputRefused(reason),
         other => other,
     })?;
+    for (name, payload) in &case.signals {
+        let signal = Command::Signal {
+            name: name.value.clone(),
+            payload: payload.clone(),
+            actor: Actor::new("test", &[]),
+        };
+        run.decide(None, signal)?;
+    }
     for _ in 0..MAX_COMMANDS {
         if run.harness.state.status.is_final() {
             return Ok(run.observed());
@@ -176,6 +198,16 @@ impl Run<'_> {
                 step: step.clone(),
                 attempt: *attempt,
             }),
+            Event::SignalAwaited {
+                step,
+                attempt,
+                name,
+                ..
+            } => Some(Work::Signal {
+                step: step.clone(),
+                attempt: *attempt,
+                name: name.clone(),
+            }),
             Event::CompensationScheduled { step, attempt, .. } => Some(Work::Compensation {
                 step: step.clone(),
                 attempt: *attempt,
@@ -219,6 +251,28 @@ impl Run<'_> {
                         actor: self.approver(&step, by.as_deref()),
                         step: step.clone(),
                         comment: comment.clone(),
+                    },
+                    Outcome::TimeOut => return Ok(()),
+                    other => return Err(self.wrong(&step, other)),
+                };
+                self.decide(Some(&step), command)
+            }
+            Work::Signal {
+                step,
+                attempt,
+                name,
+            } => {
+                // Already taken: a signal sent before the step was reached.
+                let state = self.harness.step(step.as_str());
+                if state.attempt != attempt || state.status() != StepStatus::Waiting {
+                    return Ok(());
+                }
+                let script = self.script(&step)?;
+                let command = match script.outcome(attempt) {
+                    Outcome::Signal(payload) => Command::Signal {
+                        name,
+                        payload: payload.clone(),
+                        actor: Actor::new("test", &[]),
                     },
                     Outcome::TimeOut => return Ok(()),
                     other => return Err(self.wrong(&step, other)),
@@ -392,6 +446,7 @@ impl Outcome {
             Outcome::TimeOut => "timeout",
             Outcome::Approve { .. } => "approve",
             Outcome::Reject { .. } => "reject",
+            Outcome::Signal(_) => "signal",
         }
     }
 }

@@ -107,10 +107,19 @@ impl Builder<'_> {
         &mut self,
         schema: &Located<serde_json::Value>,
     ) -> Option<InputSchema> {
+        self.json_schema(schema, "`input.schema`")
+    }
+
+    /// Compiles a JSON Schema written at `schema` (`what` names the key).
+    pub(super) fn json_schema(
+        &mut self,
+        schema: &Located<serde_json::Value>,
+        what: &str,
+    ) -> Option<InputSchema> {
         if let Err(error) = jsonschema::meta::validate(&schema.value) {
             self.problem(
                 schema.at,
-                format!("`input.schema` is not a valid JSON Schema: {error}"),
+                format!("{what} is not a valid JSON Schema: {error}"),
             );
             return None;
         }
@@ -122,7 +131,7 @@ impl Builder<'_> {
             Err(error) => {
                 self.problem(
                     schema.at,
-                    format!("`input.schema` is not a valid JSON Schema: {error}"),
+                    format!("{what} is not a valid JSON Schema: {error}"),
                 );
                 None
             }

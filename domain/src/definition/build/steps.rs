@@ -83,9 +83,12 @@ impl Builder<'_> {
                 ),
             );
         }
-        if let (Some(StepKind::Approval { .. }), Some(retry)) = (&kind, &common.retry) {
+        if let (Some(StepKind::Approval { .. } | StepKind::Signal { .. }), Some(retry)) =
+            (&kind, &common.retry)
+        {
             let at = retry.max_attempts.as_ref().map_or(spec.at, |m| m.at);
-            self.problem(at, "an approval is decided once; it takes no `retry`");
+            let what = kind.as_ref().map_or("", StepKind::name);
+            self.problem(at, format!("`{what}` steps run once; they take no `retry`"));
         }
         let kind = kind?;
         // `defaults.timeout` bounds worker attempts; an approval or a wait
@@ -180,6 +183,23 @@ impl Builder<'_> {
             StepKindSpec::Fail(fail) => StepKind::Fail {
                 message: self.template(&fail.message.0, reach, "`message`")?,
             },
+            StepKindSpec::Signal(signal) => {
+                let name = &signal.name;
+                if !is_identifier(&name.value, &['.', '-']) || name.value.starts_with('_') {
+                    self.problem(
+                        name.at,
+                        format!("signal `{}` must start with a letter or digit and hold only letters, digits, `.`, `_` or `-`", name.value),
+                    );
+                }
+                StepKind::Signal {
+                    name: name.value.clone(),
+                    schema: match &signal.schema {
+                        Some(schema) => Some(self.json_schema(schema, "`schema`")?),
+                        None => None,
+                    },
+                    on_timeout: signal.on_timeout.unwrap_or_default(),
+                }
+            }
         })
     }
 

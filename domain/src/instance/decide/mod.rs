@@ -8,6 +8,7 @@
 mod approvals;
 mod operator;
 mod results;
+mod signals;
 mod start;
 mod timers;
 
@@ -93,6 +94,9 @@ impl Transition {
             (s, C::Approve { step, actor, comment }) if s.is_active()                 => self.approve(step, actor, comment.as_deref()),
             (s, C::Reject { step, actor, comment }) if s.is_active()                  => self.reject(step, actor, comment.as_deref()),
             (status, C::Approve { step, .. } | C::Reject { step, .. })                => self.refuse(step, E::NotRunning { status }),
+
+            (s, C::Signal { name, payload, actor }) if s.is_active()                  => self.signal(name, payload, actor),
+            (status, C::Signal { name, .. })                                          => self.refuse_signal(name, E::NotRunning { status }),
 
             (S::Running, C::Pause)                                                    => self.pause(),
             (status, C::Pause)                                                        => Err(E::NotRunning { status }),

@@ -114,7 +114,9 @@ impl Transition {
         // A person's silence does not change by asking again.
         let retryable = match &failure {
             FailureKind::Failed(error) => error.retryable,
-            FailureKind::TimedOut(kind) => *kind != TimeoutKind::Approval,
+            FailureKind::TimedOut(kind) => {
+                !matches!(kind, TimeoutKind::Approval | TimeoutKind::Signal)
+            }
         };
         match failure {
             FailureKind::Failed(error) => self.emit(Event::StepFailed {

@@ -26,6 +26,7 @@ impl Transition {
             (_, T::Heartbeat { attempt, .. }, Some(index))                          => self.attempt_timed_out(index, *attempt, TimeoutKind::Heartbeat),
             (s, T::ApprovalDeadline { attempt, .. }, Some(index)) if s.is_active()  => self.approval_deadline(index, *attempt),
             (s, T::Wake { attempt, .. }, Some(index)) if s != S::Compensating       => self.wake(index, *attempt),
+            (s, T::SignalDeadline { attempt, .. }, Some(index)) if s.is_active()    => self.signal_deadline(index, *attempt),
             (s, T::WorkflowDeadline, _) if s.is_active()                            => self.emit(Event::CompensationStarted { cause: CompensationCause::WorkflowTimedOut }),
             (s, T::WorkflowSla, _) if !s.is_final()                                 => self.sla_ran_out(),
             (S::Compensating, T::CompensationRetry { attempt, .. }, Some(index))    => self.compensation_retry_due(index, *attempt),

@@ -122,7 +122,7 @@ fn step_query(change: &StepChange, id: Uuid, step: &str, at: DateTime<Utc>) -> P
             update!("status = 'skipped', finished_at = $3, output = $4").bind(output.clone())
         }
         StepChange::RetryRequested => update!("status = 'pending'"),
-        StepChange::ApprovalRequested { attempt } => {
+        StepChange::Waiting { attempt } => {
             update!("status = 'waiting', attempt = $4, scheduled_at = $3").bind(*attempt as i32)
         }
         StepChange::Compensation(state) => update!(

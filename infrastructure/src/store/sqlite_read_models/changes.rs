@@ -129,7 +129,7 @@ fn step_query(change: &StepChange, id: String, step: String, at: String) -> Sqli
                 .bind(output.as_ref().map(json))
         }
         StepChange::RetryRequested => update!("status = 'pending'"),
-        StepChange::ApprovalRequested { attempt } => {
+        StepChange::Waiting { attempt } => {
             update!("status = 'waiting', attempt = ?4, scheduled_at = ?3").bind(i64::from(*attempt))
         }
         StepChange::Compensation(state) => update!(
