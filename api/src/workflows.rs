@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::Problem;
 use crate::extract::{PathParams, QueryParams, optional};
-use crate::problems::{BodyLimit, NoSuchWorkflow, WorkflowRoute};
+use crate::problems::{BodyLimit, JsonBody, NoSuchWorkflow, WorkflowRoute};
 use crate::views::{HistoryEvent, HistoryPage, Workflow, WorkflowPage};
 use crate::{ApiError, App, Caller, ReadModels, Shared, Store, starts};
 
@@ -288,7 +288,7 @@ pub(crate) async fn cancel<S: Store, R: ReadModels>(
         (status = 400, description = "Not a workflow id; a body that is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The definition waits for no signal of that name (`waits_for` lists those it does), or the workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The payload breaks the signal's schema (each problem listed)", body = Problem, content_type = "application/problem+json"),
-        NoSuchWorkflow, BodyLimit,
+        NoSuchWorkflow, JsonBody,
     ),
 )]
 pub(crate) async fn signal<S: Store, R: ReadModels>(
