@@ -58,6 +58,11 @@ problems! {
         NoSuchWorkflow = 404 "No such workflow",
     }
 
+    /// A schedule name that names none.
+    NoSuchSchedule {
+        NoSuchSchedule = 404 "No such schedule",
+    }
+
     /// A definition version that is not deployed.
     NoSuchVersion {
         NoSuchVersion = 404 "No such definition or version",

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::Problem;
 use crate::extract::PathParams;
-use crate::problems::JsonBody;
+use crate::problems::{JsonBody, NoSuchSchedule};
 use crate::workflows::body;
 use crate::{ApiError, App, ReadModels, Shared, Store};
 
@@ -202,7 +202,7 @@ pub(crate) async fn list<S: Store, R: ReadModels>(
     params(("name" = String, Path, description = "The schedule's name")),
     responses(
         (status = 200, description = "The schedule", body = Schedule),
-        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+        NoSuchSchedule,
     ),
 )]
 pub(crate) async fn show<S: Store, R: ReadModels>(
@@ -218,7 +218,7 @@ pub(crate) async fn show<S: Store, R: ReadModels>(
     params(("name" = String, Path, description = "The schedule's name")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+        NoSuchSchedule,
     ),
 )]
 pub(crate) async fn delete<S: Store, R: ReadModels>(
@@ -235,7 +235,7 @@ pub(crate) async fn delete<S: Store, R: ReadModels>(
     params(("name" = String, Path, description = "The schedule's name")),
     responses(
         (status = 200, description = "Paused", body = Schedule),
-        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+        NoSuchSchedule,
     ),
 )]
 pub(crate) async fn pause<S: Store, R: ReadModels>(
@@ -254,7 +254,7 @@ pub(crate) async fn pause<S: Store, R: ReadModels>(
     params(("name" = String, Path, description = "The schedule's name")),
     responses(
         (status = 200, description = "Resumed", body = Schedule),
-        (status = 404, description = "No such schedule", body = Problem, content_type = "application/problem+json"),
+        NoSuchSchedule,
     ),
 )]
 pub(crate) async fn resume<S: Store, R: ReadModels>(
